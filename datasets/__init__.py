@@ -1,0 +1,1 @@
+"""Dataset loaders (installed as ``fusionbench.datasets``); each module registers itself."""

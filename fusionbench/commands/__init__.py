@@ -1,0 +1,1 @@
+"""Extra CLI sub-commands; each module registers itself with ``register_command``."""

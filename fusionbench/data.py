@@ -1,0 +1,193 @@
+"""Datasets: image pairs, the data root, folder loading and validation.
+
+A :class:`Pair` is (name, infrared image, visible image). Images are loaded lazily from
+files (or produced by a callable for generated data) and validated before any work:
+:func:`validate_pairs` reports every problem at once, one line per pair.
+
+Data root: ``--data-root``, else ``$FUSIONBENCH_DATA``, else ``~/.cache/fusionbench/data``;
+its layout is ``<dataset>/ir``, ``<dataset>/vi`` and ``results/<dataset>/<method>``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatasetNotFoundError, InputError
+from .imageio import IMAGE_SUFFIXES, read_image, rgb2gray
+
+DEFAULT_DATA_ROOT = Path("~/.cache/fusionbench/data")
+
+
+def data_root(explicit: os.PathLike | str | None = None) -> Path:
+    """The data root: explicit argument, else ``$FUSIONBENCH_DATA``, else the default."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("FUSIONBENCH_DATA")
+    return Path(env).expanduser() if env else DEFAULT_DATA_ROOT.expanduser()
+
+
+@dataclass(frozen=True)
+class PairContext:
+    """What a context-aware method (e.g. ``published``) may know about the pair it fuses."""
+
+    dataset: str
+    pair: str
+    data_root: Path
+
+
+@dataclass
+class Pair:
+    """One infrared/visible pair.
+
+    ``ir_raw()``/``vi_raw()`` return the arrays as stored (uint8, colour where the file is
+    colour); ``ir()``/``vi()`` the float64 gray 0..255 versions (MATLAB rgb2gray); ``vi_rgb()``
+    the colour visible (float64 ``HxWx3``) or None when it is gray.
+    """
+
+    name: str
+    ir_path: Path | None = None
+    vi_path: Path | None = None
+    loader: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def _load(self) -> tuple[np.ndarray, np.ndarray]:
+        if "raw" not in self._cache:
+            if self.loader is not None:
+                self._cache["raw"] = self.loader()
+            else:
+                assert self.ir_path is not None and self.vi_path is not None
+                ir = read_image(self.ir_path, collapse_gray=True)
+                vi = read_image(self.vi_path, collapse_gray=True)
+                self._cache["raw"] = (ir, vi)
+        return self._cache["raw"]
+
+    def ir_raw(self) -> np.ndarray:
+        return self._load()[0]
+
+    def vi_raw(self) -> np.ndarray:
+        return self._load()[1]
+
+    def ir(self) -> np.ndarray:
+        return np.asarray(self.ir_raw(), dtype=np.float64)
+
+    def vi(self) -> np.ndarray:
+        return np.asarray(rgb2gray(self.vi_raw()), dtype=np.float64)
+
+    def vi_rgb(self) -> np.ndarray | None:
+        v = self.vi_raw()
+        return v.astype(np.float64) if v.ndim == 3 else None
+
+    @property
+    def source(self) -> str:
+        return str(self.ir_path.parent.parent) if self.ir_path else "(generated)"
+
+    def problems(self) -> list[str]:
+        """Every problem with this pair as one-line messages (empty when it is usable)."""
+        try:
+            ir, vi = self._load()
+        except InputError as exc:
+            return [f"pair {self.name}: {exc}"]
+        out = []
+        if ir.ndim == 3:
+            out.append(f"pair {self.name}: {self.ir_path or 'infrared'}: colour infrared image "
+                       "(infrared must be single-channel gray)")
+        if ir.shape[:2] != vi.shape[:2]:
+            out.append(f"pair {self.name}: size mismatch: infrared {ir.shape[1]}x{ir.shape[0]} "
+                       f"({self.ir_path}) vs visible {vi.shape[1]}x{vi.shape[0]} ({self.vi_path})")
+        return out
+
+
+def _stem_map(folder: Path) -> dict[str, Path]:
+    files = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES:
+            files.setdefault(p.stem, p)
+    return files
+
+
+def folder_pairs(root: Path, names: list[str] | None = None, *, label: str | None = None) -> list[Pair]:
+    """Pairs from ``root/ir`` and ``root/vi`` matched by file stem.
+
+    ``names`` restricts (and orders) the pairs. Missing partners, missing folders and an empty
+    result raise :class:`InputError` listing every problem.
+    """
+    label = label or str(root)
+    ir_dir, vi_dir = root / "ir", root / "vi"
+    missing = [str(d) for d in (ir_dir, vi_dir) if not d.is_dir()]
+    if missing:
+        raise DatasetNotFoundError(f"{label}: missing folder(s) {', '.join(missing)} "
+                                   "(a dataset folder holds ir/ and vi/ with matching file names)")
+    try:
+        irs, vis = _stem_map(ir_dir), _stem_map(vi_dir)
+    except PermissionError as exc:
+        raise InputError(f"{label}: cannot list folder ({exc.strerror}: {exc.filename})") from None
+    problems = []
+    wanted = names if names is not None else sorted(set(irs) | set(vis))
+    pairs = []
+    for n in wanted:
+        if n not in irs and n not in vis:
+            problems.append(f"pair {n}: no image in {ir_dir} nor {vi_dir}")
+        elif n not in irs:
+            problems.append(f"pair {n}: visible {vis[n]} has no infrared partner in {ir_dir}")
+        elif n not in vis:
+            problems.append(f"pair {n}: infrared {irs[n]} has no visible partner in {vi_dir}")
+        else:
+            pairs.append(Pair(n, irs[n], vis[n]))
+    if problems:
+        raise InputError(f"{label}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    if not pairs:
+        raise InputError(f"{label}: empty dataset (no images in {ir_dir} and {vi_dir})")
+    return pairs
+
+
+def validate_pairs(pairs: list[Pair], label: str) -> None:
+    """Load every pair and raise one :class:`InputError` listing all problems (exit code 2)."""
+    if not pairs:
+        raise InputError(f"{label}: empty dataset (no pairs)")
+    problems = [msg for p in pairs for msg in p.problems()]
+    if problems:
+        raise InputError(f"{label}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+
+
+def load_dataset(name: str, *, root: os.PathLike | str | None = None,
+                 split: str | None = None) -> tuple[str, list[Pair]]:
+    """Resolve a registered dataset name or a folder path to ``(dataset label, pairs)``.
+
+    A path (anything that is an existing folder, or contains a path separator) is read as a
+    folder with ``ir/`` and ``vi/``; its label is the folder's name.
+    """
+    from .registry import DATASETS, discover, get_dataset
+
+    discover()
+    p = Path(name).expanduser()
+    if name not in DATASETS and (p.is_dir() or os.sep in name or name.startswith(".")):
+        if not p.is_dir():
+            raise DatasetNotFoundError(f"dataset folder {p} does not exist")
+        return p.resolve().name, folder_pairs(p)
+    spec = get_dataset(name)
+    if split and spec.splits and split not in spec.splits:
+        raise InputError(f"dataset {name!r} has no split {split!r} (splits: {', '.join(spec.splits)})")
+    pairs = spec.loader(data_root(root), split or spec.default_split)
+    return name, pairs
+
+
+def dataset_location(spec, root: os.PathLike | str | None = None) -> tuple[Path | None, bool]:
+    """Where a registered dataset is expected, and whether it is present."""
+    if spec.folder is None:
+        return None, True
+    where = data_root(root) / spec.folder
+    return where, (where / "ir").is_dir() and (where / "vi").is_dir()
+
+
+def require_folder(spec, root: Path) -> Path:
+    """The dataset's folder under ``root``, or a :class:`DatasetNotFoundError` saying how to get it."""
+    where = root / spec.folder
+    if not ((where / "ir").is_dir() and (where / "vi").is_dir()):
+        raise DatasetNotFoundError(
+            f"dataset {spec.name!r} not found: looked for {where}/ir and {where}/vi "
+            f"(data root {root}; set --data-root or FUSIONBENCH_DATA). Get it from: {spec.source}")
+    return where

@@ -1,0 +1,249 @@
+"""Name registries for methods, metrics, datasets, metric presets and CLI commands.
+
+Modules in ``fusionbench.methods``, ``fusionbench.metrics`` and ``fusionbench.datasets``
+register themselves with the decorators below when imported; :func:`discover` imports every
+module of those packages (and ``fusionbench.commands``), so the engine never names one.
+
+Method names may carry a variant after a colon (``mdlatlrr:l2``, ``published:RFN-Nest``);
+:func:`parse_method` is the one place that splits them.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UnknownNameError
+
+DOMAIN_PACKAGES = ("fusionbench.datasets", "fusionbench.metrics", "fusionbench.methods",
+                   "fusionbench.commands")
+
+
+@dataclass
+class MethodSpec:
+    """A registered fusion method.
+
+    ``fn(ir, vi, **params) -> ndarray``: ``ir`` and ``vi`` are float64 gray on 0..255 with the
+    same shape; the result is float64 on 0..255 (unquantised). With ``color=True`` the function
+    also receives ``vi_rgb=`` (float64 ``HxWx3`` on 0..255, or None when the visible is gray).
+    With ``needs_context=True`` it receives ``ctx=`` (a :class:`fusionbench.data.PairContext`).
+    ``variants`` maps a variant name to parameter overrides; ``any_variant=True`` passes an
+    unlisted variant through as ``params['variant']`` (e.g. ``published:<folder>``).
+    ``version`` is part of every cache key: bump it when the method's numerics change.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    description: str
+    params: dict[str, Any] = field(default_factory=dict)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default_variant: str | None = None
+    any_variant: bool = False
+    deterministic: bool = True
+    color: bool = False
+    needs_context: bool = False
+    version: str = "1"
+    reference: str = ""
+    trainer: Callable[..., Any] | None = None
+
+
+@dataclass
+class MetricSpec:
+    """A registered metric.
+
+    ``fn(ir, vi, fused) -> float | dict``. With ``input='gray'`` (default) the three images are
+    float64 gray on 0..255; with ``input='raw'`` they are the arrays as read (uint8, colour
+    where the file is colour), as VIFB's MATLAB code receives them. A metric with ``parts``
+    returns ``{'total': t, 'ir': a, 'vi': b}``; the parts are reported as ``name.ir`` etc.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    description: str
+    higher_is_better: bool
+    reference: str = ""
+    parts: tuple[str, ...] = ()
+    input: str = "gray"
+    version: str = "1"
+    label: str | None = None
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.higher_is_better else "↓"
+
+
+@dataclass
+class DatasetSpec:
+    """A registered dataset: ``loader(data_root, split) -> list[Pair]``."""
+
+    name: str
+    loader: Callable[..., Any]
+    description: str
+    folder: str | None = None
+    source: str = ""
+    splits: tuple[str, ...] = ()
+    default_split: str | None = None
+
+
+@dataclass
+class PresetSpec:
+    name: str
+    metrics: tuple[str, ...]
+    description: str
+
+
+METHODS: dict[str, MethodSpec] = {}
+METRICS: dict[str, MetricSpec] = {}
+DATASETS: dict[str, DatasetSpec] = {}
+PRESETS: dict[str, PresetSpec] = {}
+COMMANDS: dict[str, tuple[Callable[..., Any], Callable[..., Any], str]] = {}
+
+
+def _check_new(table: Mapping[str, Any], name: str, kind: str) -> None:
+    if name in table:
+        raise ValueError(f"{kind} {name!r} registered twice")
+
+
+def register_method(name: str, *, description: str, **kw: Any) -> Callable:
+    """Decorator registering a fusion method (see :class:`MethodSpec`)."""
+    def deco(fn: Callable) -> Callable:
+        _check_new(METHODS, name, "method")
+        METHODS[name] = MethodSpec(name=name, fn=fn, description=description, **kw)
+        return fn
+    return deco
+
+
+def register_metric(name: str, *, description: str, higher_is_better: bool, **kw: Any) -> Callable:
+    """Decorator registering a metric (see :class:`MetricSpec`)."""
+    def deco(fn: Callable) -> Callable:
+        _check_new(METRICS, name, "metric")
+        METRICS[name] = MetricSpec(name=name, fn=fn, description=description,
+                                   higher_is_better=higher_is_better, **kw)
+        return fn
+    return deco
+
+
+def register_dataset(name: str, *, description: str, **kw: Any) -> Callable:
+    """Decorator registering a dataset loader (see :class:`DatasetSpec`)."""
+    def deco(fn: Callable) -> Callable:
+        _check_new(DATASETS, name, "dataset")
+        DATASETS[name] = DatasetSpec(name=name, loader=fn, description=description, **kw)
+        return fn
+    return deco
+
+
+def register_preset(name: str, metrics: list[str] | tuple[str, ...], description: str) -> None:
+    """Register a named list of metrics (``--preset NAME``)."""
+    _check_new(PRESETS, name, "preset")
+    PRESETS[name] = PresetSpec(name, tuple(metrics), description)
+
+
+def register_command(name: str, *, help: str, configure: Callable[[Any], None]) -> Callable:
+    """Decorator for a CLI sub-command ``fn(args) -> int``.
+
+    ``configure(parser)`` adds the command's arguments to its ``argparse`` sub-parser. The
+    common options (``--data-root``, ``--results``, ``--jobs``) are available as helpers in
+    :mod:`fusionbench.cli`.
+    """
+    def deco(fn: Callable) -> Callable:
+        _check_new(COMMANDS, name, "command")
+        COMMANDS[name] = (fn, configure, help)
+        return fn
+    return deco
+
+
+_discovered = False
+
+
+def discover() -> None:
+    """Import every module of the domain packages so that they register themselves."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for pkg_name in DOMAIN_PACKAGES:
+        pkg = importlib.import_module(pkg_name)
+        for info in pkgutil.walk_packages(pkg.__path__, prefix=pkg_name + "."):
+            if info.name.rsplit(".", 1)[-1].startswith("_"):
+                continue
+            importlib.import_module(info.name)
+
+
+def _unknown(kind: str, name: str, table: Mapping[str, Any]) -> UnknownNameError:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(table), n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return UnknownNameError(f"unknown {kind} {name!r}{hint}; `fusionbench {kind}s` lists them")
+
+
+@dataclass(frozen=True)
+class MethodCall:
+    """A parsed method name: spec, variant and the full parameter set."""
+
+    spec: MethodSpec
+    variant: str | None
+    params: dict[str, Any]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.spec.name}:{self.variant}" if self.variant else self.spec.name
+
+
+def parse_method(name: str, **overrides: Any) -> MethodCall:
+    """Split ``name[:variant]`` and resolve its parameters (defaults < variant < overrides)."""
+    discover()
+    base, _, variant = name.strip().partition(":")
+    if base not in METHODS:
+        raise _unknown("method", base, METHODS)
+    spec = METHODS[base]
+    variant = variant or spec.default_variant or None
+    params = dict(spec.params)
+    if variant:
+        if variant in spec.variants:
+            params.update(spec.variants[variant])
+        elif spec.any_variant:
+            params["variant"] = variant
+        else:
+            listed = ", ".join(f"{base}:{v}" for v in spec.variants) or "none"
+            raise UnknownNameError(f"unknown variant {variant!r} of method {base!r} (variants: {listed})")
+    params.update({k: v for k, v in overrides.items() if v is not None})
+    return MethodCall(spec, variant, params)
+
+
+def get_metric(name: str) -> MetricSpec:
+    discover()
+    if name not in METRICS:
+        raise _unknown("metric", name, METRICS)
+    return METRICS[name]
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    discover()
+    if name not in DATASETS:
+        raise _unknown("dataset", name, DATASETS)
+    return DATASETS[name]
+
+
+def resolve_metrics(metrics: str | list[str] | tuple[str, ...] | None = None,
+                    preset: str | None = None, default: tuple[str, ...] = ("en", "sd")) -> list[str]:
+    """Metric names from a comma list and/or a preset, validated, order kept, no repeats."""
+    discover()
+    names: list[str] = []
+    if preset:
+        if preset not in PRESETS:
+            raise _unknown("preset", preset, PRESETS)
+        names += PRESETS[preset].metrics
+    if isinstance(metrics, str):
+        metrics = [m for m in metrics.split(",") if m.strip()]
+    names += [m.strip() for m in (metrics or [])]
+    if not names:
+        names = list(default)
+    out: list[str] = []
+    for n in names:
+        get_metric(n)
+        if n not in out:
+            out.append(n)
+    return out

@@ -1,0 +1,225 @@
+"""The runner: fuse every pair with every method, save 8-bit PNGs, score them, resume.
+
+Protocol (the paper's): metrics are computed on the *saved* 8-bit image
+(``floor(x + 0.5)`` clipped to 0..255). A pair's cache key hashes the method's full name, its
+resolved parameters (files named in them by content), the method's ``version`` and the input
+pixels; a finished pair whose key matches is reused, and only metrics missing from its record
+(or whose metric ``version`` changed) are computed. See :mod:`fusionbench.store` for the files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .api import compute_metric, run_method
+from .data import Pair, PairContext, data_root, load_dataset, validate_pairs
+from .errors import FusionbenchError, InputError, MissingResultError
+from .imageio import array_digest, atomic_write_bytes, encode_png, quantize, read_image, rgb2gray
+from .registry import PRESETS, MethodCall, discover, get_dataset, get_metric, parse_method, resolve_metrics
+from .store import ResultStore, sha256_file
+
+
+def default_metrics() -> list[str]:
+    """Metrics of a run when none are named: the ``paper`` preset (when registered) + EN, SD."""
+    discover()
+    names = list(PRESETS["paper"].metrics) if "paper" in PRESETS else []
+    return names + [m for m in ("en", "sd") if m not in names]
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        if isinstance(v, str) and v and os.path.isfile(v):
+            return {"file": os.path.basename(v), "sha256": sha256_file(v)}
+        return v
+    if isinstance(v, os.PathLike):
+        return _jsonable(os.fspath(v))
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in sorted(v.items())}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return repr(v)
+
+
+def method_fingerprint(call: MethodCall) -> dict[str, Any]:
+    """What identifies a method's output besides its inputs (name, version, parameters)."""
+    return {"method": call.full_name, "version": call.spec.version, "params": _jsonable(call.params)}
+
+
+def cache_key(call: MethodCall, ir_raw: np.ndarray, vi_raw: np.ndarray, pair: str) -> str:
+    fp = json.dumps(method_fingerprint(call), sort_keys=True)
+    h = hashlib.sha256(fp.encode())
+    h.update(pair.encode())
+    h.update(array_digest(ir_raw, vi_raw).encode())
+    return h.hexdigest()
+
+
+@dataclass
+class PairOutcome:
+    pair: str
+    status: str  # "fused", "reused", "missing", "failed"
+    metrics_computed: int = 0
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class MethodSummary:
+    method: str
+    dataset: str
+    outcomes: list[PairOutcome] = field(default_factory=list)
+    scores_path: Path | None = None
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    def line(self) -> str:
+        parts = [f"{self.count('fused')} fused", f"{self.count('reused')} reused"]
+        if self.count("missing"):
+            parts.append(f"{self.count('missing')} MISSING")
+        if self.count("failed"):
+            parts.append(f"{self.count('failed')} FAILED")
+        n_metrics = sum(o.metrics_computed for o in self.outcomes)
+        return (f"{self.method} on {self.dataset}: {len(self.outcomes)} pairs ({', '.join(parts)}; "
+                f"{n_metrics} metric values computed) -> {self.scores_path}")
+
+
+def process_pair(store: ResultStore, dataset: str, call: MethodCall, pair: Pair,
+                 metric_names: Sequence[str], root: Path) -> PairOutcome:
+    """Fuse (or reuse) one pair and compute its missing metrics; writes PNG then record."""
+    t0 = time.perf_counter()
+    name = call.full_name
+    ir_raw, vi_raw = pair.ir_raw(), pair.vi_raw()
+    key = cache_key(call, ir_raw, vi_raw, pair.name)
+    rec = store.read_record(dataset, name, pair.name)
+    status = "reused"
+    if rec is None or rec.get("key") != key:
+        ctx = PairContext(dataset=dataset.split("-")[0], pair=pair.name, data_root=root)
+        try:
+            fused = run_method(name, pair.ir(), pair.vi(), vi_rgb=pair.vi_rgb(), ctx=ctx, **call.params)
+        except MissingResultError as exc:
+            return PairOutcome(pair.name, "missing", message=str(exc))
+        png = encode_png(quantize(fused))
+        atomic_write_bytes(store.fused_path(dataset, name, pair.name), png)
+        rec = {"key": key, "pair": pair.name, "method": name,
+               "fused_sha256": hashlib.sha256(png).hexdigest(),
+               "fuse_seconds": round(time.perf_counter() - t0, 4), "scores": {}}
+        store.write_record(dataset, name, pair.name, rec)
+        status = "fused"
+    todo = [m for m in metric_names
+            if rec.get("scores", {}).get(m, {}).get("version") != get_metric(m).version]
+    if todo:
+        fused8 = read_image(store.fused_path(dataset, name, pair.name), collapse_gray=True)
+        raw = (ir_raw, vi_raw, fused8)
+        gray = [np.asarray(rgb2gray(a), dtype=np.float64) for a in raw]
+        scores = dict(rec.get("scores", {}))
+        for m in todo:
+            spec = get_metric(m)
+            scores[m] = {"version": spec.version, "values": compute_metric(spec, raw, gray)}
+        rec = {**rec, "scores": scores}
+        store.write_record(dataset, name, pair.name, rec)
+    return PairOutcome(pair.name, status, len(todo), seconds=time.perf_counter() - t0)
+
+
+_WORK: dict[str, Any] = {}
+
+
+def _worker_init() -> None:
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _work_one(i: int) -> PairOutcome:
+    w = _WORK
+    pair = w["pairs"][i]
+    try:
+        return process_pair(w["store"], w["dataset"], w["call"], pair, w["metrics"], w["root"])
+    except FusionbenchError as exc:
+        return PairOutcome(pair.name, "failed", message=str(exc))
+
+
+def dataset_label(name: str, split: str | None) -> str:
+    """Store folder of a dataset: its name, or ``name-split`` for a non-default split."""
+    discover()
+    from .registry import DATASETS
+
+    if name in DATASETS and split and split != DATASETS[name].default_split:
+        return f"{name}-{split}"
+    return name
+
+
+def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str | None = None,
+        metrics: Sequence[str] | str | None = None, preset: str | None = None,
+        results: os.PathLike | str | None = None, root: os.PathLike | str | None = None,
+        jobs: int = 1, progress: bool | None = None, method_params: dict[str, Any] | None = None,
+        log=None) -> list[MethodSummary]:
+    """Fuse and score a dataset with each method; returns one summary per method.
+
+    Everything is validated before work starts (method names, metric names, every image of
+    the dataset). Finished pairs are reused (see module docstring). ``jobs > 1`` fuses pairs
+    in that many forked processes; results are identical to ``jobs=1``.
+    """
+    from tqdm import tqdm
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if isinstance(methods, str):
+        methods = [m for m in methods.split(",") if m.strip()]
+    if not methods:
+        raise InputError("no methods given (--methods a,b)")
+    calls = [parse_method(m, **(method_params or {})) for m in methods]
+    metric_names = resolve_metrics(metrics, preset, default=tuple(default_metrics()))
+    base_root = data_root(root)
+    label, pairs = load_dataset(dataset, root=base_root, split=split)
+    if dataset in _registered_datasets():
+        label = dataset_label(dataset, split)
+    validate_pairs(pairs, f"dataset {label}")
+    store = ResultStore(results)
+    summaries = []
+    for call in calls:
+        name = call.full_name
+        store.write_method_info(label, name, {**method_fingerprint(call), "dataset": label,
+                                              "description": call.spec.description})
+        summary = MethodSummary(name, label)
+        bar = tqdm(total=len(pairs), desc=f"{name} [{label}]", unit="pair", disable=progress is False
+                   or (progress is None and not sys.stderr.isatty()), file=sys.stderr)
+        if jobs > 1 and len(pairs) > 1:
+            _WORK.update(store=store, dataset=label, call=call, pairs=pairs, metrics=metric_names,
+                         root=base_root)
+            ctx = mp.get_context("fork")
+            with ctx.Pool(min(jobs, len(pairs)), initializer=_worker_init) as pool:
+                for out in pool.imap(_work_one, range(len(pairs))):
+                    summary.outcomes.append(out)
+                    bar.update(1)
+            _WORK.clear()
+        else:
+            for pair in pairs:
+                try:
+                    out = process_pair(store, label, call, pair, metric_names, base_root)
+                except FusionbenchError as exc:
+                    out = PairOutcome(pair.name, "failed", message=str(exc))
+                summary.outcomes.append(out)
+                bar.update(1)
+        bar.close()
+        summary.scores_path = store.write_scores(label, name, [p.name for p in pairs], metric_names)
+        for o in summary.outcomes:
+            if o.status in ("missing", "failed"):
+                log(f"{o.status}: {name} {label}/{o.pair}: {o.message}")
+        log(summary.line())
+        summaries.append(summary)
+    return summaries
+
+
+def _registered_datasets() -> set[str]:
+    from .registry import DATASETS
+
+    discover()
+    return set(DATASETS)

@@ -1,0 +1,1 @@
+"""Fusion methods (installed as ``fusionbench.methods``); each module registers itself."""

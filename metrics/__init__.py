@@ -1,0 +1,1 @@
+"""Fusion quality metrics (installed as ``fusionbench.metrics``); each module registers itself."""

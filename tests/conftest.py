@@ -1,0 +1,56 @@
+"""Shared fixtures: where the real data, MATLAB references and weights are.
+
+``FUSIONBENCH_DATA`` (CI sets it to ``../shared/data``) or ``../shared/data`` beside the
+project is the data root; tests needing it skip with a reason when it is absent.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FUSIONBENCH_SHARED", PROJECT.parent / "shared"))
+
+
+def _data_root() -> Path | None:
+    env = os.environ.get("FUSIONBENCH_DATA")
+    p = Path(env) if env else SHARED / "data"
+    return p if (p / "tno" / "ir").is_dir() else None
+
+
+DATA_ROOT = _data_root()
+REFERENCE = SHARED / "reference" if (SHARED / "reference" / "README.md").exists() else None
+WEIGHTS = Path(os.environ.get("FUSIONBENCH_WEIGHTS", SHARED / "weights"))
+WEIGHTS = WEIGHTS if (WEIGHTS / "MANIFEST.md").exists() else None
+
+needs_data = pytest.mark.skipif(DATA_ROOT is None, reason="real data root absent (set FUSIONBENCH_DATA or put ../shared/data beside the project)")
+needs_reference = pytest.mark.skipif(REFERENCE is None, reason="../shared/reference (MATLAB reference values) absent")
+needs_weights = pytest.mark.skipif(WEIGHTS is None, reason="weights root absent (set FUSIONBENCH_WEIGHTS or put ../shared/weights beside the project)")
+
+
+@pytest.fixture
+def data_root() -> Path:
+    if DATA_ROOT is None:
+        pytest.skip("real data root absent (set FUSIONBENCH_DATA or put ../shared/data beside the project)")
+    return DATA_ROOT
+
+
+@pytest.fixture
+def reference_dir() -> Path:
+    if REFERENCE is None:
+        pytest.skip("../shared/reference absent")
+    return REFERENCE
+
+
+@pytest.fixture
+def weights_root() -> Path:
+    if WEIGHTS is None:
+        pytest.skip("weights root absent")
+    return WEIGHTS
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "results"
