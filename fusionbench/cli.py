@@ -93,7 +93,12 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_run(args) -> int:
+    import os
+
     from .runner import run
+
+    if args.weights_root:
+        os.environ["FUSIONBENCH_WEIGHTS"] = str(Path(args.weights_root).expanduser())
 
     summaries = run(args.methods, args.dataset, split=args.split, metrics=args.metrics,
                     preset=args.preset, results=args.results, root=args.data_root, jobs=args.jobs,
@@ -161,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_results(p)
     add_data_root(p)
     add_jobs(p)
+    p.add_argument("--weights-root", help="other authors' weights (default: $FUSIONBENCH_WEIGHTS, "
+                   "else weights/ beside or under the data root)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_run)
 

@@ -30,6 +30,20 @@ def data_root(explicit: os.PathLike | str | None = None) -> Path:
     return Path(env).expanduser() if env else DEFAULT_DATA_ROOT.expanduser()
 
 
+def weights_root(explicit: os.PathLike | str | None = None, root: os.PathLike | str | None = None) -> Path:
+    """Root of other authors' network weights: explicit (``--weights-root``), else
+    ``$FUSIONBENCH_WEIGHTS``, else ``<data root>/../weights`` when that exists, else
+    ``<data root>/weights``. Never committed to the project (licences unstated)."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("FUSIONBENCH_WEIGHTS")
+    if env:
+        return Path(env).expanduser()
+    base = data_root(root)
+    sibling = base.parent / "weights"
+    return sibling if sibling.is_dir() else base / "weights"
+
+
 @dataclass(frozen=True)
 class PairContext:
     """What a context-aware method (e.g. ``published``) may know about the pair it fuses."""
