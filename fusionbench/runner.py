@@ -31,9 +31,11 @@ from .store import ResultStore, sha256_file
 
 def default_metrics() -> list[str]:
     """Metrics of a run when none are named: the ``paper`` preset (when registered) + EN, SD."""
+    from .registry import METRICS
+
     discover()
     names = list(PRESETS["paper"].metrics) if "paper" in PRESETS else []
-    return names + [m for m in ("en", "sd") if m not in names]
+    return [m for m in names if m in METRICS] + [m for m in ("en", "sd") if m not in names]
 
 
 def _jsonable(v: Any) -> Any:
