@@ -1,7 +1,6 @@
 """The ``fusionbench`` command line.
 
-Built-in sub-commands: ``methods``, ``metrics``, ``datasets``, ``run``, ``table``, ``fuse``,
-``evaluate``. Modules in ``fusionbench.commands`` add more with ``register_command``.
+Built-in sub-commands: ``methods``, ``metrics``, ``datasets``, ``run``, ``fuse``, ``evaluate``. Modules in ``fusionbench.commands`` add more with ``register_command``.
 Errors the user can fix print one line ``error: ...`` and exit non-zero (2 for bad input).
 """
 from __future__ import annotations
@@ -107,21 +106,6 @@ def cmd_run(args) -> int:
     return 1 if bad else 0
 
 
-def cmd_table(args) -> int:
-    from .store import ResultStore
-    from .tables import summary_table
-
-    store = ResultStore(args.results, create=False)
-    datasets = [args.dataset] if args.dataset else store.datasets()
-    if not datasets:
-        raise FusionbenchError(f"no results in {store.root}; run `fusionbench run` first")
-    methods = [m for m in args.methods.split(",") if m] if args.methods else None
-    metrics = [m for m in args.metrics.split(",") if m] if args.metrics else None
-    texts = [summary_table(store, d, methods, metrics, std=args.std).render(args.format) for d in datasets]
-    emit("\n\n".join(texts), args.output)
-    return 0
-
-
 def cmd_fuse(args) -> int:
     from .api import fuse
     from .imageio import quantize, write_png
@@ -170,16 +154,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "else weights/ beside or under the data root)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("table", help="mean score per method per metric from the result store")
-    p.add_argument("--dataset", help="dataset (default: every dataset in the store)")
-    p.add_argument("--methods", help="comma-separated methods (default: all in the store)")
-    p.add_argument("--metrics", help="comma-separated metrics (default: all scored)")
-    p.add_argument("--format", choices=("md", "csv", "latex"), default="md")
-    p.add_argument("--std", action="store_true", help="show mean ± std")
-    p.add_argument("-o", "--output", help="write to this file instead of stdout")
-    add_results(p)
-    p.set_defaults(func=cmd_table)
 
     p = sub.add_parser("fuse", help="fuse one pair: fusionbench fuse --method M IR VI -o OUT.png")
     p.add_argument("--method", default="average")
