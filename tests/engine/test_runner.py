@@ -1,0 +1,111 @@
+"""Runner and result store: outputs, resume, cache invalidation, jobs, determinism."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fusionbench.errors import StoreError
+from fusionbench.imageio import read_image
+from fusionbench.registry import METHODS, register_method
+from fusionbench.runner import run
+from fusionbench.store import ResultStore
+
+CALLS = {"n": 0}
+
+if "_t_counted" not in METHODS:
+    @register_method("_t_counted", description="test double that counts its calls", params={"gain": 1.0})
+    def _t_counted(ir, vi, gain):
+        CALLS["n"] += 1
+        return np.clip((ir + vi) / 2 * gain, 0, 255)
+
+
+def _run(store_dir, **kw):
+    kw.setdefault("metrics", "en,sd")
+    return run(kw.pop("methods", "average"), kw.pop("dataset", "synthetic"), results=store_dir,
+               progress=False, log=lambda m: None, **kw)
+
+
+def test_run_writes_pngs_and_scores(store_dir):
+    (s,) = _run(store_dir, methods="average")
+    df = pd.read_csv(s.scores_path, dtype={"pair": str})
+    assert list(df.columns) == ["pair", "en", "sd"] and len(df) == 4
+    pngs = sorted((store_dir / "synthetic" / "average" / "fused").glob("*.png"))
+    assert [p.stem for p in pngs] == sorted(df.pair)
+    assert s.count("fused") == 4
+
+
+def test_saved_png_is_round_half_up_of_method_output(store_dir):
+    from fusionbench.data import load_dataset
+
+    _run(store_dir, methods="average")
+    _, pairs = load_dataset("synthetic")
+    p = pairs[0]
+    expect = np.floor((p.ir() + p.vi()) / 2 + 0.5).astype(np.uint8)
+    got = read_image(store_dir / "synthetic" / "average" / "fused" / f"{p.name}.png")
+    assert np.array_equal(got, expect)
+
+
+def test_second_run_recomputes_nothing(store_dir):
+    CALLS["n"] = 0
+    _run(store_dir, methods="_t_counted")
+    assert CALLS["n"] == 4
+    before = (store_dir / "synthetic" / "_t_counted" / "scores.csv").read_bytes()
+    (s,) = _run(store_dir, methods="_t_counted")
+    assert CALLS["n"] == 4 and s.count("reused") == 4
+    assert sum(o.metrics_computed for o in s.outcomes) == 0
+    assert (store_dir / "synthetic" / "_t_counted" / "scores.csv").read_bytes() == before
+
+
+def test_changed_parameter_recomputes(store_dir):
+    CALLS["n"] = 0
+    _run(store_dir, methods="_t_counted")
+    (s,) = _run(store_dir, methods="_t_counted", method_params={"gain": 1.5})
+    assert CALLS["n"] == 8 and s.count("fused") == 4
+
+
+def test_new_metric_only_computes_that_metric(store_dir):
+    CALLS["n"] = 0
+    _run(store_dir, methods="_t_counted", metrics="en")
+    (s,) = _run(store_dir, methods="_t_counted", metrics="en,sd")
+    assert CALLS["n"] == 4
+    assert [o.metrics_computed for o in s.outcomes] == [1, 1, 1, 1]
+    assert list(pd.read_csv(s.scores_path).columns) == ["pair", "en", "sd"]
+
+
+def test_tampered_png_is_recomputed(store_dir):
+    CALLS["n"] = 0
+    _run(store_dir, methods="_t_counted")
+    png = next((store_dir / "synthetic" / "_t_counted" / "fused").glob("*.png"))
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(png)
+    (s,) = _run(store_dir, methods="_t_counted")
+    assert CALLS["n"] == 5 and s.count("fused") == 1
+
+
+def test_jobs_give_identical_scores(tmp_path):
+    (a,) = _run(tmp_path / "a", methods="average", jobs=1)
+    (b,) = _run(tmp_path / "b", methods="average", jobs=2)
+    assert a.scores_path.read_bytes() == b.scores_path.read_bytes()
+
+
+def test_store_from_another_version_is_refused(store_dir):
+    store_dir.mkdir(parents=True)
+    (store_dir / "fusionbench-store.json").write_text('{"store_version": 99}')
+    with pytest.raises(StoreError, match="version 99"):
+        ResultStore(store_dir)
+
+
+def test_published_adapter_reports_missing(tmp_path, data_root):
+    logs = []
+    (s,) = run("published:DIDFuse", "tno", root=data_root, results=tmp_path / "r", metrics="en",
+               progress=False, log=logs.append)
+    assert s.count("missing") == 6 and s.count("fused") == 15  # DIDFuse published 15 of 21 TNO pairs
+    assert any("missing" in m and "/01" in m for m in logs)
+    assert len(pd.read_csv(s.scores_path)) == 15
+
+
+def test_roadscene_split_folders(tmp_path, data_root):
+    (s,) = run("average", "roadscene", root=data_root, results=tmp_path / "r", metrics="en",
+               progress=False, log=lambda m: None)
+    assert s.dataset == "roadscene" and len(s.outcomes) == 20
