@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import FusionbenchError
+from .errors import FusionbenchError, InputError
 
 
 # -- shared options (used by command modules too) ------------------------------------------
@@ -30,6 +30,20 @@ def add_jobs(p: argparse.ArgumentParser) -> None:
 def add_metric_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", help="comma-separated metric names (see `fusionbench metrics`)")
     p.add_argument("--preset", help="a named metric set (see `fusionbench metrics`)")
+
+
+def parse_params(items: list[str]) -> dict:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as JSON when possible)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--param expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
 
 
 def emit(text: str, out: str | None) -> None:
@@ -99,9 +113,15 @@ def cmd_run(args) -> int:
     if args.weights_root:
         os.environ["FUSIONBENCH_WEIGHTS"] = str(Path(args.weights_root).expanduser())
 
+    params = parse_params(args.param)
+    if args.weights:
+        if not Path(args.weights).is_file():
+            raise InputError(f"{args.weights}: weights file not found")
+        params["weights"] = str(Path(args.weights).resolve())
     summaries = run(args.methods, args.dataset, split=args.split, metrics=args.metrics,
                     preset=args.preset, results=args.results, root=args.data_root, jobs=args.jobs,
-                    progress=False if args.no_progress else None)
+                    progress=False if args.no_progress else None, method_params=params,
+                    pairs=[p for p in args.pairs.split(",") if p] if args.pairs else None)
     bad = sum(s.count("failed") for s in summaries)
     return 1 if bad else 0
 
@@ -152,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_jobs(p)
     p.add_argument("--weights-root", help="other authors' weights (default: $FUSIONBENCH_WEIGHTS, "
                    "else weights/ beside or under the data root)")
+    p.add_argument("--weights", help="weights file passed to the method(s) as parameter `weights`")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a method parameter (repeatable; value parsed as JSON when possible)")
+    p.add_argument("--pairs", help="comma-separated pair names (default: every pair)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_run)
 

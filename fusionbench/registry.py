@@ -209,8 +209,27 @@ def parse_method(name: str, **overrides: Any) -> MethodCall:
         else:
             listed = ", ".join(f"{base}:{v}" for v in spec.variants) or "none"
             raise UnknownNameError(f"unknown variant {variant!r} of method {base!r} (variants: {listed})")
-    params.update({k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    accepted = _accepted_params(spec)
+    if accepted is not None:
+        bad = [k for k in overrides if k not in accepted]
+        if bad:
+            raise UnknownNameError(f"method {base!r} has no parameter {', '.join(map(repr, bad))} "
+                                   f"(parameters: {', '.join(sorted(accepted)) or 'none'})")
+    params.update(overrides)
     return MethodCall(spec, variant, params)
+
+
+def _accepted_params(spec: MethodSpec) -> set[str] | None:
+    """Keyword parameters a method accepts (None when it takes ``**kwargs``)."""
+    import inspect
+
+    sig = inspect.signature(spec.fn)
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return None
+    names = {n for n, p in list(sig.parameters.items())[2:]
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return (names | set(spec.params)) - {"ctx", "vi_rgb"}
 
 
 def get_metric(name: str) -> MetricSpec:

@@ -163,12 +163,13 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
         metrics: Sequence[str] | str | None = None, preset: str | None = None,
         results: os.PathLike | str | None = None, root: os.PathLike | str | None = None,
         jobs: int = 1, progress: bool | None = None, method_params: dict[str, Any] | None = None,
-        log=None) -> list[MethodSummary]:
+        pairs: Sequence[str] | None = None, log=None) -> list[MethodSummary]:
     """Fuse and score a dataset with each method; returns one summary per method.
 
     Everything is validated before work starts (method names, metric names, every image of
     the dataset). Finished pairs are reused (see module docstring). ``jobs > 1`` fuses pairs
-    in that many forked processes; results are identical to ``jobs=1``.
+    in that many forked processes; results are identical to ``jobs=1``. ``pairs`` restricts the
+    run to those pair names (``scores.csv`` still lists every finished pair of the dataset).
     """
     from tqdm import tqdm
 
@@ -180,11 +181,22 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     calls = [parse_method(m, **(method_params or {})) for m in methods]
     metric_names = resolve_metrics(metrics, preset, default=tuple(default_metrics()))
     base_root = data_root(root)
-    label, pairs = load_dataset(dataset, root=base_root, split=split)
+    label, all_pairs = load_dataset(dataset, root=base_root, split=split)
     if dataset in _registered_datasets():
         label = dataset_label(dataset, split)
-    validate_pairs(pairs, f"dataset {label}")
+    if pairs is not None:
+        known = {p.name: p for p in all_pairs}
+        unknown = [n for n in pairs if n not in known]
+        if unknown:
+            raise InputError(f"dataset {label} has no pair(s) {', '.join(unknown)}")
+        work = [known[n] for n in pairs]
+    else:
+        work = all_pairs
+    validate_pairs(work, f"dataset {label}")
     store = ResultStore(results)
+    store.sweep_stale_temps(label)
+    order = [p.name for p in all_pairs]
+    pairs = work
     summaries = []
     for call in calls:
         name = call.full_name
@@ -211,7 +223,7 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
                 summary.outcomes.append(out)
                 bar.update(1)
         bar.close()
-        summary.scores_path = store.write_scores(label, name, [p.name for p in pairs], metric_names)
+        summary.scores_path = store.write_scores(label, name, order, metric_names)
         for o in summary.outcomes:
             if o.status in ("missing", "failed"):
                 log(f"{o.status}: {name} {label}/{o.pair}: {o.message}")

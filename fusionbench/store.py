@@ -86,6 +86,23 @@ class ResultStore:
     def record_path(self, dataset: str, method: str, pair: str) -> Path:
         return self.method_dir(dataset, method) / "records" / f"{pair}.json"
 
+    def sweep_stale_temps(self, dataset: str, older_than: float = 600.0) -> int:
+        """Delete temporary files (``.<name>.*.tmp``) left by killed runs, older than ``older_than`` s.
+
+        Young ones may belong to a concurrent run and are left alone. Nothing ever reads them.
+        """
+        import time
+
+        now, n = time.time(), 0
+        for p in (self.root / dataset).glob("*/*/.*.tmp"):
+            try:
+                if now - p.stat().st_mtime > older_than:
+                    p.unlink()
+                    n += 1
+            except OSError:
+                continue
+        return n
+
     # -- records ----------------------------------------------------------------------
     def read_record(self, dataset: str, method: str, pair: str) -> dict[str, Any] | None:
         """The pair's record, or None if absent, unreadable or its PNG does not match it."""

@@ -37,6 +37,8 @@ def test_parse_method_variants_and_overrides():
     assert call.variant == "double" and call.params["gain"] == 2.0 and call.full_name == "_t_gain:double"
     assert parse_method("_t_gain:double", gain=3.0).params["gain"] == 3.0
     assert parse_method("published:RFN-Nest").params["variant"] == "RFN-Nest"
+    with pytest.raises(UnknownNameError, match="has no parameter 'alpha'"):
+        parse_method("_t_gain", alpha=1)
 
 
 @pytest.mark.parametrize("name, fragment", [("averge", "did you mean average"), ("_t_gain:triple", "variants: _t_gain:double"),
