@@ -1,0 +1,189 @@
+"""Private filters shared by the classic baselines (``gff``, ``hybrid_msd``).
+
+Each helper reproduces the numerics of a specific piece of MATLAB/C++ reference code:
+
+* :func:`matlab_gaussian` -- ``fspecial('gaussian', [n n], sigma)`` (taps below
+  ``eps * max`` zeroed, normalised to sum 1), returned as its separable 1-D factor.
+* :func:`imfilter` -- ``imfilter(x, h, 'replicate' | 'symmetric')`` for a separable odd
+  kernel (correlation, output the size of the input, double precision).
+* :func:`box_sum` -- the cumulative-sum box filter ``boxfilter.m`` of He et al.'s guided
+  filter code (the window is truncated at the border, i.e. zero padding), with the same
+  sequence of floating-point operations.
+* :func:`guided_filter` -- ``guidedfilter.m`` (He, Sun, Tang), gray guide.
+* :func:`fast_bilateral` -- Paris & Durand's fast bilateral filter as compiled from
+  ``fast_blf.cpp`` / ``fast_blf.h`` (Hybrid-MSD, VIFB distribution): nearest-cell splatting
+  into a down-sampled (x, y, intensity) grid, three ``[1 2 1]/4`` passes twice per axis with
+  zero borders, trilinear slicing with single-precision weights, late division.
+
+All images are float64 ``(H, W)``; nothing here loops over pixels in Python.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+_MODES = {"replicate": "nearest", "symmetric": "reflect"}
+
+
+def matlab_gaussian(size: int, sigma: float) -> np.ndarray:
+    """1-D factor ``g`` of MATLAB ``fspecial('gaussian', [size size], sigma)`` (= ``outer(g, g)``).
+
+    ``fspecial`` zeroes taps below ``eps * max`` before normalising; with the odd square sizes
+    used here no tap is that small except for tiny sigmas, where the rule is applied per axis
+    (the 2-D kernel's small taps are products of small 1-D taps).
+    """
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"matlab_gaussian: odd positive size required, got {size}")
+    half = (size - 1) / 2.0
+    x = np.arange(-half, half + 1.0)
+    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    g[g < np.finfo(np.float64).eps * g.max()] = 0.0
+    return g / g.sum()
+
+
+def imfilter(x: np.ndarray, g: np.ndarray, border: str) -> np.ndarray:
+    """``imfilter(x, outer(g, g), border)`` for an odd symmetric 1-D factor ``g``.
+
+    ``border`` is ``'replicate'`` (edge value repeated) or ``'symmetric'`` (mirror including
+    the edge sample, MATLAB ``padarray(..., 'symmetric')``; any pad width).
+    """
+    mode = _MODES[border]
+    if g.size == 1:
+        return np.asarray(x, np.float64) * g[0]
+    y = ndimage.correlate1d(np.asarray(x, np.float64), g, axis=0, mode=mode)
+    return ndimage.correlate1d(y, g, axis=1, mode=mode)
+
+
+def imfilter2(x: np.ndarray, h: np.ndarray, border: str) -> np.ndarray:
+    """``imfilter(x, h, border)`` for a small non-separable odd kernel ``h`` (correlation)."""
+    return ndimage.correlate(np.asarray(x, np.float64), np.asarray(h, np.float64), mode=_MODES[border])
+
+
+def _box_sum_1d(x: np.ndarray, r: int, axis: int) -> np.ndarray:
+    """Window sums of radius ``r`` along ``axis`` via one cumulative sum, as ``boxfilter.m``.
+
+    ``out[i] = c[min(i + r, n - 1)] - c[i - r - 1]`` (the second term absent for ``i <= r``),
+    ``c = cumsum(x)``: exactly the three index ranges of the MATLAB code, written once.
+    """
+    n = x.shape[axis]
+    c = np.cumsum(x, axis=axis)
+    i = np.arange(n)
+    hi = np.take(c, np.minimum(i + r, n - 1), axis=axis)
+    lo_idx = i - r - 1
+    has_lo = lo_idx >= 0
+    out = hi.copy()
+    if has_lo.any():
+        sl = [slice(None)] * x.ndim
+        sl[axis] = has_lo
+        out[tuple(sl)] = hi[tuple(sl)] - np.take(c, lo_idx[has_lo], axis=axis)
+    return out
+
+
+def box_sum(x: np.ndarray, r: int) -> np.ndarray:
+    """``boxfilter(x, r)``: sum over the ``(2r+1)^2`` window clipped to the image (rows first)."""
+    return _box_sum_1d(_box_sum_1d(np.asarray(x, np.float64), r, 0), r, 1)
+
+
+def guided_filter(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """He et al.'s ``guidedfilter(I, p, r, eps)`` (gray guide), same operation order."""
+    n = box_sum(np.ones_like(guide), r)
+    mean_i = box_sum(guide, r) / n
+    mean_p = box_sum(p, r) / n
+    mean_ip = box_sum(guide * p, r) / n
+    cov_ip = mean_ip - mean_i * mean_p
+    mean_ii = box_sum(guide * guide, r) / n
+    var_i = mean_ii - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    mean_a = box_sum(a, r) / n
+    mean_b = box_sum(b, r) / n
+    return mean_a * guide + mean_b
+
+
+def _blur_axis(g: np.ndarray, axis: int) -> np.ndarray:
+    """One ``(left + right + 2 centre) / 4`` pass along ``axis`` on the grid interior; borders 0."""
+    out = np.zeros_like(g)
+    inner = (slice(1, -1),) * 3
+    left = [slice(1, -1)] * 3
+    right = [slice(1, -1)] * 3
+    left[axis] = slice(0, -2)
+    right[axis] = slice(2, None)
+    out[inner] = (g[tuple(left)] + g[tuple(right)] + 2.0 * g[inner]) / 4.0
+    return out
+
+
+def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
+    """Paris--Durand fast bilateral filter exactly as ``fast_blf.cpp`` (gray, ``early_division=false``).
+
+    Parameters
+    ----------
+    img : float64 ``(H, W)``; the reference code requires values in 0..1.
+    sigma_s : spatial sampling rate (pixels per grid cell, also the spatial sigma).
+    sigma_r : range sampling rate (intensity units per grid cell).
+
+    Notes
+    -----
+    Grid ``(X, Y, Z)`` of size ``int((W-1)/s)+5, int((H-1)/s)+5, int((max-min)/r)+5``
+    (padding 2). Each pixel adds ``(value, 1)`` to the cell ``(int(x/s+.5)+2, int(y/s+.5)+2,
+    int((v-min)/r+.5)+2)``, accumulated x-major then y as the C++ loops do. Each axis in turn
+    gets two passes of ``(l + r + 2c)/4`` on the interior (border faces stay 0). The result
+    at a pixel is the trilinear interpolation at ``(x/s+2, y/s+2, (v-min)/r+2)`` with float32
+    fractional weights (``typedef float real_type`` in ``math_tools.h``) applied to the
+    double grid, then ``value / weight``.
+    """
+    a = np.asarray(img, np.float64)
+    h, w = a.shape
+    vmin = a.min()
+    z = a - vmin
+    delta = a.max() - vmin
+    pad = 2
+    sw = int((w - 1) / sigma_s) + 1 + 2 * pad
+    sh = int((h - 1) / sigma_s) + 1 + 2 * pad
+    sd = int(delta / sigma_r) + 1 + 2 * pad
+
+    xs = np.arange(w, dtype=np.float64)
+    ys = np.arange(h, dtype=np.float64)
+    # splat (x-major order, as the C++ loops): arrays laid out (W, H)
+    zt = z.T
+    cx = ((xs / sigma_s + 0.5).astype(np.int64) + pad)[:, None]
+    cy = ((ys / sigma_s + 0.5).astype(np.int64) + pad)[None, :]
+    cz = (zt / sigma_r + 0.5).astype(np.int64) + pad
+    lin = ((cx * sh + cy) * sd + cz).ravel()
+    ncell = sw * sh * sd
+    val = np.bincount(lin, weights=a.T.ravel(), minlength=ncell).reshape(sw, sh, sd)
+    wgt = np.bincount(lin, minlength=ncell).astype(np.float64).reshape(sw, sh, sd)
+    for axis in range(3):
+        for _ in range(2):
+            val = _blur_axis(val, axis)
+            wgt = _blur_axis(wgt, axis)
+
+    # slice: trilinear interpolation, float32 weights as in Math_tools::trilinear_interpolation
+    fx = xs / sigma_s + pad
+    fy = ys / sigma_s + pad
+    fz = z / sigma_r + pad                      # (H, W)
+    ix = np.clip(fx.astype(np.int64), 0, sw - 1)
+    iy = np.clip(fy.astype(np.int64), 0, sh - 1)
+    iz = np.clip(fz.astype(np.int64), 0, sd - 1)
+    ixx = np.clip(ix + 1, 0, sw - 1)
+    iyy = np.clip(iy + 1, 0, sh - 1)
+    izz = np.clip(iz + 1, 0, sd - 1)
+    ax = (fx - ix).astype(np.float32)[None, :]
+    ay = (fy - iy).astype(np.float32)[:, None]
+    az = (fz - iz).astype(np.float32)
+    one = np.float32(1.0)
+    bx, by, bz = one - ax, one - ay, one - az
+    X0, X1 = ix[None, :], ixx[None, :]
+    Y0, Y1 = iy[:, None], iyy[:, None]
+    corners = (
+        (bx * by * bz, X0, Y0, iz), (ax * by * bz, X1, Y0, iz),
+        (bx * ay * bz, X0, Y1, iz), (ax * ay * bz, X1, Y1, iz),
+        (bx * by * az, X0, Y0, izz), (ax * by * az, X1, Y0, izz),
+        (bx * ay * az, X0, Y1, izz), (ax * ay * az, X1, Y1, izz),
+    )
+    num = np.zeros((h, w))
+    den = np.zeros((h, w))
+    for wt, X, Y, Z in corners:            # 8 vectorised gathers, summed in the C++ order
+        wt = wt.astype(np.float64)
+        num = num + wt * val[X, Y, Z]
+        den = den + wt * wgt[X, Y, Z]
+    return num / den
