@@ -1,0 +1,33 @@
+"""The wheel installs the domain folders under fusionbench.* with their data files."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_wheel_maps_domain_folders_under_fusionbench(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                          "-w", str(tmp_path), str(PROJECT)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    (whl,) = tmp_path.glob("fusionbench-*.whl")
+    names = set(zipfile.ZipFile(whl).namelist())
+    for must in ("fusionbench/cli.py", "fusionbench/methods/simple.py", "fusionbench/metrics/stats.py",
+                 "fusionbench/datasets/synthetic.py", "fusionbench/datasets/splits/roadscene_fusionbench_test20.txt"):
+        assert must in names, must
+    tops = {n.split("/")[0] for n in names}
+    assert not tops & {"methods", "metrics", "datasets"}  # never top-level (HuggingFace `datasets`!)
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "fusionbench = fusionbench.cli:main" in zipfile.ZipFile(whl).read(entry).decode()
+
+
+def test_import_does_not_shadow_huggingface_datasets():
+    import importlib.util
+
+    import fusionbench.datasets  # noqa: F401
+
+    spec = importlib.util.find_spec("datasets")
+    assert spec is None or "fusionbench" not in (spec.origin or "")
