@@ -24,10 +24,9 @@ def test_wheel_maps_domain_folders_under_fusionbench(tmp_path):
     assert "fusionbench = fusionbench.cli:main" in zipfile.ZipFile(whl).read(entry).decode()
 
 
-def test_import_does_not_shadow_huggingface_datasets():
-    import importlib.util
-
-    import fusionbench.datasets  # noqa: F401
-
-    spec = importlib.util.find_spec("datasets")
-    assert spec is None or "fusionbench" not in (spec.origin or "")
+def test_installed_package_does_not_shadow_huggingface_datasets(tmp_path):
+    code = ("import importlib.util, fusionbench.datasets, fusionbench.methods, fusionbench.metrics; "
+            "print([str(getattr(importlib.util.find_spec(n), 'origin', None)) for n in ('datasets', 'methods', 'metrics')])")
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert str(PROJECT) not in res.stdout  # the project's folders are not importable as top-level names
