@@ -100,16 +100,25 @@ def guided_filter(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.nd
     return mean_a * guide + mean_b
 
 
-def _blur_axis(g: np.ndarray, axis: int) -> np.ndarray:
-    """One ``(left + right + 2 centre) / 4`` pass along ``axis`` on the grid interior; borders 0."""
-    out = np.zeros_like(g)
-    inner = (slice(1, -1),) * 3
-    left = [slice(1, -1)] * 3
-    right = [slice(1, -1)] * 3
-    left[axis] = slice(0, -2)
-    right[axis] = slice(2, None)
-    out[inner] = (g[tuple(left)] + g[tuple(right)] + 2.0 * g[inner]) / 4.0
-    return out
+_TAPS = np.array([0.25, 0.5, 0.25])
+
+
+def _blur_passes(grid: np.ndarray) -> np.ndarray:
+    """Two ``(left + right + 2 centre) / 4`` passes per grid axis (x, y, z), border faces kept 0.
+
+    ``fast_blf.h`` only writes the interior cells, so the border faces of the grid stay zero
+    after every pass. Here each pass is ``correlate1d`` with ``[1/4, 1/2, 1/4]`` and zero
+    padding, then the two faces along that axis are reset to 0. SciPy evaluates a symmetric
+    3-tap kernel as ``c/2 + (l + r)/4``, which rounds exactly like the C++
+    ``((l + r) + 2c) / 4`` (scaling by powers of two is exact), so the grid is bit-identical.
+    """
+    for axis in range(3):
+        for _ in range(2):
+            grid = ndimage.correlate1d(grid, _TAPS, axis=axis, mode="constant", cval=0.0)
+            face = [slice(None)] * 3
+            face[axis] = [0, -1]
+            grid[tuple(face)] = 0.0
+    return grid
 
 
 def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
@@ -150,12 +159,9 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     cz = (zt / sigma_r + 0.5).astype(np.int64) + pad
     lin = ((cx * sh + cy) * sd + cz).ravel()
     ncell = sw * sh * sd
-    val = np.bincount(lin, weights=a.T.ravel(), minlength=ncell).reshape(sw, sh, sd)
-    wgt = np.bincount(lin, minlength=ncell).astype(np.float64).reshape(sw, sh, sd)
-    for axis in range(3):
-        for _ in range(2):
-            val = _blur_axis(val, axis)
-            wgt = _blur_axis(wgt, axis)
+    val = _blur_passes(np.bincount(lin, weights=a.T.ravel(), minlength=ncell).reshape(sw, sh, sd))
+    wgt = _blur_passes(np.bincount(lin, minlength=ncell).astype(np.float64).reshape(sw, sh, sd))
+    val, wgt = val.ravel(), wgt.ravel()
 
     # slice: trilinear interpolation, float32 weights as in Math_tools::trilinear_interpolation
     fx = xs / sigma_s + pad
@@ -172,18 +178,19 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     az = (fz - iz).astype(np.float32)
     one = np.float32(1.0)
     bx, by, bz = one - ax, one - ay, one - az
-    X0, X1 = ix[None, :], ixx[None, :]
+    X0, X1 = ix[None, :] * sh, ixx[None, :] * sh
     Y0, Y1 = iy[:, None], iyy[:, None]
+    Z0, Z1 = iz, izz
     corners = (
-        (bx * by * bz, X0, Y0, iz), (ax * by * bz, X1, Y0, iz),
-        (bx * ay * bz, X0, Y1, iz), (ax * ay * bz, X1, Y1, iz),
-        (bx * by * az, X0, Y0, izz), (ax * by * az, X1, Y0, izz),
-        (bx * ay * az, X0, Y1, izz), (ax * ay * az, X1, Y1, izz),
+        (bx * by * bz, X0, Y0, Z0), (ax * by * bz, X1, Y0, Z0),
+        (bx * ay * bz, X0, Y1, Z0), (ax * ay * bz, X1, Y1, Z0),
+        (bx * by * az, X0, Y0, Z1), (ax * by * az, X1, Y0, Z1),
+        (bx * ay * az, X0, Y1, Z1), (ax * ay * az, X1, Y1, Z1),
     )
-    num = np.zeros((h, w))
-    den = np.zeros((h, w))
+    num = den = None
     for wt, X, Y, Z in corners:            # 8 vectorised gathers, summed in the C++ order
-        wt = wt.astype(np.float64)
-        num = num + wt * val[X, Y, Z]
-        den = den + wt * wgt[X, Y, Z]
+        idx = (X + Y) * sd + Z
+        w64 = wt.astype(np.float64)
+        tv, tw = w64 * val[idx], w64 * wgt[idx]
+        num, den = (tv, tw) if num is None else (num + tv, den + tw)
     return num / den

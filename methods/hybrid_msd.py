@@ -46,7 +46,10 @@ def hybrid_msd_fuse(vis: np.ndarray, ir: np.ndarray, *, n_level: int = 4, lam: f
     atan_l = np.arctan(lam)
     for j in range(n_level, 1, -1):                  # MATLAB j = nLevel+1 .. 3
         r = np.maximum(np.abs(e2[j]) - np.abs(e1[j]), 0.0)
-        p = r / r.max()                              # 0/0 -> NaN as in MATLAB (caught by the engine)
+        emax = r.max()
+        # MATLAB divides by Emax even when it is 0 (IR never stronger at this level: 0/0 = NaN,
+        # and max(min(NaN, 255), 0) then gives a white image); here P = 0 in that case
+        p = r / emax if emax > 0 else np.zeros_like(r)
         c = np.arctan(lam * p) / atan_l
         sigma0 = 2.0 * sigma0
         if j == n_level:                             # base level
@@ -104,6 +107,11 @@ def hybrid_msd(ir: np.ndarray, vi: np.ndarray, *, n_level: int = 4, lam: float =
       a Gaussian of sigma 64 (385x385, symmetric border); ``E`` and ``D`` mixed by ``C``;
     * level 1: max-absolute selection (``|E1| < |E2|`` picks IR) for ``E_1`` and ``D_1``;
     * output ``max(min(MF, 255), 0)``; ``uint8`` of it equals the store's ``floor(x+.5)``.
+
+    Known deviation: where ``max(R) = 0`` at a level (the IR edge layer is nowhere stronger
+    than the visible one, e.g. identical sources) the MATLAB code computes ``0/0`` and returns
+    a white image (MATLAB's ``min``/``max`` drop the NaN); this port uses ``P = 0`` there, so
+    the visible layers are kept (fusing an image with itself returns it).
 
     The bilateral filter is Paris & Durand's fast approximation compiled from ``fast_blf.cpp``
     (not OpenCV's ``bilateralFilter``, a different filter); :func:`fast_bilateral` reproduces

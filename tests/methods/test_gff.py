@@ -1,0 +1,83 @@
+"""GFF against the authors' MATLAB code run in Octave (../shared/reference/fused/gff)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fusionbench
+from fusionbench.imageio import quantize
+
+TNO = ["01", "02", "03", "04", "05"]
+ROADSCENE = ["FLIR_00977", "FLIR_00993", "FLIR_01022", "FLIR_01130"]
+
+
+def _load(p: Path) -> np.ndarray:
+    return np.array(Image.open(p))
+
+
+def _inputs(dataset: str, pair: str, data_root: Path, reference_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    if dataset == "tno":
+        return _load(data_root / "tno" / "ir" / f"{pair}.png"), _load(data_root / "tno" / "vi" / f"{pair}.png")
+    inp = reference_dir / "fused" / "inputs" / "roadscene"
+    return _load(inp / "ir" / f"{pair}.png"), _load(inp / "vi_gray" / f"{pair}.png")
+
+
+@pytest.mark.parametrize("dataset,pair", [("tno", p) for p in TNO] + [("roadscene", p) for p in ROADSCENE])
+def test_gff_matches_octave_reference(dataset, pair, data_root, reference_dir):
+    ref = reference_dir / "fused" / "gff" / dataset
+    ir, vi = _inputs(dataset, pair, data_root, reference_dir)
+    fused = fusionbench.fuse(ir, vi, method="gff")
+    assert fused.shape == ir.shape
+    # raw16 = round(clip(F, 0, 1) * 65535), scale 1 (README)
+    raw = _load(ref / f"{pair}_raw16.png").astype(np.float64) / 65535.0
+    ours = np.clip(fused / 255.0, 0.0, 1.0)
+    psnr = 10 * np.log10(1.0 / np.mean((ours - raw) ** 2))
+    assert psnr >= 50.0, f"{dataset}/{pair}: PSNR {psnr:.2f} dB vs raw16"
+    # the 8-bit file is uint8(F*255); the store saves clip(floor(x+.5)) -- same for every value
+    equal = np.mean(quantize(fused) == _load(ref / f"{pair}.png"))
+    assert equal >= 0.999, f"{dataset}/{pair}: only {equal:.5%} of 8-bit pixels equal"
+
+
+@pytest.fixture
+def small_pair() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:60, 0:80]
+    ir = np.clip(120 + 100 * np.exp(-((yy - 30) ** 2 + (xx - 50) ** 2) / 80.0) + rng.normal(0, 3, yy.shape), 0, 255)
+    vi = np.clip(60 + 1.5 * xx + 20 * np.sin(yy / 3.0) + rng.normal(0, 5, yy.shape), 0, 255)
+    return np.round(ir), np.round(vi)
+
+
+def test_gff_small_shape_range_determinism(small_pair):
+    ir, vi = small_pair
+    a = fusionbench.fuse(ir, vi, method="gff")
+    b = fusionbench.fuse(ir, vi, method="gff")
+    assert a.shape == ir.shape and a.dtype == np.float64
+    assert np.array_equal(a, b)
+    # unclipped two-scale output: close to the sources' range, not a different scale
+    assert -0.3 * 255 < a.min() and a.max() < 1.3 * 255
+    assert a.std() > 5
+
+
+def test_gff_fusing_an_image_with_itself_returns_it(small_pair):
+    _, vi = small_pair
+    np.testing.assert_allclose(fusionbench.fuse(vi, vi, method="gff"), vi, atol=1e-6)
+
+
+def test_gff_saliency_ties_go_to_visible():
+    # both sources flat: zero Laplacian everywhere, every saliency tie -> VI (source 1 in GFF.m)
+    ir = np.full((50, 60), 200.0)
+    vi = np.full((50, 60), 40.0)
+    np.testing.assert_allclose(fusionbench.fuse(ir, vi, method="gff"), vi, atol=1e-6)
+
+
+def test_gff_rgb_variant_fuses_channels(small_pair):
+    ir, vi = small_pair
+    vi_rgb = np.stack([vi, np.clip(vi + 30, 0, 255), np.clip(vi - 30, 0, 255)], axis=-1).astype(np.uint8)
+    out = fusionbench.fuse(ir.astype(np.uint8), vi_rgb, method="gff:rgb")
+    assert out.shape == vi_rgb.shape
+    assert not np.allclose(out[..., 0], out[..., 1])
+    gray_default = fusionbench.fuse(ir.astype(np.uint8), vi_rgb, method="gff")
+    assert gray_default.shape == ir.shape

@@ -1,0 +1,134 @@
+"""Hybrid-MSD against the authors' MATLAB code run in Octave (../shared/reference/fused/hybrid_msd)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fusionbench
+from fusionbench.imageio import quantize
+from fusionbench.methods._filters import fast_bilateral
+
+TNO = ["01", "02", "03", "04", "05"]
+ROADSCENE = ["FLIR_00977", "FLIR_00993", "FLIR_01022", "FLIR_01130"]
+
+
+def _load(p: Path) -> np.ndarray:
+    return np.array(Image.open(p))
+
+
+def _inputs(dataset: str, pair: str, data_root: Path, reference_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    if dataset == "tno":
+        return _load(data_root / "tno" / "ir" / f"{pair}.png"), _load(data_root / "tno" / "vi" / f"{pair}.png")
+    inp = reference_dir / "fused" / "inputs" / "roadscene"
+    return _load(inp / "ir" / f"{pair}.png"), _load(inp / "vi_gray" / f"{pair}.png")
+
+
+@pytest.mark.parametrize("dataset,pair", [("tno", p) for p in TNO] + [("roadscene", p) for p in ROADSCENE])
+def test_hybrid_msd_matches_octave_reference(dataset, pair, data_root, reference_dir):
+    ref = reference_dir / "fused" / "hybrid_msd" / dataset
+    ir, vi = _inputs(dataset, pair, data_root, reference_dir)
+    fused = fusionbench.fuse(ir, vi, method="hybrid_msd")
+    assert fused.shape == ir.shape
+    # raw16 = round(clip(FI / 255, 0, 1) * 65535), scale 255 (README)
+    raw = _load(ref / f"{pair}_raw16.png").astype(np.float64) / 65535.0 * 255.0
+    psnr = 10 * np.log10(255.0 ** 2 / np.mean((fused - raw) ** 2))
+    assert psnr >= 50.0, f"{dataset}/{pair}: PSNR {psnr:.2f} dB vs raw16"
+    equal = np.mean(quantize(fused) == _load(ref / f"{pair}.png"))
+    assert equal >= 0.999, f"{dataset}/{pair}: only {equal:.5%} of 8-bit pixels equal"
+
+
+def _fast_blf_loops(img: np.ndarray, ss: float, sr: float) -> np.ndarray:
+    """Literal loop transcription of fast_blf.h (early_division=false), for tiny images only."""
+    h, w = img.shape
+    vmin, vmax = img.min(), img.max()
+    sw, sh, sd = int((w - 1) / ss) + 5, int((h - 1) / ss) + 5, int((vmax - vmin) / sr) + 5
+    data = np.zeros((sw, sh, sd, 2))
+    for x in range(w):
+        for y in range(h):
+            z = img[y, x] - vmin
+            c = (int(x / ss + 0.5) + 2, int(y / ss + 0.5) + 2, int(z / sr + 0.5) + 2)
+            data[c] += (img[y, x], 1.0)
+    buf = np.zeros_like(data)
+    for dim in range(3):
+        off = np.eye(3, dtype=int)[dim]
+        for _ in range(2):
+            data, buf = buf, data
+            for x in range(1, sw - 1):
+                for y in range(1, sh - 1):
+                    for z in range(1, sd - 1):
+                        lo, hi = (x, y, z) - off, (x, y, z) + off
+                        data[x, y, z] = (buf[tuple(lo)] + buf[tuple(hi)] + 2.0 * buf[x, y, z]) / 4.0
+    out = np.zeros_like(img)
+    f32 = np.float32
+    for x in range(w):
+        for y in range(h):
+            p = (x / ss + 2, y / ss + 2, (img[y, x] - vmin) / sr + 2)
+            i0 = [min(int(v), n - 1) for v, n in zip(p, (sw, sh, sd))]
+            i1 = [min(i + 1, n - 1) for i, n in zip(i0, (sw, sh, sd))]
+            al = [f32(v - i) for v, i in zip(p, i0)]
+            acc = np.zeros(2)
+            for cz in (0, 1):                # the order of the eight terms in math_tools.h
+                for cy in (0, 1):
+                    for cx in (0, 1):
+                        wx = al[0] if cx else f32(1) - al[0]
+                        wy = al[1] if cy else f32(1) - al[1]
+                        wz = al[2] if cz else f32(1) - al[2]
+                        wt = f32(f32(wx * wy) * wz)
+                        idx = ((i1 if cx else i0)[0], (i1 if cy else i0)[1], (i1 if cz else i0)[2])
+                        acc = acc + float(wt) * data[idx]
+            out[y, x] = acc[0] / acc[1]
+    return out
+
+
+def test_fast_bilateral_equals_loop_transcription():
+    rng = np.random.default_rng(1)
+    img = rng.random((9, 13))
+    img[:, 7:] += 1.0
+    img /= img.max()
+    for ss, sr in [(2.0, 0.05), (4.0, 0.2), (1.5, 0.1)]:
+        # same operations in the same order: bit-identical
+        np.testing.assert_array_equal(fast_bilateral(img, ss, sr), _fast_blf_loops(img, ss, sr))
+
+
+def test_fast_bilateral_preserves_edges_and_constants():
+    step = np.zeros((40, 60))
+    step[:, 30:] = 1.0
+    out = fast_bilateral(step, 4.0, 0.05)
+    # the range kernel keeps the two sides apart (a 4-px Gaussian would mix them)
+    assert np.abs(out - step).max() < 0.02
+    np.testing.assert_allclose(fast_bilateral(np.full((20, 30), 0.4), 2.0, 0.05), 0.4, atol=1e-12)
+
+
+@pytest.fixture
+def small_pair() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:60, 0:80]
+    ir = np.clip(120 + 100 * np.exp(-((yy - 30) ** 2 + (xx - 50) ** 2) / 80.0) + rng.normal(0, 3, yy.shape), 0, 255)
+    vi = np.clip(60 + 1.5 * xx + 20 * np.sin(yy / 3.0) + rng.normal(0, 5, yy.shape), 0, 255)
+    return np.round(ir), np.round(vi)
+
+
+def test_hybrid_msd_small_shape_range_determinism(small_pair):
+    ir, vi = small_pair
+    a = fusionbench.fuse(ir, vi, method="hybrid_msd")
+    assert a.shape == ir.shape and a.dtype == np.float64
+    assert np.array_equal(a, fusionbench.fuse(ir, vi, method="hybrid_msd"))
+    assert a.min() >= 0.0 and a.max() <= 255.0
+    # the IR blob is injected: brighter than the visible there
+    assert a[30, 50] > vi[30, 50] + 40
+
+
+def test_hybrid_msd_fusing_an_image_with_itself_returns_it(small_pair):
+    _, vi = small_pair
+    np.testing.assert_allclose(fusionbench.fuse(vi, vi, method="hybrid_msd"), vi, atol=1e-8)
+
+
+def test_hybrid_msd_rgb_variant_fuses_channels(small_pair):
+    ir, vi = small_pair
+    vi_rgb = np.stack([vi, np.clip(vi + 30, 0, 255), np.clip(vi - 30, 0, 255)], axis=-1).astype(np.uint8)
+    out = fusionbench.fuse(ir.astype(np.uint8), vi_rgb, method="hybrid_msd:rgb")
+    assert out.shape == vi_rgb.shape
+    assert not np.allclose(out[..., 0], out[..., 1])
