@@ -1,0 +1,78 @@
+"""Normalised mutual information (Hossny et al.) as Liu's toolbox ``metricMI(im1, im2, fim, 1)``.
+
+Reference code followed: zhengliu6699/imageFusionMetrics @ d6f7f1a0, ``metricMI.m`` (case 1),
+``mutual_info.m`` and ``normalize1.m``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fusionbench.imageio import check_images
+from fusionbench.registry import register_metric
+
+N_LEVELS = 256
+
+
+def normalize1(img: np.ndarray) -> np.ndarray:
+    """Liu's ``normalize1``: min-max stretch to 0..255, rounded half away from zero (int64).
+
+    An all-zero image is kept; any other constant image (where MATLAB divides by zero) maps to
+    level 0. For 8-bit images the stretch maps the occupied levels one-to-one, so entropies and
+    mutual information are unchanged by it.
+    """
+    x = np.asarray(img, dtype=np.float64)
+    lo, hi = x.min(), x.max()
+    if hi == lo:
+        return np.zeros(x.shape, dtype=np.int64)
+    y = (x - lo) / (hi - lo) * 255.0
+    r = np.floor(y)
+    r += (y - r) >= 0.5                      # MATLAB round (half away from zero; y >= 0)
+    return r.astype(np.int64)
+
+
+def _entropy(p: np.ndarray) -> float:
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def mutual_info(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """``(MI, H(a), H(b))`` in bits from the 256x256 joint histogram of integer levels 0..255."""
+    joint = np.bincount((a.ravel() * N_LEVELS + b.ravel()), minlength=N_LEVELS * N_LEVELS)
+    joint = joint.reshape(N_LEVELS, N_LEVELS) / a.size
+    h_a = _entropy(joint.sum(axis=1))
+    h_b = _entropy(joint.sum(axis=0))
+    h_ab = _entropy(joint.ravel())
+    return h_a + h_b - h_ab, h_a, h_b
+
+
+def _part(src: np.ndarray, fused: np.ndarray) -> float:
+    mi, h_s, h_f = mutual_info(src, fused)
+    den = h_s + h_f
+    return 2.0 * mi / den if den > 0 else 0.0
+
+
+@register_metric(
+    "nmi", parts=("ir", "vi"), higher_is_better=True,
+    description="normalised mutual information (Hossny), Liu toolbox metricMI(IR,VI,F,1), 0..2",
+    reference="Hossny, Nahavandi & Creighton, Electronics Letters 2008; Liu et al. TPAMI 2012 toolbox "
+              "(zhengliu6699/imageFusionMetrics @d6f7f1a0 metricMI.m, mutual_info.m, normalize1.m)",
+)
+def nmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
+    """NMI of a fused image, with its per-source parts.
+
+    Returns ``{"total": ir + vi, "ir": 2 MI(IR,F)/(H(IR)+H(F)), "vi": 2 MI(VI,F)/(H(VI)+H(F))}``.
+
+    Notes
+    -----
+    ``NMI = 2 [MI(IR,F)/(H(IR)+H(F)) + MI(VI,F)/(H(VI)+H(F))]`` (Hossny et al., "Comments on
+    'Information measure for performance of image fusion'", Electronics Letters 44(18), 2008),
+    computed as Liu's ``metricMI(IR, VI, F, 1)``: each image is first stretched by ``normalize1``
+    (min-max to 0..255, rounded), entropies and MI use log2 and the 256x256 joint histogram of
+    the integer levels. Run ``metricMI(double(IR), double(VI), double(F), 1)`` in MATLAB/Octave
+    to reproduce the numbers. Range 0..2 (each part 0..1); higher is better. A part whose two
+    images are both constant (0/0 in the original) is 0.
+    """
+    ir, vi, fused = check_images(ir, vi, fused, who="nmi")
+    a, b, f = normalize1(ir), normalize1(vi), normalize1(fused)
+    p_ir, p_vi = _part(a, f), _part(b, f)
+    return {"total": p_ir + p_vi, "ir": p_ir, "vi": p_vi}

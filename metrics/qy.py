@@ -1,0 +1,103 @@
+"""Yang et al.'s SSIM-based fusion metric Q_Y as Liu's toolbox ``metricYang``, with a flat-window guard.
+
+Reference code followed: zhengliu6699/imageFusionMetrics @ d6f7f1a0, ``metricYang.m`` (and its
+inner ``ssim_yang``). The guard is the one of the reference values' ``QY_stable`` column
+(``../shared/reference/README.md``).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from fusionbench.imageio import check_images
+from fusionbench.registry import register_metric
+
+WIN = 7
+SIGMA = 1.5
+C1 = C2 = 2e-16
+THRESHOLD = 0.75
+
+
+def _gaussian_1d(size: int = WIN, sigma: float = SIGMA) -> np.ndarray:
+    """1-D factor of ``fspecial('gaussian', size, sigma)`` (normalised; the 2-D window is its outer product)."""
+    x = np.arange(size) - (size - 1) / 2
+    g = np.exp(-x * x / (2 * sigma * sigma))
+    return g / g.sum()
+
+
+_G = _gaussian_1d()
+_HALF = WIN // 2
+
+
+def _valid_filter(img: np.ndarray) -> np.ndarray:
+    """``filter2(window, img, 'valid')`` with the normalised 7x7 Gaussian window."""
+    full = cv2.sepFilter2D(img, cv2.CV_64F, _G, _G, borderType=cv2.BORDER_REFLECT_101)
+    return full[_HALF:-_HALF, _HALF:-_HALF]
+
+
+def _flat(img: np.ndarray) -> np.ndarray:
+    """True where the 7x7 'valid' window of ``img`` is exactly constant (max == min)."""
+    kernel = np.ones((WIN, WIN), np.uint8)
+    hi = cv2.dilate(img, kernel, borderType=cv2.BORDER_REFLECT_101)
+    lo = cv2.erode(img, kernel, borderType=cv2.BORDER_REFLECT_101)
+    return (hi == lo)[_HALF:-_HALF, _HALF:-_HALF]
+
+
+class _Stats:
+    """Window means, variances (guarded) and flat masks of one image."""
+
+    def __init__(self, img: np.ndarray) -> None:
+        self.img = img
+        self.mu = _valid_filter(img)
+        self.flat = _flat(img)
+        var = _valid_filter(img * img) - self.mu * self.mu
+        var[self.flat] = 0.0
+        self.var = var
+
+
+def _ssim_map(a: _Stats, b: _Stats) -> np.ndarray:
+    """``ssim_yang``'s SSIM map (C1 = C2 = 2e-16) with covariances of flat windows set to 0."""
+    cov = _valid_filter(a.img * b.img) - a.mu * b.mu
+    cov[a.flat | b.flat] = 0.0
+    num = (2 * a.mu * b.mu + C1) * (2 * cov + C2)
+    den = (a.mu * a.mu + b.mu * b.mu + C1) * (a.var + b.var + C2)
+    return num / den
+
+
+@register_metric(
+    "qy", higher_is_better=True,
+    description="Yang's SSIM-based fusion metric Q_Y (Liu toolbox metricYang, flat-window guard)",
+    reference="Yang et al., Information Fusion 9 (2008) 156-160; Liu et al. TPAMI 2012 toolbox "
+              "(zhengliu6699/imageFusionMetrics @d6f7f1a0 metricYang.m), reference column QY_stable",
+)
+def qy(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+    """Q_Y of a fused image.
+
+    Notes
+    -----
+    SSIM maps with a normalised 7x7 Gaussian window (sigma 1.5), ``filter2(..., 'valid')`` and
+    ``C1 = C2 = 2e-16``. With ``lambda = s_IR^2 / (s_IR^2 + s_VI^2)`` from the window variances:
+    where ``SSIM(IR, VI) >= 0.75``, ``Q = lambda SSIM(IR,F) + (1 - lambda) SSIM(VI,F)``, elsewhere
+    ``Q = max(SSIM(IR,F), SSIM(VI,F))``; ``Q_Y`` is the mean over the valid windows (Yang, Zhang,
+    Wang, Li & Zhang, "A novel similarity based quality metric for image fusion", Information
+    Fusion 9, 2008). Code followed: Liu's ``metricYang``, plus one guard: in a window where an
+    image is exactly constant (7x7 max == min), its variance and every covariance involving it
+    are exactly 0, and ``lambda = 0.5`` where both sources are constant. The original instead
+    divides round-off by 2e-16 there (single windows reach 1e5; TNO pair 03 gives NaN); elsewhere
+    the two agree, so ``metricYang(double(IR), double(VI), double(F))`` reproduces this value
+    wherever it is finite and not dominated by flat windows. Range about -1..1 (0..1 in
+    practice); higher is better. Images must be at least 11x11 (the original returns -Inf).
+    """
+    ir, vi, fused = check_images(ir, vi, fused, who="qy")
+    if min(ir.shape) < 11:
+        raise ValueError(f"qy: images must be at least 11x11, got {ir.shape[1]}x{ir.shape[0]}")
+    s_ir, s_vi, s_f = _Stats(ir), _Stats(vi), _Stats(fused)
+    ssim_ab = _ssim_map(s_ir, s_vi)
+    ssim_af = _ssim_map(s_ir, s_f)
+    ssim_bf = _ssim_map(s_vi, s_f)
+    var_sum = s_ir.var + s_vi.var
+    both_flat = s_ir.flat & s_vi.flat
+    lam = np.divide(s_ir.var, var_sum, out=np.full_like(var_sum, 0.5), where=~both_flat)
+    weighted = lam * ssim_af + (1.0 - lam) * ssim_bf
+    q = np.where(ssim_ab >= THRESHOLD, weighted, np.maximum(ssim_af, ssim_bf))
+    return float(q.mean())
