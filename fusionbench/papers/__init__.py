@@ -1,0 +1,1 @@
+"""Papers' published tables as data (``<name>.json``), loaded by :func:`fusionbench.paper.load_paper`."""
