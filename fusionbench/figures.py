@@ -7,7 +7,7 @@ as papers do to point at details. A method's image comes from the result store w
 that pair (the saved 8-bit PNG, exactly what was scored), else it is fused on the fly.
 Rendering uses matplotlib's Agg backend (no display needed); the PNG is
 ``cols * panel_width`` by ``rows * panel_height`` inches at ``dpi`` (no tight cropping, so the
-pixel size is predictable).
+pixel size is predictable: ``round(inches * dpi)``).
 """
 from __future__ import annotations
 
@@ -91,7 +91,9 @@ def comparison_figure(images: Sequence[np.ndarray], labels: Sequence[str], out: 
     label_h = 0.3
     panel_h = panel_width * h0 / w0
     title_h = 0.35 if title else 0.0
-    fig_w, fig_h = cols * panel_width, rows * (panel_h + label_h) + title_h
+    # whole pixels: the PNG is round(width * dpi) x round(height * dpi)
+    fig_w = round(cols * panel_width * dpi) / dpi
+    fig_h = round((rows * (panel_h + label_h) + title_h) * dpi) / dpi
     fig = plt.figure(figsize=(fig_w, fig_h), dpi=dpi)
     corners = {"lower right": (1 - 0.02, 0.02, "right", "bottom"), "lower left": (0.02, 0.02, "left", "bottom"),
                "upper right": (1 - 0.02, 1 - 0.02, "right", "top"), "upper left": (0.02, 1 - 0.02, "left", "top")}

@@ -276,6 +276,7 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
     bar = tqdm(total=plan_.pairs_todo, desc="reproduce", unit="pair", disable=not show, file=sys.stderr,
                dynamic_ncols=True)
     n_tasks = len(plan_.tasks)
+    done_pairs = 0
     try:
         for i, t in enumerate(plan_.tasks, 1):
             head = f"[{i}/{n_tasks}]"
@@ -300,6 +301,7 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
                 report.failures.append(f"fuse {t.method}: weights {t.params['weights']} missing")
                 log(f"{head} skip {t.method}: no weights {t.params['weights']}")
                 bar.update(t.todo)
+                done_pairs += t.todo
                 continue
             log(f"{head} {t.describe()}")
             try:
@@ -314,12 +316,12 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
                 report.failures.append(f"fuse {t.method} on {t.dataset}: {exc}")
                 log(f"{head} FAILED {t.method} on {t.dataset}: {exc}")
             bar.update(t.todo)
+            done_pairs += t.todo
             if not show and t.todo:
-                done, total = bar.n, bar.total or 1
                 el = time.perf_counter() - t0
-                eta = el / done * (total - done) if done else float("nan")
-                log(f"{head} progress {done}/{total} pairs, {el / 60:.1f} min elapsed, "
-                    f"about {eta / 60:.1f} min left")
+                left = plan_.pairs_todo - done_pairs
+                eta = f"about {el / done_pairs * left / 60:.1f} min left" if left else "fusion done"
+                log(f"{head} progress {done_pairs}/{plan_.pairs_todo} pairs, {el / 60:.1f} min elapsed, {eta}")
     finally:
         bar.close()
     if write:
