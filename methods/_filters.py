@@ -59,29 +59,26 @@ def imfilter2(x: np.ndarray, h: np.ndarray, border: str) -> np.ndarray:
     return ndimage.correlate(np.asarray(x, np.float64), np.asarray(h, np.float64), mode=_MODES[border])
 
 
-def _box_sum_1d(x: np.ndarray, r: int, axis: int) -> np.ndarray:
-    """Window sums of radius ``r`` along ``axis`` via one cumulative sum, as ``boxfilter.m``.
+def _box_sum_rows(x: np.ndarray, r: int) -> np.ndarray:
+    """Window sums of radius ``r`` down the rows via one cumulative sum, as ``boxfilter.m``.
 
     ``out[i] = c[min(i + r, n - 1)] - c[i - r - 1]`` (the second term absent for ``i <= r``),
-    ``c = cumsum(x)``: exactly the three index ranges of the MATLAB code, written once.
+    ``c = cumsum(x)``: the three index ranges of the MATLAB code, same subtractions.
     """
-    n = x.shape[axis]
-    c = np.cumsum(x, axis=axis)
-    i = np.arange(n)
-    hi = np.take(c, np.minimum(i + r, n - 1), axis=axis)
-    lo_idx = i - r - 1
-    has_lo = lo_idx >= 0
-    out = hi.copy()
-    if has_lo.any():
-        sl = [slice(None)] * x.ndim
-        sl[axis] = has_lo
-        out[tuple(sl)] = hi[tuple(sl)] - np.take(c, lo_idx[has_lo], axis=axis)
+    n = x.shape[0]
+    c = np.cumsum(x, axis=0)
+    out = np.empty_like(c)
+    k = max(n - r, 0)
+    out[:k] = c[r:]
+    out[k:] = c[n - 1]
+    if n > r + 1:
+        out[r + 1:] -= c[:n - r - 1]
     return out
 
 
 def box_sum(x: np.ndarray, r: int) -> np.ndarray:
     """``boxfilter(x, r)``: sum over the ``(2r+1)^2`` window clipped to the image (rows first)."""
-    return _box_sum_1d(_box_sum_1d(np.asarray(x, np.float64), r, 0), r, 1)
+    return _box_sum_rows(_box_sum_rows(np.asarray(x, np.float64), r).T, r).T
 
 
 def guided_filter(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.ndarray:
@@ -104,15 +101,16 @@ _TAPS = np.array([0.25, 0.5, 0.25])
 
 
 def _blur_passes(grid: np.ndarray) -> np.ndarray:
-    """Two ``(left + right + 2 centre) / 4`` passes per grid axis (x, y, z), border faces kept 0.
+    """Two ``(left + right + 2 centre) / 4`` passes per grid axis, x then y then z; faces kept 0.
 
-    ``fast_blf.h`` only writes the interior cells, so the border faces of the grid stay zero
-    after every pass. Here each pass is ``correlate1d`` with ``[1/4, 1/2, 1/4]`` and zero
-    padding, then the two faces along that axis are reset to 0. SciPy evaluates a symmetric
-    3-tap kernel as ``c/2 + (l + r)/4``, which rounds exactly like the C++
-    ``((l + r) + 2c) / 4`` (scaling by powers of two is exact), so the grid is bit-identical.
+    ``grid`` is laid out ``(Z, Y, X)`` (x contiguous). ``fast_blf.h`` only writes the interior
+    cells, so the border faces of the grid stay zero after every pass. Here each pass is
+    ``correlate1d`` with ``[1/4, 1/2, 1/4]`` and zero padding, then the two faces along that
+    axis are reset to 0. SciPy evaluates a symmetric 3-tap kernel as ``c/2 + (l + r)/4``, which
+    rounds exactly like the C++ ``((l + r) + 2c) / 4`` (scaling by powers of two is exact), so
+    the grid is bit-identical to the C++ one.
     """
-    for axis in range(3):
+    for axis in (2, 1, 0):                   # C++ dim 0 (x), 1 (y), 2 (z)
         for _ in range(2):
             grid = ndimage.correlate1d(grid, _TAPS, axis=axis, mode="constant", cval=0.0)
             face = [slice(None)] * 3
@@ -138,7 +136,8 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     gets two passes of ``(l + r + 2c)/4`` on the interior (border faces stay 0). The result
     at a pixel is the trilinear interpolation at ``(x/s+2, y/s+2, (v-min)/r+2)`` with float32
     fractional weights (``typedef float real_type`` in ``math_tools.h``) applied to the
-    double grid, then ``value / weight``.
+    double grid, eight terms summed in the C++ order, then ``value / weight``. The result is
+    bit-identical to a literal transcription of the C++ (see the tests).
     """
     a = np.asarray(img, np.float64)
     h, w = a.shape
@@ -149,48 +148,45 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     sw = int((w - 1) / sigma_s) + 1 + 2 * pad
     sh = int((h - 1) / sigma_s) + 1 + 2 * pad
     sd = int(delta / sigma_r) + 1 + 2 * pad
+    plane = sh * sw
+    ncell = sd * plane
 
     xs = np.arange(w, dtype=np.float64)
     ys = np.arange(h, dtype=np.float64)
-    # splat (x-major order, as the C++ loops): arrays laid out (W, H)
-    zt = z.T
+    # splat, fed in x-major order (as the C++ loops) so bincount accumulates in the same order
     cx = ((xs / sigma_s + 0.5).astype(np.int64) + pad)[:, None]
     cy = ((ys / sigma_s + 0.5).astype(np.int64) + pad)[None, :]
-    cz = (zt / sigma_r + 0.5).astype(np.int64) + pad
-    lin = ((cx * sh + cy) * sd + cz).ravel()
-    ncell = sw * sh * sd
-    val = _blur_passes(np.bincount(lin, weights=a.T.ravel(), minlength=ncell).reshape(sw, sh, sd))
-    wgt = _blur_passes(np.bincount(lin, minlength=ncell).astype(np.float64).reshape(sw, sh, sd))
-    val, wgt = val.ravel(), wgt.ravel()
+    cz = (z.T / sigma_r + 0.5).astype(np.int64) + pad
+    lin = (cz * plane + cy * sw + cx).ravel()
+    shape = (sd, sh, sw)
+    val = _blur_passes(np.bincount(lin, weights=a.T.ravel(), minlength=ncell).reshape(shape))
+    wgt = _blur_passes(np.bincount(lin, minlength=ncell).astype(np.float64).reshape(shape))
+    # (value, weight) as one complex grid: one gather per corner; complex * real and complex +
+    # act on the two parts separately with exactly the real roundings
+    grid = (val + 1j * wgt).ravel()
 
     # slice: trilinear interpolation, float32 weights as in Math_tools::trilinear_interpolation
     fx = xs / sigma_s + pad
     fy = ys / sigma_s + pad
     fz = z / sigma_r + pad                      # (H, W)
-    ix = np.clip(fx.astype(np.int64), 0, sw - 1)
-    iy = np.clip(fy.astype(np.int64), 0, sh - 1)
-    iz = np.clip(fz.astype(np.int64), 0, sd - 1)
-    ixx = np.clip(ix + 1, 0, sw - 1)
-    iyy = np.clip(iy + 1, 0, sh - 1)
-    izz = np.clip(iz + 1, 0, sd - 1)
+    ix = np.minimum(fx.astype(np.int64), sw - 1)
+    iy = np.minimum(fy.astype(np.int64), sh - 1)
+    iz = np.minimum(fz.astype(np.int64), sd - 1)
+    ixx, iyy, izz = np.minimum(ix + 1, sw - 1), np.minimum(iy + 1, sh - 1), np.minimum(iz + 1, sd - 1)
     ax = (fx - ix).astype(np.float32)[None, :]
     ay = (fy - iy).astype(np.float32)[:, None]
     az = (fz - iz).astype(np.float32)
     one = np.float32(1.0)
     bx, by, bz = one - ax, one - ay, one - az
-    X0, X1 = ix[None, :] * sh, ixx[None, :] * sh
-    Y0, Y1 = iy[:, None], iyy[:, None]
-    Z0, Z1 = iz, izz
-    corners = (
-        (bx * by * bz, X0, Y0, Z0), (ax * by * bz, X1, Y0, Z0),
-        (bx * ay * bz, X0, Y1, Z0), (ax * ay * bz, X1, Y1, Z0),
-        (bx * by * az, X0, Y0, Z1), (ax * by * az, X1, Y0, Z1),
-        (bx * ay * az, X0, Y1, Z1), (ax * ay * az, X1, Y1, Z1),
-    )
-    num = den = None
-    for wt, X, Y, Z in corners:            # 8 vectorised gathers, summed in the C++ order
-        idx = (X + Y) * sd + Z
-        w64 = wt.astype(np.float64)
-        tv, tw = w64 * val[idx], w64 * wgt[idx]
-        num, den = (tv, tw) if num is None else (num + tv, den + tw)
-    return num / den
+    xy = {(0, 0): bx * by, (1, 0): ax * by, (0, 1): bx * ay, (1, 1): ax * ay}   # float32
+    xi = {0: ix[None, :], 1: ixx[None, :]}
+    yi = {0: (iy * sw)[:, None], 1: (iyy * sw)[:, None]}
+    acc = None
+    for wz, zi in ((bz, iz * plane), (az, izz * plane)):
+        for cy_ in (0, 1):
+            zy = zi + yi[cy_]
+            for cx_ in (0, 1):               # x fastest: the order of the C++ sum
+                term = np.take(grid, zy + xi[cx_])
+                term *= (xy[cx_, cy_] * wz).astype(np.float64)
+                acc = term if acc is None else acc + term
+    return acc.real / acc.imag

@@ -1,0 +1,85 @@
+"""Time every registered deterministic fusion method on one 640x480 pair.
+
+Usage::
+
+    python benchmarks/methods.py [--methods gff,hybrid_msd] [--repeats 5]
+                                 [--data-root ../shared/data] [--pair 04]
+
+Fuses TNO pair ``04`` (640x480) -- or, without the data, a synthetic 640x480 pair -- with
+each method (default variant; ``name:variant`` accepted in ``--methods``), once to warm up and
+then ``--repeats`` times, and prints the median milliseconds per image: wall-clock and the
+process's CPU time (all its threads; on a shared, loaded machine the CPU time is the steadier
+figure, on an idle one-thread run both agree). Methods that read a
+dataset context get one for the pair (``published:*`` is skipped: it reads files). A method
+that cannot run here (missing weights, ...) is reported as skipped with its one-line reason.
+Times are wall-clock on this machine with its current load; rerun baselines beside any
+comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fusionbench.api import run_method
+from fusionbench.data import PairContext
+from fusionbench.imageio import read_image, to_gray_float
+from fusionbench.registry import METHODS, discover, parse_method
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _pair(root: Path, pair: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
+    ir_p, vi_p = root / "tno" / "ir" / f"{pair}.png", root / "tno" / "vi" / f"{pair}.png"
+    if ir_p.exists() and vi_p.exists():
+        ir_raw, vi_raw = read_image(ir_p, collapse_gray=True), read_image(vi_p, collapse_gray=True)
+        vi_rgb = vi_raw.astype(np.float64) if vi_raw.ndim == 3 else None
+        return to_gray_float(ir_raw), to_gray_float(vi_raw), vi_rgb, f"TNO {pair}"
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:480, 0:640]
+    ir = np.clip(90 + 120 * np.exp(-((yy - 240) ** 2 + (xx - 300) ** 2) / 3000.0) + rng.normal(0, 4, yy.shape), 0, 255)
+    vi = np.clip(40 + 0.25 * xx + 30 * np.sin(yy / 9.0) + rng.normal(0, 6, yy.shape), 0, 255)
+    return np.round(ir), np.round(vi), None, "synthetic"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--methods", help="comma list (default: every registered deterministic method)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--data-root", type=Path, default=DEFAULT_ROOT)
+    ap.add_argument("--pair", default="04", help="TNO pair of size 640x480 (default 04)")
+    args = ap.parse_args(argv)
+    discover()
+    if args.methods:
+        names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    else:
+        names = [n for n, s in METHODS.items() if s.deterministic and not s.any_variant]
+    ir, vi, vi_rgb, label = _pair(args.data_root, args.pair)
+    ctx = PairContext(dataset="tno", pair=args.pair, data_root=args.data_root)
+    print(f"pair: {label}, {ir.shape[1]}x{ir.shape[0]}; median of {args.repeats} runs after one warm-up")
+    print(f"{'method':<24}{'wall ms':>10}{'cpu ms':>10}")
+    for name in names:
+        try:
+            call = parse_method(name)
+            run = lambda: run_method(name, ir, vi, vi_rgb=vi_rgb, ctx=ctx)  # noqa: E731
+            run()
+            wall, cpu = [], []
+            for _ in range(max(1, args.repeats)):
+                t0, c0 = time.perf_counter(), time.process_time()
+                run()
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+            print(f"{call.full_name:<24}{statistics.median(wall) * 1000:>10.1f}"
+                  f"{statistics.median(cpu) * 1000:>10.1f}", flush=True)
+        except Exception as exc:  # noqa: BLE001 - report and go on with the next method
+            msg = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            print(f"{name:<24}{'skipped':>10}  ({msg})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
