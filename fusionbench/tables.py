@@ -381,10 +381,9 @@ class PaperTableResult:
                     own = (f"; {name(r0)} ranks {ro[g.index(r0)]} of {len(g)} here, "
                            f"{rp[g.index(r0)]} in the paper")
                 tau_s = f"{tau:+.2f}" if tau is not None else "n/a"
-                lines.append(f"{head}: {verdict} (ours: {', '.join(best_o)}; paper: {', '.join(best_p)})"
-                             f"{own}; {conc}/{comp} row pairs ordered as in the paper "
-                             f"(Kendall tau {tau_s}); same rank for {len(same)} of {len(g)} rows "
-                             f"(compared: {len(g)} rows with both values)")
+                lines.append(f"{head} ({len(g)} rows with both values): {verdict} (ours: {', '.join(best_o)}; "
+                             f"paper: {', '.join(best_p)}){own}; {conc}/{comp} row pairs ordered as in the "
+                             f"paper (Kendall tau {tau_s}); {len(same)} of {len(g)} rows at the paper's rank")
         return lines
 
     def notes(self) -> list[str]:
@@ -417,7 +416,7 @@ class PaperTableResult:
             a = (" ↑" if self.higher(c) else " ↓") if arrows else ""
             heads.append(self.label(c) + a)
             if self.compare:
-                heads += [f"{self.label(c)} paper", f"{self.label(c)} Δ"]
+                heads += ["paper", "Δ"]
         return heads
 
     def to_markdown(self) -> str:
@@ -443,7 +442,8 @@ class PaperTableResult:
                  "Best in **bold**, second <u>underlined</u>" +
                  (" (within each group)" if self.table.mark_by_group else "") +
                  ("; mean ± population std over pairs" if self.std else "") +
-                 ("; `paper`: the value printed in the paper, Δ = ours − paper" if self.compare else "") + "."]
+                 ("; `paper`: the value printed in the paper (marked by the paper's own ranking), "
+                  "Δ = ours − paper" if self.compare else "") + "."]
         notes = self.notes()
         if notes:
             parts += [""] + [f"- {n}" for n in notes]

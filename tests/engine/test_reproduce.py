@@ -161,3 +161,29 @@ def test_cli_reproduce_dry_run_and_errors(setup, capsys):
     assert main(["reproduce", "--tables", "2", "--results", str(res), "--data-root", str(root),
                  "--metrics", "en", "--dry-run"]) == 2
     assert "roadscene" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_reproduce_table3_with_the_real_trainer_tiny_budget(data_root, tmp_path):
+    """Table 3 end to end with SSL-WAEIE's registered trainer (1 step per variant) on 2 crops of TNO."""
+    from fusionbench.imageio import read_image
+
+    if "ssl_waeie" not in METHODS or METHODS["ssl_waeie"].trainer is None:
+        pytest.skip("ssl_waeie with a trainer is not registered")
+    root = tmp_path / "data"
+    (root).mkdir()
+    (root / "tno_train").symlink_to(data_root / "tno_train")
+    for name in ("01", "05"):
+        for side in ("ir", "vi"):
+            img = read_image(data_root / "tno" / side / f"{name}.png", collapse_gray=True)
+            write_png(root / "tno" / side / f"{name}.png", np.ascontiguousarray(img[:64, :64]))
+    res = tmp_path / "results"
+    rep = reproduce([3], results=res, data_root=root, progress=False, max_steps=1, log=lambda m: None)
+    cells = json.loads((res / "tables" / "table3.json").read_text())
+    trained = [c for c in cells if c["row"] != "μ = 10 (SSL-WAEIE)"]
+    assert {c["source"] for c in trained} == {"ours"} and {c["n_pairs"] for c in trained} == {2}
+    for v in ("mu9", "mu9.5", "mu10.5", "mu11"):
+        assert (res / "trained" / "ssl_waeie" / f"{v}.pt").is_file()
+    assert not [f for f in rep.failures if "mu" in f and "train" in f]
+    p = plan([3], results=res, data_root=root)
+    assert p.trainings_todo == 0
