@@ -163,41 +163,43 @@ def plan(tables: Sequence[int] = (1, 2, 3, 4), *, paper: Paper | str = "ssl_waei
         tasks[key].rows.append(tag)
         return tasks[key]
 
-    for n in tables:
+    # the paper's rows of every table first, the extra rows last (they can be cut short)
+    todo_rows: list[tuple[int, PaperRow]] = [(n, r) for n in tables for r in paper.table(n).rows]
+    if extras:
+        todo_rows += [(n, r) for n in tables for r in paper.table(n).extras]
+    for n, row in todo_rows:
         table = paper.table(n)
-        rows: list[PaperRow] = list(table.rows) + (list(table.extras) if extras else [])
-        for row in rows:
-            tag = f"T{n}:{row.key}"
-            sources = []
-            train = row.train or (row.train_alt if train_ours and row.ours else None)
-            if train and row.method:
-                base = row.method_base
-                method = row.method if row.train else f"{base}:{train}"
-                spec = METHODS.get(base)
-                if spec is None or not _registered(method):
-                    unavailable.append(f"Table {n} {row.name}: method {method} not registered")
-                elif spec.trainer is None:
-                    unavailable.append(f"Table {n} {row.name}: method {base} has no trainer")
-                else:
-                    w = trained_path(store_root, base, train)
-                    add("train", table.dataset, method, tag, variant=train, weights=w, done=w.is_file())
-                    add("fuse", table.dataset, method, tag, params={"weights": str(w)})
-                    sources.append("ours")
-            elif row.method and _registered(row.method):
-                add("fuse", table.dataset, row.method, tag)
+        tag = f"T{n}:{row.key}"
+        sources = []
+        train = row.train or (row.train_alt if train_ours and row.ours else None)
+        if train and row.method:
+            base = row.method_base
+            method = row.method if row.train else f"{base}:{train}"
+            spec = METHODS.get(base)
+            if spec is None or not _registered(method):
+                unavailable.append(f"Table {n} {row.name}: method {method} not registered")
+            elif spec.trainer is None:
+                unavailable.append(f"Table {n} {row.name}: method {base} has no trainer")
+            else:
+                w = trained_path(store_root, base, train)
+                add("train", table.dataset, method, tag, variant=train, weights=w, done=w.is_file())
+                add("fuse", table.dataset, method, tag, params={"weights": str(w)})
                 sources.append("ours")
-            if row.published and _published_dir(root, table.dataset, row.published).is_dir():
-                add("fuse", table.dataset, f"published:{row.published}", tag)
-                sources.append("published")
-            if not sources and not row.extra:
-                why = []
-                if row.method:
-                    why.append(f"method {row.method} not registered")
-                if row.published:
-                    why.append(f"no folder {_published_dir(root, table.dataset, row.published)}")
-                else:
-                    why.append(f"no published images on {table.dataset}")
-                unavailable.append(f"Table {n} {row.name}: {'; '.join(why)}")
+        elif row.method and _registered(row.method):
+            add("fuse", table.dataset, row.method, tag)
+            sources.append("ours")
+        if row.published and _published_dir(root, table.dataset, row.published).is_dir():
+            add("fuse", table.dataset, f"published:{row.published}", tag)
+            sources.append("published")
+        if not sources and not row.extra:
+            why = []
+            if row.method:
+                why.append(f"method {row.method} not registered")
+            if row.published:
+                why.append(f"no folder {_published_dir(root, table.dataset, row.published)}")
+            else:
+                why.append(f"no published images on {table.dataset}")
+            unavailable.append(f"Table {n} {row.name}: {'; '.join(why)}")
 
     store = ResultStore(store_root)
     out = list(tasks.values())
