@@ -279,6 +279,12 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
                dynamic_ncols=True)
     n_tasks = len(plan_.tasks)
     done_pairs = 0
+
+    def runner_log(msg: str) -> None:
+        # a published folder covering only some pairs: the runner's summary line counts them
+        if not msg.startswith("missing: "):
+            log(msg)
+
     try:
         for i, t in enumerate(plan_.tasks, 1):
             head = f"[{i}/{n_tasks}]"
@@ -309,7 +315,7 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
             try:
                 summaries = run([t.method], t.dataset, metrics=plan_.metrics, results=plan_.results,
                                 root=plan_.data_root, jobs=jobs, progress=False,
-                                method_params=t.params or None, log=log)
+                                method_params=t.params or None, log=runner_log)
                 report.summaries += summaries
                 for s in summaries:
                     if s.count("failed"):

@@ -388,6 +388,11 @@ class PaperTableResult:
 
     def notes(self) -> list[str]:
         out = []
+        with_source = [rr for rr in self.rows if rr.source != NA]
+        for c, (_, m) in enumerate(self.columns):
+            if with_source and all(rr.counts[c] == 0 for rr in with_source):
+                out.append(f"{self.label(c)}: `{m}` is not scored in this store (score it with "
+                           f"`fusionbench reproduce --metrics ...,{m}` or `fusionbench run --metrics {m}`)")
         for rr in self.rows:
             if rr.source == NA:
                 what = []
