@@ -13,7 +13,8 @@ A row with neither stays ``n/a`` in the table. Each fuse task counts the pairs w
 the store is missing or stale (cache key or metric version), so the plan says exactly what is
 left; execution (:func:`execute`) runs the tasks in order through :func:`fusionbench.runner.run`
 (resumable per pair) under one progress bar with an estimate of the remaining time, then writes
-``<results>/tables/table<N>.{md,csv,json}`` (with the paper's values beside ours).
+``<results>/tables/table<N>.{md,csv,json}`` (with the paper's values beside ours), and
+``table<N>_extras.md`` with the extra rows below the paper's.
 """
 from __future__ import annotations
 
@@ -251,8 +252,14 @@ def write_tables(plan_: Plan, store: ResultStore, log: Callable[[str], None] | N
             text = res.render(fmt)
             atomic_write_text(p, text if text.endswith("\n") else text + "\n")
             out.append(p)
+        if t.extras:
+            ext = build_paper_table(store, plan_.paper, n, pairs=pairs, compare=True, extras=True,
+                                    metrics=[m for m in plan_.metrics if plan_.paper.column_of(m)] or None)
+            p = folder / f"table{n}_extras.md"
+            atomic_write_text(p, ext.render("md") + "\n")
+            out.append(p)
         if log:
-            log(f"wrote {folder}/table{n}.{{md,csv,json}}")
+            log(f"wrote {folder}/table{n}.{{md,csv,json}}" + (f" and table{n}_extras.md" if t.extras else ""))
     return out
 
 
