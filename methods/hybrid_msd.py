@@ -119,6 +119,14 @@ def hybrid_msd(ir: np.ndarray, vi: np.ndarray, *, n_level: int = 4, lam: float =
     1-D passes where the reference filters in 2-D: the summation order differs (1e-16 level).
 
     Colour (``hybrid_msd:rgb``): each RGB channel of VI against the gray IR, output ``HxWx3``.
+    The default follows the toolkit's grayscale policy, as the Octave references do.
+
+    Agreement: on the Octave references (TNO 01-05, RoadScene 4 pairs) the raw output agrees
+    to the 16-bit quantisation of the reference (~107 dB) and the 8-bit images are identical.
+    The third-party TNO outputs in ``results/tno/Hybrid-MSD`` (thfylsty/Classic-and-state-of-
+    the-art-image-fusion-methods) are reproduced pixel for pixel by ``floor(hybrid_msd_fuse(IR,
+    VI))``: that run passed the IR image as ``img1`` ("Vis") and saved through ``ShowImageGrad``
+    (``uint8(floor(.))``), so those images are not the method as published.
     """
     kw = dict(n_level=n_level, lam=lam, sigma=sigma, sigma_r=sigma_r, k=k)
     if rgb and vi_rgb is not None:
