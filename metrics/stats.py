@@ -22,6 +22,12 @@ def entropy(img: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
+def std_population(img: np.ndarray) -> float:
+    """Population standard deviation ``sqrt(mean((x - mean x)^2))`` (VIFB ``Variance`` helper)."""
+    x = np.asarray(img, np.float64)
+    return float(np.sqrt(np.mean((x - x.mean()) ** 2)))
+
+
 @register_metric("en", description="entropy of the fused image, bits (256-bin histogram)",
                  higher_is_better=True, reference="Roberts et al. 2008; VIFB metricsEntropy (gray)")
 def en(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
@@ -35,4 +41,4 @@ def en(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
 def sd(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     """SD = sqrt(mean((F - mean F)^2)) (population SD, N in the denominator); higher is better."""
     (f,) = check_images(fused, names=("fused",), who="sd")
-    return float(np.sqrt(np.mean((f - f.mean()) ** 2)))
+    return std_population(f)

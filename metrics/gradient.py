@@ -1,0 +1,181 @@
+"""Gradient-based metrics: spatial frequency (SF), average gradient (AG), edge intensity (EI),
+and Shreyamsha Kumar's modified fusion-artifact measure (N_ABF).
+
+All cores take float64 gray images on the 0..255 scale. SF and EI are the very functions the
+VIFB-compatible ``vifb:sf`` / ``vifb:ei`` use (per colour channel there); VIFB's AG differs
+from the paper's and is :func:`average_gradient_matlab`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fusionbench.imageio import check_images
+from fusionbench.metrics._filters import sobel_xy
+from fusionbench.registry import register_metric
+
+
+def spatial_frequency(f: np.ndarray) -> float:
+    """``sqrt(RF^2 + CF^2)``, ``RF^2 = sum (F(i,j) - F(i,j-1))^2 / (M*N)``, CF likewise down columns.
+
+    Eskicioglu & Fisher 1995; VIFB ``metricsSpatial_frequency`` (both divide by M*N, the full
+    pixel count, not by the number of differences).
+    """
+    f = np.asarray(f, np.float64)
+    dh = np.diff(f, axis=1)
+    dv = np.diff(f, axis=0)
+    return float(np.sqrt(np.sum(dh * dh) / f.size + np.sum(dv * dv) / f.size))
+
+
+def average_gradient(f: np.ndarray) -> float:
+    """Paper AG: mean over the (M-1)(N-1) grid of ``sqrt((dx^2 + dy^2) / 2)`` with forward differences.
+
+    ``dx = F(i,j+1) - F(i,j)``, ``dy = F(i+1,j) - F(i,j)`` (Cui et al. 2015, Opt. Commun. 341).
+    """
+    f = np.asarray(f, np.float64)
+    if min(f.shape) < 2:
+        raise ValueError("average gradient needs at least 2x2 pixels")
+    dx = f[:-1, 1:] - f[:-1, :-1]
+    dy = f[1:, :-1] - f[:-1, :-1]
+    return float(np.mean(np.sqrt((dx * dx + dy * dy) / 2.0)))
+
+
+def average_gradient_matlab(f: np.ndarray) -> float:
+    """VIFB ``metricsAvg_gradient`` on one band: MATLAB ``gradient`` (central differences inside,
+    one-sided at the border) at all M*N pixels, ``sum(sqrt((gx^2 + gy^2)/2)) / ((M-1)(N-1))``."""
+    f = np.asarray(f, np.float64)
+    if min(f.shape) < 2:
+        raise ValueError("average gradient needs at least 2x2 pixels")
+    gy, gx = np.gradient(f)
+    s = np.sqrt((gx * gx + gy * gy) / 2.0)
+    return float(s.sum() / ((f.shape[0] - 1) * (f.shape[1] - 1)))
+
+
+def edge_intensity(f: np.ndarray) -> float:
+    """Mean Sobel gradient magnitude, MATLAB ``imfilter(F, fspecial('sobel'), 'replicate')``
+    and its transpose (VIFB ``metricsEdge_intensity``; Rajalingam & Priya 2018)."""
+    f = np.asarray(f, np.float64)
+    gx, gy = sobel_xy(f, "replicate")
+    return float(np.mean(np.sqrt(gx * gx + gy * gy)))
+
+
+# -- N_ABF (Petrovic's objective measures as coded by B. K. Shreyamsha Kumar) -----------------
+_NABF = dict(Td=2.0, wt_min=0.001, Lg=1.5, Nrg=0.9999, kg=19.0, sigmag=0.5, Nra=0.9995, ka=22.0, sigmaa=0.5)
+
+
+def _sobel_kumar(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``sobel_fn``: Sobel / 8 on a mirror extension (edge pixel not repeated); returns gv, gh, |g|."""
+    gx, gy = sobel_xy(x, "mirror")
+    gv = gx / 8.0   # [-1 0 1; -2 0 2; -1 0 1] / 8
+    gh = gy / 8.0   # [-1 -2 -1; 0 0 0; 1 2 1] / 8
+    return gv, gh, np.sqrt(gh * gh + gv * gv)
+
+
+def _angle(gv: np.ndarray, gh: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.arctan(gv / gh)
+    return np.where((gv == 0) & (gh == 0), 0.0, a)
+
+
+def _edge_preservation(gX: np.ndarray, aX: np.ndarray, gF: np.ndarray, aF: np.ndarray) -> np.ndarray:
+    p = _NABF
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(gX > gF, gF / gX, gX / gF)
+    g = np.where((gX == 0) | (gF == 0), 0.0, g)
+    a = np.abs(np.abs(aX - aF) - np.pi / 2) * 2 / np.pi
+    qg = p["Nrg"] / (1 + np.exp(-p["kg"] * (g - p["sigmag"])))
+    qa = p["Nra"] / (1 + np.exp(-p["ka"] * (a - p["sigmaa"])))
+    return np.sqrt(qg * qa)
+
+
+def nabf_kumar(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    """Modified fusion artifacts N_ABF (Shreyamsha Kumar), ``objective_fusion_perform_fn.m``.
+
+    Inputs on the 0..255 scale (the threshold Td = 2 acts on gradient magnitudes).
+    """
+    p = _NABF
+    gvA, ghA, gA = _sobel_kumar(np.asarray(a, np.float64))
+    gvB, ghB, gB = _sobel_kumar(np.asarray(b, np.float64))
+    gvF, ghF, gF = _sobel_kumar(np.asarray(f, np.float64))
+    aA, aB, aF = _angle(gvA, ghA), _angle(gvB, ghB), _angle(gvF, ghF)
+    qAF = _edge_preservation(gA, aA, gF, aF)
+    qBF = _edge_preservation(gB, aB, gF, aF)
+    wA = np.where(gA >= p["Td"], gA ** p["Lg"], p["wt_min"])
+    wB = np.where(gB >= p["Td"], gB ** p["Lg"], p["wt_min"])
+    na = (gF > gA) & (gF > gB)
+    num = np.sum(np.where(na, (1 - qAF) * wA + (1 - qBF) * wB, 0.0))
+    return float(num / np.sum(wA + wB))
+
+
+# -- registered textbook metrics ------------------------------------------------------------
+
+@register_metric("sf", description="spatial frequency of the fused image, sqrt(RF^2+CF^2), sums / (M*N)",
+                 higher_is_better=True,
+                 reference="Eskicioglu & Fisher 1995, IEEE TCOM 43(12); = VIFB metricsSpatial_frequency on gray")
+def sf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+    """Spatial frequency of the fused image.
+
+    Notes
+    -----
+    ``SF = sqrt(RF^2 + CF^2)``, ``RF^2 = 1/(MN) sum_i sum_{j>=2} (F(i,j) - F(i,j-1))^2``, CF the
+    same down the columns (Eskicioglu & Fisher 1995). Equal to VIFB's ``metricsSpatial_frequency``
+    on a gray image (``vifb:sf`` differs on colour: see there). Some scripts divide by the
+    number of differences (M(N-1)) instead; the difference is small for large images.
+    Range 0..255; higher is better. Sources are ignored.
+    """
+    (f,) = check_images(fused, names=("fused",), who="sf")
+    return spatial_frequency(f)
+
+
+@register_metric("ag", description="average gradient (forward differences, mean over the (M-1)(N-1) grid)",
+                 higher_is_better=True,
+                 reference="Cui et al. 2015, Opt. Commun. 341 (VIFB's vifb:ag uses MATLAB gradient instead)")
+def ag(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+    """Average gradient of the fused image.
+
+    Notes
+    -----
+    ``AG = 1/((M-1)(N-1)) sum_{i<M, j<N} sqrt(((F(i,j+1)-F(i,j))^2 + (F(i+1,j)-F(i,j))^2) / 2)``
+    (Cui et al., Optics Communications 341, 2015). Deliberate difference from VIFB:
+    ``metricsAvg_gradient`` takes MATLAB ``gradient`` (central differences) at all M*N pixels
+    and divides by (M-1)(N-1) (``vifb:ag``). Range 0..255; higher is better.
+    """
+    (f,) = check_images(fused, names=("fused",), who="ag")
+    return average_gradient(f)
+
+
+@register_metric("ei", description="edge intensity: mean Sobel gradient magnitude of the fused image",
+                 higher_is_better=True,
+                 reference="Rajalingam & Priya 2018 (IJESI); = VIFB metricsEdge_intensity on gray")
+def ei(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+    """Edge intensity of the fused image.
+
+    Notes
+    -----
+    ``EI = mean(sqrt(Gx^2 + Gy^2))`` with the unnormalised 3x3 Sobel kernels and replicated
+    borders (MATLAB ``imfilter(F, fspecial('sobel'), 'replicate')``), as VIFB's
+    ``metricsEdge_intensity``. Range 0..~1442; higher is better. Sources are ignored.
+    """
+    (f,) = check_images(fused, names=("fused",), who="ei")
+    return edge_intensity(f)
+
+
+@register_metric("nabf", description="N_ABF: Kumar's modified fusion-artifact measure (noise added by fusion)",
+                 higher_is_better=False,
+                 reference="Shreyamsha Kumar 2013/2015 (SIVP 9:1193); objective_fusion_perform_fn.m (CBF code)")
+def nabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+    """Modified fusion artifacts N_ABF.
+
+    Notes
+    -----
+    Petrovic's edge preservation ``Q^XF = sqrt(Q_g Q_a)`` (Nrg 0.9999, kg 19, sigma_g 0.5;
+    Nra 0.9995, ka 22, sigma_a 0.5; Sobel / 8 with mirrored borders; folded angle difference),
+    weights ``w_X = g_X^1.5`` where ``g_X >= 2`` else 0.001;
+    ``N_ABF = sum_{gF > gA and gF > gB} ((1-Q^AF) w_A + (1-Q^BF) w_B) / sum(w_A + w_B)``
+    (B. K. Shreyamsha Kumar, "Image fusion based on pixel significance using cross bilateral
+    filter", SIViP 2015; his ``objective_fusion_perform_fn.m``, shipped in VIFB
+    ``methods/CBF``). Images on the 0..255 scale: scripts that pass ``im2double`` images (0..1)
+    make every weight 0.001 and get different values. Range 0..1 (0 = no artifacts); lower is
+    better.
+    """
+    a, b, f = check_images(ir, vi, fused, who="nabf")
+    return nabf_kumar(a, b, f)

@@ -1,0 +1,234 @@
+"""Similarity of the fused image to each source: SSIM, MS-SSIM, PSNR, RMSE, CC, SCD.
+
+All functions here take float64 gray images on the 0..255 scale. The registered metrics score
+a fused image ``F`` against the infrared ``A`` and visible ``B`` source; each docstring states
+how the two per-source values are combined. The VIFB-compatible versions (``vifb:ssim``,
+``vifb:psnr``, ``vifb:rmse`` in :mod:`fusionbench.metrics.vifb`) share the cores below.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fusionbench.imageio import check_images
+from fusionbench.metrics._filters import sep_correlate
+from fusionbench.registry import register_metric
+
+SSIM_K = (0.01, 0.03)
+SSIM_L = 255.0
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def gaussian_1d(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    """1-D factor of MATLAB ``fspecial('gaussian', size, sigma)`` (normalised to sum 1).
+
+    The 2-D window is ``outer(g, g)``; MATLAB's window equals it to round-off.
+    """
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    return g / g.sum()
+
+
+def filter2_valid(img: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """MATLAB ``filter2(outer(g, g), img, 'valid')`` for a symmetric separable window."""
+    r = len(g) // 2
+    return sep_correlate(img, g, border="zero")[r:img.shape[0] - r, r:img.shape[1] - r]
+
+
+def _ssim_maps(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wang et al. SSIM and contrast-structure maps over the 'valid' windows."""
+    if min(a.shape) < len(g):
+        raise ValueError(f"SSIM needs images of at least {len(g)}x{len(g)} pixels, got {a.shape[1]}x{a.shape[0]}")
+    c1 = (SSIM_K[0] * SSIM_L) ** 2
+    c2 = (SSIM_K[1] * SSIM_L) ** 2
+    mu_a = filter2_valid(a, g)
+    mu_b = filter2_valid(b, g)
+    mu_aa, mu_bb, mu_ab = mu_a * mu_a, mu_b * mu_b, mu_a * mu_b
+    s_aa = filter2_valid(a * a, g) - mu_aa
+    s_bb = filter2_valid(b * b, g) - mu_bb
+    s_ab = filter2_valid(a * b, g) - mu_ab
+    cs = (2 * s_ab + c2) / (s_aa + s_bb + c2)
+    ssim_map = ((2 * mu_ab + c1) * (2 * s_ab + c2)) / ((mu_aa + mu_bb + c1) * (s_aa + s_bb + c2))
+    return ssim_map, cs
+
+
+def ssim_index(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two gray images (Wang et al. 2004 reference ``ssim_index.m``).
+
+    11x11 Gaussian window (sigma 1.5), K = (0.01, 0.03), L = 255, statistics over the 'valid'
+    windows only (``filter2(..., 'valid')``), result ``mean2(ssim_map)``. Symmetric; 1 for
+    identical images. This is also the inner ``ssim`` of VIFB's ``metricsSsim``.
+    """
+    ssim_map, _ = _ssim_maps(np.asarray(a, np.float64), np.asarray(b, np.float64), gaussian_1d())
+    return float(ssim_map.mean())
+
+
+def _downsample2(x: np.ndarray) -> np.ndarray:
+    """``imfilter(x, ones(2)/4, 'symmetric', 'same')`` then ``x(1:2:end, 1:2:end)``."""
+    p = np.pad(x, ((0, 1), (0, 1)), mode="symmetric")
+    s = (p[:-1, :-1] + p[1:, :-1] + p[:-1, 1:] + p[1:, 1:]) / 4.0
+    return s[::2, ::2]
+
+
+def ms_ssim_index(a: np.ndarray, b: np.ndarray, weights: tuple[float, ...] = MS_SSIM_WEIGHTS) -> float:
+    """Multi-scale SSIM of two gray images (Wang, Simoncelli, Bovik 2003; reference ``msssim.m``).
+
+    Five scales; at each the 11x11 Gaussian SSIM statistics over the 'valid' windows; between
+    scales a 2x2 mean filter (symmetric border) and decimation by 2. Result
+    ``prod(mcs[:-1] ** w[:-1]) * mssim[-1] ** w[-1]``. Needs at least 176 pixels on the short
+    side (11 * 2**4). A negative contrast-structure mean at some scale makes the reference
+    complex; here the result is NaN.
+    """
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    levels = len(weights)
+    need = 11 * 2 ** (levels - 1)
+    if min(a.shape) < need:
+        raise ValueError(f"MS-SSIM needs images of at least {need}x{need} pixels, got {a.shape[1]}x{a.shape[0]}")
+    g = gaussian_1d()
+    mcs, mssim = [], 0.0
+    for lev in range(levels):
+        ssim_map, cs = _ssim_maps(a, b, g)
+        mcs.append(cs.mean())
+        mssim = ssim_map.mean()
+        if lev < levels - 1:
+            a, b = _downsample2(a), _downsample2(b)
+    with np.errstate(invalid="ignore"):
+        val = np.prod(np.power(np.array(mcs[:-1]), weights[:-1])) * np.power(mssim, weights[-1])
+    return float(val)
+
+
+def mse(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean squared error ``mean((a - b)^2)``."""
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    return float(np.mean(d * d))
+
+
+def vifb_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """VIFB's ``mse`` helper: ``sqrt(sum((a - b)^2)) / (M*N)`` -- not a mean squared error.
+
+    (``metricsPsnr``/``metricsRmse``, xingchenzhang/VIFB @ 22b2ea9d.) It is the root of the
+    sum, divided by the pixel count, i.e. ``RMSE / sqrt(M*N)``.
+    """
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    return float(np.sqrt(np.sum(d * d)) / d.size)
+
+
+def corr2(a: np.ndarray, b: np.ndarray) -> float:
+    """MATLAB ``corr2``: Pearson correlation of all pixels (NaN when one image is constant)."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    da = a - a.mean()
+    db = b - b.mean()
+    den = np.sqrt(np.sum(da * da) * np.sum(db * db))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.sum(da * db) / den)
+
+
+# -- registered textbook metrics ------------------------------------------------------------
+
+@register_metric("ssim", description="SSIM, mean of SSIM(IR,F) and SSIM(VI,F) (VIFB's vifb:ssim is their sum)",
+                 higher_is_better=True, parts=("ir", "vi"),
+                 reference="Wang et al. 2004, IEEE TIP 13(4); ssim_index.m (11x11 Gaussian 1.5, valid windows)")
+def ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
+    """Structural similarity of the fused image to both sources.
+
+    Notes
+    -----
+    ``SSIM = (SSIM(IR,F) + SSIM(VI,F)) / 2`` with Wang et al.'s SSIM (IEEE TIP 2004, reference
+    ``ssim_index.m``): 11x11 Gaussian window sigma 1.5, K1 = 0.01, K2 = 0.03, L = 255, mean over
+    the valid windows. Range -1..1 (1 when F equals both sources); higher is better.
+    Deliberate difference from VIFB: ``metricsSsim`` reports the *sum* of the two terms
+    (range up to 2); ``vifb:ssim`` gives that, this is the mean. Parts ``ssim.ir``/``ssim.vi``.
+    """
+    a, b, f = check_images(ir, vi, fused, who="ssim")
+    s_ir, s_vi = ssim_index(a, f), ssim_index(b, f)
+    return {"total": (s_ir + s_vi) / 2.0, "ir": s_ir, "vi": s_vi}
+
+
+@register_metric("ms_ssim", description="multi-scale SSIM, mean of MS-SSIM(IR,F) and MS-SSIM(VI,F)",
+                 higher_is_better=True, parts=("ir", "vi"),
+                 reference="Wang, Simoncelli, Bovik 2003 (Asilomar); msssim.m (5 scales, 2x2 mean downsampling)")
+def ms_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
+    """Multi-scale SSIM of the fused image to both sources.
+
+    Notes
+    -----
+    ``MS_SSIM = (MS-SSIM(IR,F) + MS-SSIM(VI,F)) / 2``, each per Wang et al. 2003 (reference
+    ``msssim.m``: weights 0.0448, 0.2856, 0.3001, 0.2363, 0.1333; 11x11 Gaussian 1.5; 2x2 mean
+    filter with symmetric border then decimation by 2). Images need at least 176 pixels on
+    each side. Range 0..1 (1 for identical images); higher is better.
+    """
+    a, b, f = check_images(ir, vi, fused, who="ms_ssim")
+    s_ir, s_vi = ms_ssim_index(a, f), ms_ssim_index(b, f)
+    return {"total": (s_ir + s_vi) / 2.0, "ir": s_ir, "vi": s_vi}
+
+
+@register_metric("psnr", description="PSNR in dB from the true MSE averaged over IR and VI (VIFB's differs)",
+                 higher_is_better=True,
+                 reference="Jagalingam & Hegde 2015, Aquatic Procedia 4; 10*log10(255^2/MSE)")
+def psnr(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of the fused image against both sources.
+
+    Notes
+    -----
+    ``PSNR = 10 log10(255^2 / MSE)`` with ``MSE = (MSE(IR,F) + MSE(VI,F)) / 2`` and
+    ``MSE(X,F) = mean((X - F)^2)``. Infinite when F equals both sources; higher is better.
+    Deliberate difference from VIFB: ``metricsPsnr`` uses ``sqrt(sum((X-F)^2))/(M*N)`` in place
+    of the MSE, which puts typical values at 55-65 dB instead of 10-20 dB (``vifb:psnr``).
+    """
+    a, b, f = check_images(ir, vi, fused, who="psnr")
+    m = (mse(a, f) + mse(b, f)) / 2.0
+    if m == 0:
+        return float("inf")
+    return float(10.0 * np.log10(255.0 ** 2 / m))
+
+
+@register_metric("rmse", description="root mean squared error, mean of RMSE(IR,F) and RMSE(VI,F) (VIFB's differs)",
+                 higher_is_better=False, parts=("ir", "vi"),
+                 reference="Jagalingam & Hegde 2015, Aquatic Procedia 4")
+def rmse(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
+    """Root mean squared error of the fused image against both sources.
+
+    Notes
+    -----
+    ``RMSE = (RMSE(IR,F) + RMSE(VI,F)) / 2`` with ``RMSE(X,F) = sqrt(mean((X - F)^2))`` on the
+    0..255 scale. Range 0..255; lower is better. Deliberate difference from VIFB:
+    ``metricsRmse`` averages ``sqrt(sum((X-F)^2))/(M*N)`` (= RMSE / sqrt(M*N)), see ``vifb:rmse``.
+    """
+    a, b, f = check_images(ir, vi, fused, who="rmse")
+    r_ir, r_vi = np.sqrt(mse(a, f)), np.sqrt(mse(b, f))
+    return {"total": float((r_ir + r_vi) / 2.0), "ir": float(r_ir), "vi": float(r_vi)}
+
+
+@register_metric("cc", description="correlation coefficient, mean of corr(IR,F) and corr(VI,F)",
+                 higher_is_better=True, parts=("ir", "vi"),
+                 reference="Shreyamsha Kumar 2015 (SIVP 9) fusion_perform_fn.m; MATLAB corr2")
+def cc(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
+    """Pearson correlation of the fused image with each source, averaged.
+
+    Notes
+    -----
+    ``CC = (r(IR,F) + r(VI,F)) / 2`` with ``r`` = MATLAB ``corr2`` over all pixels (as the
+    "average normalized correlation" of Shreyamsha Kumar's ``fusion_perform_fn.m``). Range
+    -1..1; invariant to affine intensity changes of any image; NaN when an image is constant.
+    Higher is better.
+    """
+    a, b, f = check_images(ir, vi, fused, who="cc")
+    r_ir, r_vi = corr2(a, f), corr2(b, f)
+    return {"total": (r_ir + r_vi) / 2.0, "ir": r_ir, "vi": r_vi}
+
+
+@register_metric("scd", description="sum of the correlations of differences, corr(F-VI,IR) + corr(F-IR,VI)",
+                 higher_is_better=True,
+                 reference="Aslantas & Bendes 2015, AEU 69(12); SCD.m (MATLAB corr2)")
+def scd(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+    """Sum of the correlations of differences.
+
+    Notes
+    -----
+    ``SCD = r(F - VI, IR) + r(F - IR, VI)`` (Aslantas & Bendes, AEU 2015; their ``SCD.m`` with
+    ``corr2``): the difference image ``F - VI`` approximates what F took from IR and vice versa.
+    Range -2..2 (typically 0..2); symmetric in the two sources; higher is better.
+    """
+    a, b, f = check_images(ir, vi, fused, who="scd")
+    return corr2(f - b, a) + corr2(f - a, b)
