@@ -28,9 +28,10 @@ _MODES = {"replicate": "nearest", "symmetric": "reflect"}
 def matlab_gaussian(size: int, sigma: float) -> np.ndarray:
     """1-D factor ``g`` of MATLAB ``fspecial('gaussian', [size size], sigma)`` (= ``outer(g, g)``).
 
-    ``fspecial`` zeroes taps below ``eps * max`` before normalising; with the odd square sizes
-    used here no tap is that small except for tiny sigmas, where the rule is applied per axis
-    (the 2-D kernel's small taps are products of small 1-D taps).
+    ``fspecial`` zeroes 2-D taps below ``eps * max`` before normalising. For the kernels used
+    here (half-width ``w <= 3 sigma``) the smallest 2-D tap is ``exp(-w^2/sigma^2) >= exp(-9)``
+    of the maximum, so nothing is zeroed and the 2-D kernel is exactly separable up to
+    rounding; the rule is applied per axis here for completeness.
     """
     if size < 1 or size % 2 == 0:
         raise ValueError(f"matlab_gaussian: odd positive size required, got {size}")
