@@ -36,28 +36,94 @@ def _window(k: int) -> int:
     return 2 ** math.ceil((k - 1) / 6) + 1
 
 
-def _subbands(img: np.ndarray) -> dict[int, np.ndarray]:
-    """The subbands ``SUBBANDS`` of ``buildSpyr(img, 4, 'sp5Filters', 'reflect1')``."""
-    pyr = build_spyr(img, HEIGHT, bands=_BANDS, hi0=False)
-    return {k: pyr.bands[lev][b] for k, (lev, b) in _LOCATIONS.items()}
+def _offset(k: int) -> int:
+    """Border blocks dropped each side for subband ``k``: ``ceil(((win-1)/2)/M)``."""
+    return math.ceil(((_window(k) - 1) // 2) / M)
 
 
 def _crop(y: np.ndarray) -> np.ndarray:
     return y[: y.shape[0] // M * M, : y.shape[1] // M * M]
 
 
+_ONE = np.ones(1)
+
+
+def _box_at_blocks(a: np.ndarray, win: int) -> np.ndarray:
+    """``corrDn(a, ones(win), 'reflect1', [M M], [2 2], size(a)-1)``: window sums at block centres.
+
+    Two direct 1-D passes (rows kept at the block centres after the first), reflect1 edges.
+    Direct sums, not running sums or a DFT: each output depends only on the samples in its
+    window, so where two subbands agree, their statistics agree bit for bit (see _channel).
+    """
+    k = np.ones(win)
+    cols = cv2.sepFilter2D(a, cv2.CV_64F, _ONE, k, borderType=cv2.BORDER_REFLECT_101)[M // 2::M]
+    return cv2.sepFilter2D(cols, cv2.CV_64F, k, _ONE, borderType=cv2.BORDER_REFLECT_101)[:, M // 2::M]
+
+
+class _Decomposed:
+    """The used subbands of one image (cropped to multiples of M) and their window moments."""
+
+    def __init__(self, img: np.ndarray) -> None:
+        pyr = build_spyr(img, HEIGHT, bands=_BANDS, hi0=False)
+        self.n_pixels = img.size
+        self.sub = {k: _crop(pyr.bands[lev][b]) for k, (lev, b) in _LOCATIONS.items()}
+        self.s1 = {k: _box_at_blocks(y, _window(k)) for k, y in self.sub.items()}
+        self.s2 = {k: _box_at_blocks(y * y, _window(k)) for k, y in self.sub.items()}
+
+
+def _rect_dot(y: np.ndarray, dr: int, dc: int, r0: int, r1: int, c0: int, c1: int) -> float:
+    """``sum y[i, j] * y[i + dr, j + dc]`` over rows ``r0:r1`` and columns ``c0:c1``."""
+    if r1 <= r0 or c1 <= c0:
+        return 0.0
+    return float(np.einsum("ij,ij->", y[r0:r1, c0:c1], y[r0 + dr:r1 + dr, c0 + dc:c1 + dc]))
+
+
+def _block_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums and cross sums of the M*M elements of all overlapping M x M blocks of ``y``.
+
+    Element ``p = (r, c)`` (row-major) of the block at ``(i, j)`` is ``y[i + r, j + c]``,
+    ``i < h-M+1``, ``j < w-M+1``. Returns ``(sum_p, sum_pq)``. Pairs with the same offset
+    ``q - p`` share one dot product over the largest common domain, less thin border strips.
+    """
+    h, w = y.shape
+    hb, wb = h - M + 1, w - M + 1
+    # first moments: row sums over the column range, then over the row range
+    sums = np.empty(M * M)
+    for c in range(M):
+        rows = y[:, c:c + wb].sum(axis=1)
+        for r in range(M):
+            sums[r * M + c] = rows[r:r + hb].sum()
+    cross = np.empty((M * M, M * M))
+    full: dict[tuple[int, int], tuple[float, int, int, int]] = {}
+    for p in range(M * M):
+        r_p, c_p = divmod(p, M)
+        for q in range(p, M * M):
+            r_q, c_q = divmod(q, M)
+            dr, dc = r_q - r_p, c_q - c_p
+            if (dr, dc) not in full:   # common domain of y[i, j] * y[i + dr, j + dc]
+                lo, hi = max(0, -dc), w - max(0, dc)
+                full[dr, dc] = (_rect_dot(y, dr, dc, 0, h - dr, lo, hi), h - dr, lo, hi)
+            total, row_end, lo, hi = full[dr, dc]
+            # this pair's rectangle: rows r_p .. r_p+hb-1, columns c_p .. c_p+wb-1
+            total -= _rect_dot(y, dr, dc, 0, r_p, lo, hi)
+            total -= _rect_dot(y, dr, dc, r_p + hb, row_end, lo, hi)
+            total -= _rect_dot(y, dr, dc, r_p, r_p + hb, lo, c_p)
+            total -= _rect_dot(y, dr, dc, r_p, r_p + hb, c_p + wb, hi)
+            cross[p, q] = cross[q, p] = total
+    return sums, cross
+
+
 def _ref_params(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``refparams_vecgsm`` for one subband: (S field on the block grid, eigenvalues of C_U).
+    """``refparams_vecgsm`` for one (cropped) subband: (S field on the block grid, eigenvalues of C_U).
 
     ``C_U`` is the (population) covariance of all overlapping ``M x M`` blocks; the S field is
     ``v' C_U^{-1} v / M^2`` for the non-overlapping blocks ``v``.
     """
-    y = _crop(y)
     h, w = y.shape
-    win = np.lib.stride_tricks.sliding_window_view(y, (M, M))       # (h-M+1, w-M+1, M, M)
-    vecs = win.reshape(-1, M * M)
-    centred = vecs - vecs.mean(axis=0)
-    cu = centred.T @ centred / vecs.shape[0]
+    n = (h - M + 1) * (w - M + 1)
+    sums, cross = _block_moments(y)
+    mean = sums / n
+    cu = cross / n - np.outer(mean, mean)
     blocks = y.reshape(h // M, M, w // M, M).transpose(0, 2, 1, 3).reshape(h // M, w // M, M * M)
     q = blocks @ np.linalg.inv(cu).T                                 # inv(cu) * v for each block
     ss = np.einsum("ijk,ijk->ij", q, blocks) / (M * M)
@@ -65,29 +131,21 @@ def _ref_params(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ss, lam
 
 
-def _channel(y: np.ndarray, yn: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
-    """``distsub_est_m`` for one subband: gain ``g`` and noise variance ``vv`` per block.
+def _channel(ref: _Decomposed, dist: _Decomposed, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``distsub_est_m`` for subband ``k``: gain ``g`` and noise variance ``vv`` per block.
 
-    Box-window (``win x win``) statistics centred on each block's middle sample (stride M),
-    reflect1 edges, then the release's clean-up rules, in its order.
+    Box-window statistics centred on each block's middle sample (stride M), reflect1 edges,
+    then the release's clean-up rules, in its order. Where the two subbands agree over a
+    window, ``cov == ss_x == ss_y`` exactly and ``vv`` is ~0 as with MATLAB's direct ``conv2``
+    (round-off of far-away samples, as running sums would leave, is magnified by IFC's
+    ``1e-10`` floor).
     """
-    y, yn = _crop(y), _crop(yn)
+    win = _window(k)
     n = float(win * win)
-
-    # Direct separable window sums (not running sums, not DFT): each output depends only on
-    # the samples in its window, so where the two subbands agree, cov == ss_x == ss_y exactly
-    # and sigma_v^2 is ~0 as in MATLAB's conv2, rather than round-off of far-away samples.
-    ones = np.ones(win)
-
-    def box(a: np.ndarray, normalize: bool) -> np.ndarray:
-        k = ones / win if normalize else ones
-        full = cv2.sepFilter2D(a, cv2.CV_64F, k, k, borderType=cv2.BORDER_REFLECT_101)
-        return full[M // 2::M, M // 2::M]
-
-    mx, my = box(y, True), box(yn, True)
-    cov = box(y * yn, False) - n * mx * my
-    ss_x = box(y * y, False) - n * mx * mx
-    ss_y = box(yn * yn, False) - n * my * my
+    mx, my = ref.s1[k] / n, dist.s1[k] / n
+    cov = _box_at_blocks(ref.sub[k] * dist.sub[k], win) - n * mx * my
+    ss_x = ref.s2[k] - n * mx * mx
+    ss_y = dist.s2[k] - n * my * my
     ss_x[ss_x < 0] = 0.0
     ss_y[ss_y < 0] = 0.0
     g = cov / (ss_x + TOL)
@@ -105,48 +163,69 @@ def _channel(y: np.ndarray, yn: np.ndarray, win: int) -> tuple[np.ndarray, np.nd
     return g, vv
 
 
-def _ifc_vif(ref_sub: dict[int, np.ndarray], dist_sub: dict[int, np.ndarray],
-             n_pixels: int) -> tuple[float, float]:
-    """(ifcvec, vifvec) of one reference/distorted pair from their subbands."""
-    ifc_sum = 0.0
-    vif_num = 0.0
-    vif_den = 0.0
+def _sum_log2_1p(x: np.ndarray, lam: np.ndarray) -> float:
+    """``sum over blocks and j of log2(1 + x * lam_j)``, taking logs of products of 3 factors."""
+    total = 0.0
+    for j in range(0, lam.size, 3):
+        prod = 1.0 + x * lam[j]
+        for lj in lam[j + 1:j + 3]:
+            prod *= 1.0 + x * lj
+        total += float(np.log2(prod).sum())
+    return total
+
+
+def _ifc_vif(ref: _Decomposed, dist: _Decomposed, want_ifc: bool = True,
+             want_vif: bool = True) -> tuple[float, float]:
+    """(ifcvec, vifvec) of one reference/distorted pair (NaN for the one not wanted)."""
+    ifc_sum = vif_num = vif_den = 0.0
     for k in SUBBANDS:
-        win = _window(k)
-        g, vv = _channel(ref_sub[k], dist_sub[k], win)
-        ss, lam = _ref_params(ref_sub[k])
-        off = math.ceil(((win - 1) // 2) / M)
+        g, vv = _channel(ref, dist, k)
+        ss, lam = _ref_params(ref.sub[k])
+        off = _offset(k)
         sl = (slice(off, g.shape[0] - off), slice(off, g.shape[1] - off))
         g, vv, ss = g[sl], vv[sl], ss[sl]
-        gs = (g * g * ss)[..., None] * lam                       # g^2 s lambda_j
-        ifc_sum += float(np.log2(1.0 + gs / (vv[..., None] + IFC_EPS)).sum())
-        vif_num += float(np.log2(1.0 + gs / (vv[..., None] + VIF_SIGMA_NSQ)).sum())
-        vif_den += float(np.log2(1.0 + ss[..., None] * lam / VIF_SIGMA_NSQ).sum())
-    return ifc_sum / n_pixels, vif_num / vif_den
+        gss = g * g * ss
+        if want_ifc:
+            ifc_sum += _sum_log2_1p(gss / (vv + IFC_EPS), lam)
+        if want_vif:
+            vif_num += _sum_log2_1p(gss / (vv + VIF_SIGMA_NSQ), lam)
+            vif_den += _sum_log2_1p(ss / VIF_SIGMA_NSQ, lam)
+    return (ifc_sum / ref.n_pixels if want_ifc else math.nan,
+            vif_num / vif_den if want_vif else math.nan)
+
+
+def _check_size(img: np.ndarray, who: str) -> None:
+    h, w = img.shape
+    if min(h, w) < 72:
+        raise ValueError(f"{who}: images must be at least 72x72 for the 4-level pyramid, got {w}x{h}")
 
 
 def ifcvec(ref: np.ndarray, dist: np.ndarray) -> float:
     """LIVE ``ifcvec(ref, dist)`` on float64 gray 0..255 images (order matters)."""
     ref, dist = check_images(ref, dist, names=("reference", "distorted"), who="ifcvec")
-    return _ifc_vif(_subbands(ref), _subbands(dist), ref.size)[0]
+    _check_size(ref, "ifcvec")
+    return _ifc_vif(_Decomposed(ref), _Decomposed(dist), want_vif=False)[0]
 
 
 def vifvec(ref: np.ndarray, dist: np.ndarray) -> float:
     """LIVE ``vifvec(ref, dist)`` on float64 gray 0..255 images (order matters)."""
     ref, dist = check_images(ref, dist, names=("reference", "distorted"), who="vifvec")
-    return _ifc_vif(_subbands(ref), _subbands(dist), ref.size)[1]
+    _check_size(ref, "vifvec")
+    return _ifc_vif(_Decomposed(ref), _Decomposed(dist), want_ifc=False)[1]
 
 
-def ifc_vif_parts(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
+def ifc_vif_parts(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, want_ifc: bool = True,
+                  want_vif: bool = True, who: str = "ifc/vif") -> dict[str, float]:
     """``ifcvec``/``vifvec`` with each source as reference: keys ``ifc.ir, ifc.vi, vif.ir, vif.vi``.
 
     The fused image's pyramid is built once and shared by both sources.
     """
-    ir, vi, fused = check_images(ir, vi, fused, who="ifc/vif")
-    fsub = _subbands(fused)
+    ir, vi, fused = check_images(ir, vi, fused, who=who)
+    _check_size(ir, who)
+    dist = _Decomposed(fused)
     out: dict[str, float] = {}
     for name, src in (("ir", ir), ("vi", vi)):
-        out[f"ifc.{name}"], out[f"vif.{name}"] = _ifc_vif(_subbands(src), fsub, src.size)
+        out[f"ifc.{name}"], out[f"vif.{name}"] = _ifc_vif(_Decomposed(src), dist, want_ifc, want_vif)
     return out
 
 
@@ -178,7 +257,7 @@ def ifc(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     Range ``[0, inf)`` (bits per pixel); higher is better. Inputs float64 gray 0..255 of equal
     size, at least 72 pixels on each side (a 4-level pyramid).
     """
-    p = ifc_vif_parts(ir, vi, fused)
+    p = ifc_vif_parts(ir, vi, fused, want_vif=False, who="ifc")
     return {"total": 0.5 * (p["ifc.ir"] + p["ifc.vi"]), "ir": p["ifc.ir"], "vi": p["ifc.vi"]}
 
 
@@ -195,7 +274,7 @@ def vif(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     over subbands, blocks and eigenvalues. Range ``[0, ~1]`` (can exceed 1 for contrast-enhanced
     images); higher is better. This is the LIVE ``vifvec``, not VIFF (Han et al. 2013).
     """
-    p = ifc_vif_parts(ir, vi, fused)
+    p = ifc_vif_parts(ir, vi, fused, want_ifc=False, who="vif")
     return {"total": 0.5 * (p["vif.ir"] + p["vif.vi"]), "ir": p["vif.ir"], "vi": p["vif.vi"]}
 
 

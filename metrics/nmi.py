@@ -5,6 +5,7 @@ Reference code followed: zhengliu6699/imageFusionMetrics @ d6f7f1a0, ``metricMI.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from fusionbench.imageio import check_images
@@ -13,21 +14,31 @@ from fusionbench.registry import register_metric
 N_LEVELS = 256
 
 
-def normalize1(img: np.ndarray) -> np.ndarray:
-    """Liu's ``normalize1``: min-max stretch to 0..255, rounded half away from zero (int64).
-
-    An all-zero image is kept; any other constant image (where MATLAB divides by zero) maps to
-    level 0. For 8-bit images the stretch maps the occupied levels one-to-one, so entropies and
-    mutual information are unchanged by it.
-    """
-    x = np.asarray(img, dtype=np.float64)
-    lo, hi = x.min(), x.max()
-    if hi == lo:
-        return np.zeros(x.shape, dtype=np.int64)
+def _stretch(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     y = (x - lo) / (hi - lo) * 255.0
     r = np.floor(y)
     r += (y - r) >= 0.5                      # MATLAB round (half away from zero; y >= 0)
-    return r.astype(np.int64)
+    return r
+
+
+def normalize1(img: np.ndarray) -> np.ndarray:
+    """Liu's ``normalize1``: min-max stretch to 0..255, rounded half away from zero (uint8).
+
+    An all-zero image is kept; any other constant image (where MATLAB divides by zero) maps to
+    level 0. For 8-bit images the stretch maps the occupied levels one-to-one, so entropies and
+    mutual information are unchanged by it; they are mapped through a 256-entry table computed
+    with the same formula.
+    """
+    x = np.asarray(img, dtype=np.float64)
+    lo, hi = float(x.min()), float(x.max())
+    if hi == lo:
+        return np.zeros(x.shape, dtype=np.uint8)
+    if lo >= 0 and hi <= 255:
+        levels = x.astype(np.uint8)
+        if (levels == x).all():               # integer-valued: stretch the 256 levels once
+            table = _stretch(np.arange(256.0), lo, hi).clip(0, 255).astype(np.uint8)
+            return cv2.LUT(levels, table)
+    return _stretch(x, lo, hi).astype(np.uint8)
 
 
 def _entropy(p: np.ndarray) -> float:
@@ -36,8 +47,9 @@ def _entropy(p: np.ndarray) -> float:
 
 
 def mutual_info(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """``(MI, H(a), H(b))`` in bits from the 256x256 joint histogram of integer levels 0..255."""
-    joint = np.bincount((a.ravel() * N_LEVELS + b.ravel()), minlength=N_LEVELS * N_LEVELS)
+    """``(MI, H(a), H(b))`` in bits from the 256x256 joint histogram of uint8 levels."""
+    index = (a.astype(np.uint16) << 8) | b
+    joint = np.bincount(index.ravel(), minlength=N_LEVELS * N_LEVELS)
     joint = joint.reshape(N_LEVELS, N_LEVELS) / a.size
     h_a = _entropy(joint.sum(axis=1))
     h_b = _entropy(joint.sum(axis=0))
