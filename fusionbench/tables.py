@@ -1,5 +1,10 @@
 """Tables of mean scores from the result store, with best / second-best marking.
 
+:func:`summary_table` tabulates every method of a dataset; :func:`build_paper_table` rebuilds a
+paper's table (:mod:`fusionbench.paper`) row by row in the paper's order, each row saying its
+source (``ours``, ``published:<folder>`` or ``n/a``), with the printed values, differences and a
+ranking comparison on request (:class:`PaperTableResult`, formats md, csv, latex, json).
+
 Formats: ``md`` (best **bold**, second <u>underlined</u>), ``csv`` (plain numbers),
 ``latex`` (``\\textbf`` / ``\\underline``). Headers carry ↑/↓ from each metric's
 ``higher_is_better``. Ties share a rank: every value equal to the best at the printed
@@ -10,8 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import FusionbenchError
+from .paper import Paper, PaperRow, PaperTable
 from .registry import METRICS, discover
 from .store import ResultStore
 
@@ -159,11 +166,6 @@ def summary_table(store: ResultStore, dataset: str, methods: Sequence[str] | Non
 # ==========================================================================================
 # Paper tables: a paper's table rebuilt from the store, beside the paper's printed values
 # ==========================================================================================
-from dataclasses import dataclass as _dataclass  # noqa: E402
-from typing import Any  # noqa: E402
-
-from .paper import Paper, PaperRow, PaperTable  # noqa: E402
-
 NA = "n/a"
 
 
@@ -214,7 +216,7 @@ def _mean_std(per_pair: dict[str, dict[str, float]], metric: str) -> tuple[float
     return mean, std, len(xs)
 
 
-@_dataclass
+@dataclass
 class RowResult:
     """A paper row filled from the store.
 
@@ -262,7 +264,7 @@ def _ranks(values: Sequence[float], higher_is_better: bool, decimals: int) -> li
     return [1 + sum((x > v) if higher_is_better else (x < v) for x in r) for v in r]
 
 
-@_dataclass
+@dataclass
 class PaperTableResult:
     """A paper table rebuilt from the store; renders as md, csv, latex or json."""
 
