@@ -23,7 +23,10 @@ import numpy as np
 
 from .api import compute_metric, run_method
 from .data import Pair, PairContext, data_root, load_dataset, validate_pairs
-from .errors import FusionbenchError, InputError, MissingResultError
+from .errors import FusionbenchError, InputError, MissingResultError, StoreError, WeightsError
+
+#: errors that concern the whole method or store, not one pair: they abort the run
+FATAL = (WeightsError, StoreError)
 from .imageio import array_digest, atomic_write_bytes, encode_png, quantize, read_image, rgb2gray
 from .registry import PRESETS, MethodCall, discover, get_dataset, get_metric, parse_method, resolve_metrics
 from .store import ResultStore, sha256_file
@@ -145,6 +148,8 @@ def _work_one(i: int) -> PairOutcome:
     pair = w["pairs"][i]
     try:
         return process_pair(w["store"], w["dataset"], w["call"], pair, w["metrics"], w["root"])
+    except FATAL:
+        raise
     except FusionbenchError as exc:
         return PairOutcome(pair.name, "failed", message=str(exc))
 
@@ -200,8 +205,6 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     summaries = []
     for call in calls:
         name = call.full_name
-        store.write_method_info(label, name, {**method_fingerprint(call), "dataset": label,
-                                              "description": call.spec.description})
         summary = MethodSummary(name, label)
         bar = tqdm(total=len(pairs), desc=f"{name} [{label}]", unit="pair", disable=progress is False
                    or (progress is None and not sys.stderr.isatty()), file=sys.stderr)
@@ -218,11 +221,17 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
             for pair in pairs:
                 try:
                     out = process_pair(store, label, call, pair, metric_names, base_root)
+                except FATAL:
+                    bar.close()
+                    raise
                 except FusionbenchError as exc:
                     out = PairOutcome(pair.name, "failed", message=str(exc))
                 summary.outcomes.append(out)
                 bar.update(1)
         bar.close()
+        if any(o.status in ("fused", "reused") for o in summary.outcomes):
+            store.write_method_info(label, name, {**method_fingerprint(call), "dataset": label,
+                                                  "description": call.spec.description})
         summary.scores_path = store.write_scores(label, name, order, metric_names)
         for o in summary.outcomes:
             if o.status in ("missing", "failed"):
