@@ -122,6 +122,11 @@ def gff(ir: np.ndarray, vi: np.ndarray, *, r1: int = 45, eps1: float = 0.3, r2: 
 
     Agreement: on the Octave references (TNO 01-05, RoadScene 4 pairs) the raw output agrees
     to the 16-bit quantisation of the reference (~107 dB) and the 8-bit images are identical.
+    VIFB's stored MATLAB outputs (its 17 pairs with 3-channel IR; inputs and output re-encoded
+    as JPEG quality 75 as ``run_GFF`` and VIFB do) are reproduced pixel for pixel on 12 pairs;
+    the other 5 are reproduced exactly when saliency ties go to IR instead, and 3 of the 12
+    need ties to VI, so MATLAB's tie outcome there was decided by floating-point noise that
+    this port (like Octave) does not have; ties go to VI, as ``max`` does with exact ties.
 
     Colour: the default follows the toolkit's grayscale policy, as the Octave references do.
     ``gff:rgb`` works as ``GFF.m`` on a colour stack -- weights from the gray of each

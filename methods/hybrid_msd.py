@@ -123,6 +123,8 @@ def hybrid_msd(ir: np.ndarray, vi: np.ndarray, *, n_level: int = 4, lam: float =
 
     Agreement: on the Octave references (TNO 01-05, RoadScene 4 pairs) the raw output agrees
     to the 16-bit quantisation of the reference (~107 dB) and the 8-bit images are identical.
+    VIFB's stored outputs (MATLAB with the Windows MEX, 21 colour pairs, ``hybrid_msd:rgb`` rule,
+    saved as JPEG quality 75) are reproduced pixel for pixel after the same JPEG encoding.
     The third-party TNO outputs in ``results/tno/Hybrid-MSD`` (thfylsty/Classic-and-state-of-
     the-art-image-fusion-methods) are reproduced pixel for pixel by ``floor(hybrid_msd_fuse(IR,
     VI))``: that run passed the IR image as ``img1`` ("Vis") and saved through ``ShowImageGrad``
