@@ -82,3 +82,30 @@ def test_close_to_published_output(data_root, level, min_db):
     out = np.floor(mdlatlrr(ir[rows, cols], vi[rows, cols], level=level) + 0.5)
     m = 16 * level  # pixels within m of the crop border see different patches than the full image
     assert psnr(out[m:-m, m:-m], ref[rows, cols][m:-m, m:-m]) >= min_db
+
+
+def test_training_patch_sampling_is_seeded(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(8)
+    for sub in ("ir", "vi"):
+        (tmp_path / sub).mkdir()
+        img = np.zeros((64, 80), np.uint8)
+        img[:, 40:] = rng.integers(0, 256, (64, 40))  # left half flat (smooth), right half busy (detail)
+        img[:, :40] = 90
+        Image.fromarray(img).save(tmp_path / sub / "a.png")
+    x1, info = _latlrr.training_patches(tmp_path, seed=3, n_detail=6, n_smooth=4)
+    x2, _ = _latlrr.training_patches(tmp_path, seed=3, n_detail=6, n_smooth=4)
+    assert x1.shape == (256, 10) and np.array_equal(x1, x2)
+    # 4x5 blocks per image; block columns 2-4 contain noise (column 2 straddles the edge)
+    assert info["blocks"] == 40 and info["detail_blocks"] == 24 and info["smooth_blocks"] == 16
+    assert x1.min() >= 0 and x1.max() <= 1
+    sd = np.sqrt(((x1 - x1.mean(0)) ** 2).sum(0))
+    assert (sd > 0.5).sum() == 6  # exactly n_detail busy blocks were drawn
+
+
+def test_learn_cli_reports_missing_folder(tmp_path, capsys):
+    from fusionbench.methods.mdlatlrr import _main
+
+    assert _main(["--learn", "--data-root", str(tmp_path), "--out", str(tmp_path / "L.npz")]) == 2
+    assert "training folder not found" in capsys.readouterr().err
