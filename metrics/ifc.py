@@ -146,20 +146,20 @@ def _channel(ref: _Decomposed, dist: _Decomposed, k: int) -> tuple[np.ndarray, n
     cov = _box_at_blocks(ref.sub[k] * dist.sub[k], win) - n * mx * my
     ss_x = ref.s2[k] - n * mx * mx
     ss_y = dist.s2[k] - n * my * my
-    ss_x[ss_x < 0] = 0.0
-    ss_y[ss_y < 0] = 0.0
+    np.maximum(ss_x, 0.0, out=ss_x)
+    np.maximum(ss_y, 0.0, out=ss_y)
     g = cov / (ss_x + TOL)
     vv = (ss_y - g * cov) / n
-    low = ss_x < TOL
-    g[low] = 0.0
-    vv[low] = ss_y[low]
-    low = ss_y < TOL
-    g[low] = 0.0
-    vv[low] = 0.0
-    neg = g < 0
-    vv[neg] = ss_y[neg]
-    g[neg] = 0.0
-    vv[vv <= TOL] = TOL
+    low = ss_x < TOL                     # no reference signal: all of the distorted is noise
+    np.copyto(g, 0.0, where=low)
+    np.copyto(vv, ss_y, where=low)
+    low = ss_y < TOL                     # no distorted signal
+    np.copyto(g, 0.0, where=low)
+    np.copyto(vv, 0.0, where=low)
+    neg = g < 0                          # gain constrained to be non-negative
+    np.copyto(vv, ss_y, where=neg)
+    np.copyto(g, 0.0, where=neg)
+    np.copyto(vv, TOL, where=vv <= TOL)
     return g, vv
 
 
@@ -229,20 +229,6 @@ def ifc_vif_parts(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, want_ifc
     return out
 
 
-_NOTES = """
-    Notes
-    -----
-    Subbands: a 4-level steerable pyramid (sp5 filters, reflect1 edges; ``buildSpyr``), of which
-    the subbands ``[4 7 10 13 16 19 22 25]`` in ``ind2wtree`` order (orientations 1 and 4 of every
-    level) are used. Each is cropped to a multiple of M = 3. Reference statistics: ``C_U`` is the
-    covariance of all overlapping 3x3 blocks, ``s`` = ``v' C_U^-1 v / 9`` for non-overlapping blocks
-    ``v``, ``lambda_j`` the 9 eigenvalues of ``C_U``. Channel: gain ``g = cov/(var_ref + 1e-15)`` and
-    ``sigma_v^2 = (var_dist - g cov)/W`` from a ``W = w x w`` box window (``w = 2^lev + 1``,
-    ``lev = ceil((sub-1)/6)``) at the block centres, with the release's clean-up rules; border
-    blocks (``ceil(((w-1)/2)/3)`` each side) are dropped.
-"""
-
-
 @register_metric(
     "ifc", parts=("ir", "vi"), higher_is_better=True,
     description="information fidelity criterion (LIVE ifcvec), mean over the two sources as reference",
@@ -252,10 +238,31 @@ _NOTES = """
 def ifc(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     """IFC of a fused image: ``ifc.ir = ifcvec(IR, F)``, ``ifc.vi = ifcvec(VI, F)``, total = their mean.
 
-    ``ifcvec = sum over subbands, blocks and j of log2(1 + g^2 s lambda_j / (sigma_v^2 + 1e-10))``
-    divided by the number of pixels of the reference (this release's normalisation).
-    Range ``[0, inf)`` (bits per pixel); higher is better. Inputs float64 gray 0..255 of equal
-    size, at least 72 pixels on each side (a 4-level pyramid).
+    Returns ``{"total": (ir + vi)/2, "ir": ..., "vi": ...}``. Inputs float64 gray 0..255 of
+    equal size, at least 72 pixels on each side (a 4-level pyramid); otherwise ``ValueError``.
+
+    Notes
+    -----
+    ``ifcvec(ref, dist) = sum over subbands k, blocks b and j = 1..9 of
+    log2(1 + g_b^2 s_b lambda_j / (sigma_v,b^2 + 1e-10))``, divided by the number of pixels
+    (this release's normalisation): Sheikh, Bovik & de Veciana, "An information fidelity
+    criterion for image quality assessment using natural scene statistics", IEEE TIP 14(12),
+    2005. Code followed: LIVE ``ifcvec.m``, ``distsub_est_m.m``, ``refparams_vecgsm.m``,
+    ``ind2wtree.m`` (jbhuang0604/SelfExSR @ 8f6dd8c1, ``quant_eval/ifcvec_release``) with
+    ``buildSpyr(img, 4, 'sp5Filters', 'reflect1')`` of matlabPyrTools @ f02ab059.
+
+    Subbands ``[4 7 10 13 16 19 22 25]`` in ``ind2wtree`` order (orientations 1 and 4 of every
+    level), each cropped to a multiple of M = 3. Reference statistics: ``C_U`` the covariance of
+    all overlapping 3x3 blocks, ``s = v' C_U^-1 v / 9`` for the non-overlapping blocks ``v``,
+    ``lambda_j`` the eigenvalues of ``C_U``. Channel: ``g = cov/(var_ref + 1e-15)``,
+    ``sigma_v^2 = (var_dist - g cov)/w^2`` from a ``w x w`` box window (``w = 2^lev + 1``,
+    ``lev = ceil((k-1)/6)``) at the block centres (stride 3, reflect1 edges), with the release's
+    clean-up rules; ``ceil(((w-1)/2)/3)`` border blocks are dropped each side.
+
+    For fusion each source is the reference in turn (the fused image is the "distorted" one);
+    the mean of the two parts lands on the scale of published IFC tables, their sum would be
+    about twice too large. Reproduce a part with ``ifcvec(double(IR), double(F))``.
+    Range ``[0, inf)`` (bits per pixel); higher is better.
     """
     p = ifc_vif_parts(ir, vi, fused, want_vif=False, who="ifc")
     return {"total": 0.5 * (p["ifc.ir"] + p["ifc.vi"]), "ir": p["ifc.ir"], "vi": p["ifc.vi"]}
@@ -270,13 +277,17 @@ def ifc(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
 def vif(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     """VIF of a fused image: ``vif.ir = vifvec(IR, F)``, ``vif.vi = vifvec(VI, F)``, total = their mean.
 
-    ``vifvec = sum log2(1 + g^2 s lambda_j / (sigma_v^2 + 0.4)) / sum log2(1 + s lambda_j / 0.4)``
-    over subbands, blocks and eigenvalues. Range ``[0, ~1]`` (can exceed 1 for contrast-enhanced
-    images); higher is better. This is the LIVE ``vifvec``, not VIFF (Han et al. 2013).
+    Returns ``{"total": (ir + vi)/2, "ir": ..., "vi": ...}``; input rules as :func:`ifc`.
+
+    Notes
+    -----
+    ``vifvec(ref, dist) = sum log2(1 + g^2 s lambda_j / (sigma_v^2 + 0.4)) /
+    sum log2(1 + s lambda_j / 0.4)`` over the same subbands, blocks and eigenvalues as
+    :func:`ifc` (Sheikh & Bovik, "Image information and visual quality", IEEE TIP 15(2), 2006;
+    LIVE ``vifvec.m``, same helper functions and pyramid, ``sigma_nsq = 0.4``). Reproduce a
+    part with ``vifvec(double(IR), double(F))``. Range ``[0, ~1]`` (1 for identical images; can
+    exceed 1 for contrast enhancement); higher is better. This is the LIVE pixel-vector VIF, not
+    VIFF (Han et al. 2013).
     """
     p = ifc_vif_parts(ir, vi, fused, want_ifc=False, who="vif")
     return {"total": 0.5 * (p["vif.ir"] + p["vif.vi"]), "ir": p["vif.ir"], "vi": p["vif.vi"]}
-
-
-ifc.__doc__ += _NOTES
-vif.__doc__ += _NOTES
