@@ -129,9 +129,9 @@ def test_registered_ifc_vif_are_the_mean_of_their_parts(data_root):
 def _image(seed: int = 0, shape: tuple[int, int] = (96, 120)) -> np.ndarray:
     rng = np.random.default_rng(seed)
     smooth = np.cumsum(np.cumsum(rng.normal(size=shape), axis=0), axis=1)
-    img = (smooth - smooth.min()) / np.ptp(smooth) * 200 + 20
+    img = np.floor((smooth - smooth.min()) / np.ptp(smooth) * 200 + 20 + rng.uniform(0, 8, shape))
     img[30:50, 40:70] = 128.0                                   # a flat patch (Q_Y guard)
-    return np.floor(img + rng.uniform(0, 8, shape))
+    return img
 
 
 def test_identical_images_known_values():
@@ -158,11 +158,16 @@ def test_distortion_lowers_the_scores():
         assert s_noisy[m] < s_good[m], m
 
 
-def test_qy_guard_keeps_flat_images_finite():
+@pytest.mark.parametrize("level", [10.0, 10.25])      # integer-valued and fractional (two guard paths)
+def test_qy_guard_keeps_flat_images_finite(level):
     a = _image(0)
-    flat = np.full_like(a, 77.0)
+    flat = np.full_like(a, level)
+    # IR carries nothing: SSIM(IR,VI) < 0.75 everywhere (also on VI's flat patch, where it is the
+    # luminance term 2*10*128/(10^2+128^2)), so Q = max(SSIM(IR,F), SSIM(VI,F)) = SSIM(F,F) = 1
     value = fusionbench.evaluate(flat, a, a, metrics=["qy"])["qy"]
-    assert math.isfinite(value) and 0.0 <= value <= 1.0 + 1e-12
+    assert value == pytest.approx(1.0, abs=1e-12)
+    frac = a + 0.5
+    assert fusionbench.evaluate(flat, frac, frac, metrics=["qy"])["qy"] == pytest.approx(1.0, abs=1e-12)
 
 
 def test_qabf_vifb_core_is_symmetric_and_matches_qabf():
