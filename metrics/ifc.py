@@ -125,7 +125,11 @@ def _ref_params(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = sums / n
     cu = cross / n - np.outer(mean, mean)
     blocks = y.reshape(h // M, M, w // M, M).transpose(0, 2, 1, 3).reshape(h // M, w // M, M * M)
-    q = blocks @ np.linalg.inv(cu).T                                 # inv(cu) * v for each block
+    try:
+        inv = np.linalg.inv(cu)
+    except np.linalg.LinAlgError:   # a subband without variation (flat reference): MATLAB's inv
+        inv = np.linalg.pinv(cu)    # gives Inf and the result NaN; here such blocks carry s = 0
+    q = blocks @ inv.T                                               # inv(cu) * v for each block
     ss = np.einsum("ijk,ijk->ij", q, blocks) / (M * M)
     lam = np.linalg.eigvalsh(cu)
     return ss, lam
@@ -190,8 +194,8 @@ def _ifc_vif(ref: _Decomposed, dist: _Decomposed, want_ifc: bool = True,
         if want_vif:
             vif_num += _sum_log2_1p(gss / (vv + VIF_SIGMA_NSQ), lam)
             vif_den += _sum_log2_1p(ss / VIF_SIGMA_NSQ, lam)
-    return (ifc_sum / ref.n_pixels if want_ifc else math.nan,
-            vif_num / vif_den if want_vif else math.nan)
+    vif = (vif_num / vif_den if vif_den > 0 else math.nan) if want_vif else math.nan
+    return (ifc_sum / ref.n_pixels if want_ifc else math.nan), vif
 
 
 def _check_size(img: np.ndarray, who: str) -> None:
@@ -287,7 +291,8 @@ def vif(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     LIVE ``vifvec.m``, same helper functions and pyramid, ``sigma_nsq = 0.4``). Reproduce a
     part with ``vifvec(double(IR), double(F))``. Range ``[0, ~1]`` (1 for identical images; can
     exceed 1 for contrast enhancement); higher is better. This is the LIVE pixel-vector VIF, not
-    VIFF (Han et al. 2013).
+    VIFF (Han et al. 2013). A part whose reference is constant is NaN (0/0, as in the original);
+    IFC is 0 there (the original's ``inv`` of a zero covariance gives NaN).
     """
     p = ifc_vif_parts(ir, vi, fused, want_ifc=False, who="vif")
     return {"total": 0.5 * (p["vif.ir"] + p["vif.vi"]), "ir": p["vif.ir"], "vi": p["vif.vi"]}

@@ -245,3 +245,11 @@ def test_pyramid_coefficients_are_local():
             x, y = pa.bands[level][band], pb.bands[level][band]
             assert np.array_equal(x[:, margin:], y[:, margin:]), (level, band)
         margin = (margin + 4) // 2 + 4 + 3                          # lofilt, then next level
+
+
+def test_flat_source_is_handled_without_error():
+    a = _image(0)
+    flat = np.full_like(a, 50.0)
+    s = fusionbench.evaluate(flat, a, a, metrics=["ifc", "vif", "nmi"], parts=True)
+    assert s["ifc.ir"] == 0.0 and s["ifc.vi"] > 0 and s["nmi.ir"] == 0.0
+    assert math.isnan(s["vif.ir"]) and s["vif.vi"] == pytest.approx(1.0, abs=1e-9)
