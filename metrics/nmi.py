@@ -81,8 +81,9 @@ def nmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     computed as Liu's ``metricMI(IR, VI, F, 1)``: each image is first stretched by ``normalize1``
     (min-max to 0..255, rounded), entropies and MI use log2 and the 256x256 joint histogram of
     the integer levels. Run ``metricMI(double(IR), double(VI), double(F), 1)`` in MATLAB/Octave
-    to reproduce the numbers. Range 0..2 (each part 0..1); higher is better. A part whose two
-    images are both constant (0/0 in the original) is 0.
+    to reproduce the numbers. Range 0..2 (each part 0..1); higher is better. A constant image
+    (where ``normalize1`` divides by zero and the original fails) is one level; a part whose two
+    images are both constant (0/0) is 0.
     """
     ir, vi, fused = check_images(ir, vi, fused, who="nmi")
     a, b, f = normalize1(ir), normalize1(vi), normalize1(fused)
