@@ -74,9 +74,12 @@ def _pair(ir: np.ndarray, vi: np.ndarray, size: tuple[int, int]) -> list[np.ndar
     return [ir, vi, fused]
 
 
-def _time(fn, repeat: int) -> tuple[float, float]:
-    """(median wall seconds, median thread CPU seconds)."""
+def _time(fn, repeat: int, budget_s: float = 10.0) -> tuple[float, float]:
+    """(median wall seconds, median thread CPU seconds); fewer runs for very slow metrics."""
+    t0 = time.perf_counter()
     fn()  # warm-up (imports, caches, allocator)
+    first = time.perf_counter() - t0
+    repeat = max(1, min(repeat, int(budget_s / max(first, 1e-9))))
     wall, cpu = [], []
     for _ in range(repeat):
         t0, c0 = time.perf_counter(), time.thread_time()
