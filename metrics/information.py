@@ -83,46 +83,74 @@ def _normalised_pdf(sub: np.ndarray) -> np.ndarray:
     return y / y.sum(axis=1, keepdims=True)
 
 
-def _neg_plogp(p: np.ndarray) -> np.ndarray:
-    """``real(-p log2 p)`` elementwise, 0 where p == 0 (negative p: ``-p log2 |p|``)."""
+def _neg_plogp_sum(p: np.ndarray) -> np.ndarray:
+    """Row sums of ``real(-p log2 p)`` (0 where p == 0; for negative p, ``-p log2 |p|``)."""
     ap = np.abs(p)
-    out = np.zeros_like(p)
-    nz = ap > 0
-    out[nz] = -p[nz] * np.log2(ap[nz])
-    return out
+    lg = np.zeros_like(ap)
+    np.log2(ap, out=lg, where=ap > 0)
+    return -np.einsum("ij,ij->i", p, lg)
 
 
-def _fmi_pair(xs: np.ndarray, fs: np.ndarray) -> np.ndarray:
-    """Per-window normalised feature MI between windows ``xs`` and ``fs`` (rows of length l)."""
+def _window_stats(xs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """pdf, cdf, centred pdf, population SD of the bin index, entropy (bits) of each window row."""
+    l = xs.shape[1]
+    xp = _normalised_pdf(xs)
+    i = np.arange(1, l + 1, dtype=np.float64)
+    sd = np.sqrt(np.maximum(xp @ (i * i) - (xp @ i) ** 2, 0.0))
+    return xp, np.cumsum(xp, axis=1), xp - xp.mean(axis=1, keepdims=True), sd, _neg_plogp_sum(xp)
+
+
+def _joint_entropy(fp: np.ndarray, fc: np.ndarray, fsd: np.ndarray, xp: np.ndarray, xc: np.ndarray,
+                   xsd: np.ndarray, c: np.ndarray, upper: bool) -> np.ndarray:
+    """Joint entropy (bits) of Nelsen's joint pmf of F's and X's window pdfs (one sign of c).
+
+    The pmf ``k * B + (1 - k) * outer(pF, pX)`` mixes the product with the Frechet bound ``B``
+    (upper ``min(u, v)`` for c >= 0, lower ``max(u + v - 1, 0)`` for c < 0) scaled to match the
+    pdfs' correlation c. Cell (i, j) of the bound's pmf -- the original's second differences
+    on the CDF grid -- is the overlap of ``(F_{i-1}, F_i]`` with ``(X_{j-1}, X_j]`` (upper) or
+    with ``(1 - X_j, 1 - X_{j-1}]`` (lower). Grids are flat ``(m, l*l)``, cell index ``i*l + j``.
+    """
+    l = fp.shape[1]
+    f_hi = np.repeat(fc, l, axis=1)
+    f_lo = np.repeat(fc - fp, l, axis=1)                   # F_{i-1} (0 before the first bin)
+    x_hi = np.tile(xc, (1, l))
+    if upper:
+        pb = np.maximum(np.minimum(f_hi, x_hi) - np.maximum(f_lo, np.tile(xc - xp, (1, l))), 0.0)
+        bound_sum = np.minimum(f_hi, x_hi).sum(axis=1)
+        degenerate = (fsd * xsd == 0) | (c == 0)
+    else:
+        pb = np.maximum(np.minimum(f_hi, 1.0 - np.tile(xc - xp, (1, l))) - np.maximum(f_lo, 1.0 - x_hi), 0.0)
+        bound_sum = np.maximum(f_hi + x_hi - 1.0, 0.0).sum(axis=1)
+        degenerate = fsd * xsd == 0
+    cov = bound_sum - fc.sum(axis=1) * xc.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = np.where(degenerate, 0.0, c * fsd * xsd / cov)[:, None]
+    jpdf = k * pb + (1.0 - k) * (np.repeat(fp, l, axis=1) * np.tile(xp, (1, l)))
+    return _neg_plogp_sum(jpdf)
+
+
+def _fmi_pair(xs: np.ndarray, fs: np.ndarray, fstats: tuple) -> np.ndarray:
+    """Per-window normalised feature MI between windows ``xs`` and ``fs`` (rows of length l).
+
+    ``fstats`` is :func:`_window_stats` of ``fs`` (shared by the two sources). The joint pmf
+    ``jpdf[i, j]`` (i over F's bins, j over X's) is kept flat as ``i * l + j``.
+    """
     n, l = xs.shape
     out = np.ones(n)
-    todo = ~np.all(xs == fs, axis=1)
-    xs, fs = xs[todo], fs[todo]
-    xp, fp = _normalised_pdf(xs), _normalised_pdf(fs)
-    xc, fc = np.cumsum(xp, axis=1), np.cumsum(fp, axis=1)
-    xt = xp - xp.mean(axis=1, keepdims=True)
-    ft = fp - fp.mean(axis=1, keepdims=True)
-    num = np.sum(xt * ft, axis=1)
+    todo = np.flatnonzero(~np.all(xs == fs, axis=1))
+    if todo.size == 0:
+        return out
+    xp, xc, xt, xsd, hx = _window_stats(xs[todo])
+    fp, fc, ft, fsd, hf = (a[todo] for a in fstats)
+    num = np.einsum("ij,ij->i", xt, ft)
     with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.where(num == 0, 0.0, num / np.sqrt(np.sum(xt * xt, axis=1) * np.sum(ft * ft, axis=1)))
-    i = np.arange(1, l + 1, dtype=np.float64)
-    xsd = np.sqrt(np.maximum(xp @ (i * i) - (xp @ i) ** 2, 0.0))
-    fsd = np.sqrt(np.maximum(fp @ (i * i) - (fp @ i) ** 2, 0.0))
-    # Frechet bound copulas on the CDF grid: M[i, j] = bound(fCdf_i, xCdf_j)
-    fci, xcj = fc[:, :, None], xc[:, None, :]
-    prod_c = fci * xcj
-    pos = c >= 0
-    bound = np.where(pos[:, None, None], np.minimum(fci, xcj), np.maximum(fci + xcj - 1.0, 0.0))
-    cov = np.sum(bound - prod_c, axis=(1, 2))
-    degenerate = (xsd == 0) | (fsd == 0) | (pos & (c == 0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        k = np.where(degenerate, 0.0, c / (cov / (fsd * xsd)))
-    # bivariate pdf of the bound: second difference of its CDF with zero boundaries
-    pb = np.diff(np.diff(np.pad(bound, ((0, 0), (1, 0), (1, 0))), axis=1), axis=2)
-    jpdf = k[:, None, None] * pb + (1.0 - k[:, None, None]) * (fp[:, :, None] * xp[:, None, :])
-    hj = _neg_plogp(jpdf).sum(axis=(1, 2))
-    hx = _neg_plogp(xp).sum(axis=1)
-    hf = _neg_plogp(fp).sum(axis=1)
+        c = np.where(num == 0, 0.0,
+                     num / np.sqrt(np.einsum("ij,ij->i", xt, xt) * np.einsum("ij,ij->i", ft, ft)))
+    hj = np.empty(todo.size)
+    for upper in (True, False):
+        r = np.flatnonzero(c >= 0) if upper else np.flatnonzero(c < 0)
+        if r.size:
+            hj[r] = _joint_entropy(fp[r], fc[r], fsd[r], xp[r], xc[r], xsd[r], c[r], upper)
     mi = hx + hf - hj
     with np.errstate(invalid="ignore", divide="ignore"):
         out[todo] = np.where(mi == 0, 0.0, 2.0 * mi / (hx + hf))
@@ -154,7 +182,8 @@ def fmi_haghighat(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "n
     total = 0.0
     for s in range(0, len(av), chunk):
         sl = slice(s, s + chunk)
-        total += float(np.sum(_fmi_pair(av[sl], fv[sl]) + _fmi_pair(bv[sl], fv[sl])) / 2.0)
+        fstats = _window_stats(fv[sl])
+        total += float(np.sum(_fmi_pair(av[sl], fv[sl], fstats) + _fmi_pair(bv[sl], fv[sl], fstats)) / 2.0)
     return total / len(av)
 
 

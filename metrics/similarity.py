@@ -75,8 +75,9 @@ def ms_ssim_index(a: np.ndarray, b: np.ndarray, weights: tuple[float, ...] = MS_
     Five scales; at each the 11x11 Gaussian SSIM statistics over the 'valid' windows; between
     scales a 2x2 mean filter (symmetric border) and decimation by 2. Result
     ``prod(mcs[:-1] ** w[:-1]) * mssim[-1] ** w[-1]``. Needs at least 176 pixels on the short
-    side (11 * 2**4). A negative contrast-structure mean at some scale makes the reference
-    complex; here the result is NaN.
+    side (11 * 2**4). A negative contrast-structure (or final SSIM) mean at some scale makes the
+    reference's power complex; here such a mean is clipped at 0 (as ``pytorch_msssim`` does),
+    giving 0 for badly mismatched images.
     """
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
@@ -92,9 +93,8 @@ def ms_ssim_index(a: np.ndarray, b: np.ndarray, weights: tuple[float, ...] = MS_
         mssim = ssim_map.mean()
         if lev < levels - 1:
             a, b = _downsample2(a), _downsample2(b)
-    with np.errstate(invalid="ignore"):
-        val = np.prod(np.power(np.array(mcs[:-1]), weights[:-1])) * np.power(mssim, weights[-1])
-    return float(val)
+    cs = np.maximum(np.array(mcs[:-1]), 0.0)
+    return float(np.prod(np.power(cs, weights[:-1])) * np.power(max(mssim, 0.0), weights[-1]))
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,0 +1,167 @@
+"""``vifb:*`` metrics against VIFB's own MATLAB values (``../shared/reference/vifb_metrics.csv``).
+
+Every CSV row (image, method, metric, value stored to 5 significant digits) is one test case:
+``|ours - ref| <= 0.5 unit in the 5th significant digit + 3e-5 |ref|``. Inputs are read as
+stored (``read_image``), passed as ``fn(ir, vi, fused)``; each fused image is scored once per
+module.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusionbench.imageio import read_image
+from fusionbench.registry import get_metric
+
+_SHARED = Path(os.environ.get("FUSIONBENCH_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
+_CSV = _SHARED / "reference" / "vifb_metrics.csv"
+
+# VIFB's metric names -> ours
+VIFB_NAMES = {
+    "Entropy": "vifb:en", "Variance": "vifb:sd", "Spatial_frequency": "vifb:sf",
+    "Avg_gradient": "vifb:ag", "Edge_intensity": "vifb:ei", "Mutinf": "vifb:mi",
+    "Cross_entropy": "vifb:ce", "Psnr": "vifb:psnr", "Rmse": "vifb:rmse", "Ssim": "vifb:ssim",
+    "Qabf": "vifb:qabf", "Qcb": "vifb:qcb", "Qcv": "vifb:qcv",
+}
+# VIFB renamed MST_SR to LP_SR (commit 7a89c52, "MST_SR should be LP_SR"); its stored MST_SR
+# values equal the LP_SR ones row for row, and only LP_SR images are staged.
+FOLDER = {"MST_SR": "LP_SR"}
+# For these two methods (added to VIFB in d4089a0) every metric, including EN and SD of the
+# fused image alone, is off by 1e-4..6e-2 relative: the JPEGs VIFB ships are not the images
+# its stored values were computed on. Nothing in the metric code can match them.
+NOT_THE_SCORED_IMAGE = {"SwinFusion", "YDTR"}
+
+
+def _rows() -> list:
+    if not _CSV.exists():
+        return []
+    out = []
+    with open(_CSV, newline="") as fh:
+        for r in csv.DictReader(fh):
+            marks = ()
+            if r["method"] in NOT_THE_SCORED_IMAGE:
+                marks = (pytest.mark.xfail(reason=f"VIFB's shipped {r['method']} JPEG is not the image "
+                                                  "its stored values were computed on", strict=False),)
+            out.append(pytest.param(r["image"], r["method"], r["metric"], float(r["value"]),
+                                    id=f"{r['image']}-{r['method']}-{r['metric']}", marks=marks))
+    return out
+
+
+def tolerance(ref: float) -> float:
+    """Half a unit in the 5th significant digit of ``ref`` plus 3e-5 relative."""
+    if ref == 0:
+        return 1e-9
+    unit = 10.0 ** (math.floor(math.log10(abs(ref))) - 4)
+    return 0.5 * unit + 3e-5 * abs(ref)
+
+
+def _paths(data_root: Path, image: str, method: str) -> tuple[Path, Path, Path]:
+    return (data_root / "vifb" / "ir" / f"{image}.jpg", data_root / "vifb" / "vi" / f"{image}.jpg",
+            data_root / "results" / "vifb" / FOLDER.get(method, method) / f"{image}.jpg")
+
+
+_SCORES: dict[tuple[str, str], dict[str, float]] = {}
+
+
+def _scores(data_root: Path, image: str, method: str) -> dict[str, float]:
+    key = (image, FOLDER.get(method, method))
+    if key not in _SCORES:
+        ir, vi, fused = (read_image(p) for p in _paths(data_root, image, method))
+        _SCORES[key] = {n: float(get_metric(n).fn(ir, vi, fused)) for n in VIFB_NAMES.values()}
+    return _SCORES[key]
+
+
+@pytest.mark.parametrize("image,method,metric,ref", _rows())
+def test_vifb_reference_row(data_root, reference_dir, image, method, metric, ref):
+    ours = _scores(data_root, image, method)[VIFB_NAMES[metric]]
+    assert abs(ours - ref) <= tolerance(ref), f"{VIFB_NAMES[metric]}: ours {ours!r}, VIFB {ref!r}"
+
+
+def test_reference_covers_all_thirteen_metrics(reference_dir):
+    with open(reference_dir / "vifb_metrics.csv", newline="") as fh:
+        metrics = {r["metric"] for r in csv.DictReader(fh)}
+    assert metrics == set(VIFB_NAMES)
+
+
+def _reference_values(reference_dir: Path, image: str, method: str) -> dict[str, float]:
+    with open(reference_dir / "vifb_metrics.csv", newline="") as fh:
+        return {VIFB_NAMES[r["metric"]]: float(r["value"]) for r in csv.DictReader(fh)
+                if r["image"] == image and r["method"] == method}
+
+
+def test_evaluate_preset_vifb_reproduces_vifb(data_root, reference_dir):
+    import fusionbench
+
+    ref = _reference_values(reference_dir, "manCall", "GFF")
+    got = fusionbench.evaluate(*map(str, _paths(data_root, "manCall", "GFF")), preset="vifb")
+    assert set(got) == set(ref)
+    for name, value in ref.items():
+        assert abs(got[name] - value) <= tolerance(value), (name, got[name], value)
+
+
+def test_cli_evaluate_preset_vifb_json(data_root, reference_dir, capsys):
+    from fusionbench.cli import main
+
+    ref = _reference_values(reference_dir, "kettle", "MGFF")
+    rc = main(["evaluate", *map(str, _paths(data_root, "kettle", "MGFF")), "--preset", "vifb", "--json"])
+    assert rc in (0, None)
+    got = json.loads(capsys.readouterr().out)
+    assert set(got) == set(ref)
+    for name, value in ref.items():
+        assert abs(got[name] - value) <= tolerance(value), (name, got[name], value)
+
+
+def test_vifb_directions_and_raw_input():
+    lower = {"vifb:ce", "vifb:rmse", "vifb:qcv"}
+    for name in VIFB_NAMES.values():
+        spec = get_metric(name)
+        assert spec.input == "raw"
+        assert spec.higher_is_better is (name not in lower), name
+
+
+def _gray_triplet(seed: int = 0, shape=(64, 80)):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, shape).astype(np.uint8)
+    ir = np.clip(base.astype(int) + rng.integers(-40, 41, shape), 0, 255).astype(np.uint8)
+    vi = np.clip(255 - base.astype(int) + rng.integers(-40, 41, shape), 0, 255).astype(np.uint8)
+    fused = ((ir.astype(int) + vi) // 2).astype(np.uint8)
+    return ir, vi, fused
+
+
+def test_vifb_equals_textbook_where_vifb_says_so_on_gray():
+    """On gray images VIFB's EN, SD, SF, EI, CE, Q_CB, Q_CV are the textbook ones; SSIM is the
+    sum of the two terms; RMSE is the true RMSE / sqrt(M N)."""
+    ir, vi, f = _gray_triplet()
+    g = [x.astype(np.float64) for x in (ir, vi, f)]
+    for v, t in [("vifb:en", "en"), ("vifb:sd", "sd"), ("vifb:sf", "sf"), ("vifb:ei", "ei"),
+                 ("vifb:ce", "ce"), ("vifb:qcb", "qcb"), ("vifb:qcv", "qcv")]:
+        assert get_metric(v).fn(ir, vi, f) == pytest.approx(get_metric(t).fn(*g), rel=1e-12), v
+    assert get_metric("vifb:ssim").fn(ir, vi, f) == pytest.approx(2 * get_metric("ssim").fn(*g)["total"], rel=1e-12)
+    n = ir.size
+    assert get_metric("vifb:rmse").fn(ir, vi, f) == pytest.approx(get_metric("rmse").fn(*g)["total"] / math.sqrt(n),
+                                                                  rel=1e-12)
+
+
+def test_vifb_colour_fused_is_channel_mean_and_sf_scans_channels_side_by_side():
+    ir, vi, f = _gray_triplet(1)
+    rng = np.random.default_rng(2)
+    vi3 = np.stack([vi, np.roll(vi, 1, 0), np.roll(vi, 2, 1)], axis=2)
+    f3 = np.stack([f, (f // 2).astype(np.uint8), np.clip(f.astype(int) + rng.integers(0, 5, f.shape), 0, 255)
+                   .astype(np.uint8)], axis=2)
+    per = [get_metric("vifb:qcb").fn(ir, vi3[..., k], f3[..., k]) for k in range(3)]
+    assert get_metric("vifb:qcb").fn(ir, vi3, f3) == pytest.approx(np.mean(per), rel=1e-12)
+    strip = np.concatenate([f3[..., k] for k in range(3)], axis=1)
+    wide = np.concatenate([ir] * 3, axis=1)
+    assert get_metric("vifb:sf").fn(ir, vi3, f3) == pytest.approx(get_metric("vifb:sf").fn(wide, wide, strip), rel=1e-12)
+
+
+def test_vifb_rejects_size_mismatch():
+    ir, vi, f = _gray_triplet()
+    with pytest.raises(ValueError, match="size mismatch"):
+        get_metric("vifb:ssim").fn(ir, vi, f[:-1])
