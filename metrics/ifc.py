@@ -71,44 +71,39 @@ class _Decomposed:
         self.s2 = {k: _box_at_blocks(y * y, _window(k)) for k, y in self.sub.items()}
 
 
-def _rect_dot(y: np.ndarray, dr: int, dc: int, r0: int, r1: int, c0: int, c1: int) -> float:
-    """``sum y[i, j] * y[i + dr, j + dc]`` over rows ``r0:r1`` and columns ``c0:c1``."""
-    if r1 <= r0 or c1 <= c0:
-        return 0.0
-    return float(np.einsum("ij,ij->", y[r0:r1, c0:c1], y[r0 + dr:r1 + dr, c0 + dc:c1 + dc]))
-
-
 def _block_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sums and cross sums of the M*M elements of all overlapping M x M blocks of ``y``.
 
     Element ``p = (r, c)`` (row-major) of the block at ``(i, j)`` is ``y[i + r, j + c]``,
     ``i < h-M+1``, ``j < w-M+1``. Returns ``(sum_p, sum_pq)``. Pairs with the same offset
-    ``q - p`` share one dot product over the largest common domain, less thin border strips.
+    ``(dr, dc) = q - p`` share the per-row dot products of ``y[i, j] y[i+dr, j+dc]`` over the
+    largest common column range; each pair then takes its rows from their prefix sums and
+    removes its (at most 2 + 2) surplus edge columns, also via prefix sums.
     """
     h, w = y.shape
     hb, wb = h - M + 1, w - M + 1
-    # first moments: row sums over the column range, then over the row range
     sums = np.empty(M * M)
     for c in range(M):
-        rows = y[:, c:c + wb].sum(axis=1)
+        rows = np.concatenate(([0.0], np.cumsum(y[:, c:c + wb].sum(axis=1))))
         for r in range(M):
-            sums[r * M + c] = rows[r:r + hb].sum()
+            sums[r * M + c] = rows[r + hb] - rows[r]
     cross = np.empty((M * M, M * M))
-    full: dict[tuple[int, int], tuple[float, int, int, int]] = {}
+    shared: dict[tuple[int, int], tuple[np.ndarray, int, int, dict[int, np.ndarray]]] = {}
     for p in range(M * M):
         r_p, c_p = divmod(p, M)
         for q in range(p, M * M):
             r_q, c_q = divmod(q, M)
             dr, dc = r_q - r_p, c_q - c_p
-            if (dr, dc) not in full:   # common domain of y[i, j] * y[i + dr, j + dc]
-                lo, hi = max(0, -dc), w - max(0, dc)
-                full[dr, dc] = (_rect_dot(y, dr, dc, 0, h - dr, lo, hi), h - dr, lo, hi)
-            total, row_end, lo, hi = full[dr, dc]
-            # this pair's rectangle: rows r_p .. r_p+hb-1, columns c_p .. c_p+wb-1
-            total -= _rect_dot(y, dr, dc, 0, r_p, lo, hi)
-            total -= _rect_dot(y, dr, dc, r_p + hb, row_end, lo, hi)
-            total -= _rect_dot(y, dr, dc, r_p, r_p + hb, lo, c_p)
-            total -= _rect_dot(y, dr, dc, r_p, r_p + hb, c_p + wb, hi)
+            lo, hi = max(0, -dc), w - max(0, dc)        # columns j with j, j+dc inside
+            if (dr, dc) not in shared:
+                row_dots = np.einsum("ij,ij->i", y[:h - dr, lo:hi], y[dr:, lo + dc:hi + dc])
+                shared[dr, dc] = (np.concatenate(([0.0], np.cumsum(row_dots))), lo, hi, {})
+            prefix, lo, hi, edge = shared[dr, dc]
+            total = prefix[r_p + hb] - prefix[r_p]
+            for j in (*range(lo, c_p), *range(c_p + wb, hi)):
+                if j not in edge:
+                    edge[j] = np.concatenate(([0.0], np.cumsum(y[:h - dr, j] * y[dr:, j + dc])))
+                total -= edge[j][r_p + hb] - edge[j][r_p]
             cross[p, q] = cross[q, p] = total
     return sums, cross
 
