@@ -7,7 +7,8 @@ else ``rtol=1e-7, atol=1e-12``).
 
 By default the scores are recomputed in a fresh temporary store, so a change in any metric or
 method shows up even where a store would have cached it; ``results=`` reads and extends an
-existing store instead. Rows whose dataset is absent (no data root) are reported as skipped.
+existing store instead. Rows whose dataset is absent (no data root), or whose method's weights
+file is absent (no weights root), are reported as skipped; ``--strict`` makes skips fail.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from .data import dataset_location, load_dataset
-from .errors import FusionbenchError, InputError
+from .errors import FusionbenchError, InputError, MissingWeightsError
 from .imageio import atomic_write_text
 from .registry import DATASETS, METRICS, discover
 from .runner import dataset_label, run
@@ -99,6 +100,10 @@ def _current_values(df: pd.DataFrame, store: ResultStore, root, jobs: int,
             run(method, dataset, metrics=metrics, results=store.root, root=root, jobs=jobs,
                 progress=False, pairs=None if need_all else wanted, log=log)
             scores = store.scores(dataset_label(dataset, None), method)
+        except MissingWeightsError as exc:
+            log(f"skipped {method} on {dataset}: {exc}")
+            errors[(dataset, method)] = "skipped"
+            continue
         except FusionbenchError as exc:
             errors[(dataset, method)] = f"error: {exc}".splitlines()[0]
             continue

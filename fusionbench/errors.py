@@ -47,3 +47,7 @@ class WeightsError(FusionbenchError):
 
 class MissingResultError(InputError):
     """A result that should exist on disk (e.g. a published fused image) is absent."""
+
+
+class MissingWeightsError(WeightsError):
+    """A weights file is absent (as opposed to unreadable or mismatched)."""
