@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 from fusionbench.imageio import check_images
@@ -45,19 +44,50 @@ def _crop(y: np.ndarray) -> np.ndarray:
     return y[: y.shape[0] // M * M, : y.shape[1] // M * M]
 
 
-_ONE = np.ones(1)
+def _run_sums(b: np.ndarray, count: int, axis: int) -> np.ndarray:
+    """Sums of ``count`` consecutive entries along ``axis`` (direct, in a fixed order), valid part."""
+    if count == 1:
+        return b
+    n = b.shape[axis] - count + 1
+    take = (lambda s: b[s:s + n]) if axis == 0 else (lambda s: b[:, s:s + n])
+    out = take(0) + take(1)
+    for s in range(2, count):
+        out += take(s)
+    return out
 
 
-def _box_at_blocks(a: np.ndarray, win: int) -> np.ndarray:
-    """``corrDn(a, ones(win), 'reflect1', [M M], [2 2], size(a)-1)``: window sums at block centres.
+def _box_interior(a: np.ndarray, win: int, off: int) -> np.ndarray:
+    """``win x win`` window sums at the centres of the blocks kept by ``ifcvec`` (all but ``off`` a side).
 
-    Two direct 1-D passes (rows kept at the block centres after the first), reflect1 edges.
-    Direct sums, not running sums or a DFT: each output depends only on the samples in its
-    window, so where two subbands agree, their statistics agree bit for bit (see _channel).
+    ``a`` has a multiple of M rows and columns; block ``(i, j)`` is centred on sample
+    ``(3i+1, 3j+1)`` as in ``distsub_est_m``'s ``corrDn(..., 'reflect1', [3 3], [2 2])``. For the
+    kept blocks the window never reaches the subband's edge (``off = ceil(((win-1)/2)/3)``), so
+    no edge rule is involved. Along each axis the window is whole 3-sample blocks plus up to one
+    sample each side, summed directly in a fixed order: each output depends only on the
+    samples in its window, so where two subbands agree their statistics agree bit for bit (the
+    noise variance estimate ``vv`` relies on it; running sums or a DFT would leave round-off of
+    far-away samples there, which IFC's ``1e-10`` floor magnifies).
     """
-    k = np.ones(win)
-    cols = cv2.sepFilter2D(a, cv2.CV_64F, _ONE, k, borderType=cv2.BORDER_REFLECT_101)[M // 2::M]
-    return cv2.sepFilter2D(cols, cv2.CV_64F, k, _ONE, borderType=cv2.BORDER_REFLECT_101)[:, M // 2::M]
+    half = (win - 1) // 2
+    jb, rem = divmod(half - 1, M)          # whole blocks each side of the centre block, extra samples
+    out = a
+    for axis in (0, 1):
+        n = out.shape[axis] // M
+        keep = n - 2 * off
+        if axis == 0:
+            blocks = out.reshape(n, M, -1).sum(axis=1)
+        else:
+            blocks = out.reshape(out.shape[0], n, M).sum(axis=2)
+        lo = off - jb
+        sl = [slice(None), slice(None)]
+        sl[axis] = slice(lo, lo + keep + 2 * jb)
+        total = _run_sums(blocks[tuple(sl)], 2 * jb + 1, axis)
+        for e in range(1, rem + 1):          # single samples just outside the whole blocks
+            for start in (M * lo - e, M * (off + jb) + M - 1 + e):
+                sl[axis] = slice(start, start + M * (keep - 1) + 1, M)
+                total = total + out[tuple(sl)]
+        out = total
+    return out
 
 
 class _Decomposed:
@@ -67,8 +97,8 @@ class _Decomposed:
         pyr = build_spyr(img, HEIGHT, bands=_BANDS, hi0=False)
         self.n_pixels = img.size
         self.sub = {k: _crop(pyr.bands[lev][b]) for k, (lev, b) in _LOCATIONS.items()}
-        self.s1 = {k: _box_at_blocks(y, _window(k)) for k, y in self.sub.items()}
-        self.s2 = {k: _box_at_blocks(y * y, _window(k)) for k, y in self.sub.items()}
+        self.s1 = {k: _box_interior(y, _window(k), _offset(k)) for k, y in self.sub.items()}
+        self.s2 = {k: _box_interior(y * y, _window(k), _offset(k)) for k, y in self.sub.items()}
 
 
 def _block_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +172,7 @@ def _channel(ref: _Decomposed, dist: _Decomposed, k: int) -> tuple[np.ndarray, n
     win = _window(k)
     n = float(win * win)
     mx, my = ref.s1[k] / n, dist.s1[k] / n
-    cov = _box_at_blocks(ref.sub[k] * dist.sub[k], win) - n * mx * my
+    cov = _box_interior(ref.sub[k] * dist.sub[k], win, _offset(k)) - n * mx * my
     ss_x = ref.s2[k] - n * mx * mx
     ss_y = dist.s2[k] - n * my * my
     np.maximum(ss_x, 0.0, out=ss_x)
@@ -181,8 +211,7 @@ def _ifc_vif(ref: _Decomposed, dist: _Decomposed, want_ifc: bool = True,
         g, vv = _channel(ref, dist, k)
         ss, lam = _ref_params(ref.sub[k])
         off = _offset(k)
-        sl = (slice(off, g.shape[0] - off), slice(off, g.shape[1] - off))
-        g, vv, ss = g[sl], vv[sl], ss[sl]
+        ss = ss[off:ss.shape[0] - off, off:ss.shape[1] - off]      # g, vv cover these blocks only
         gss = g * g * ss
         if want_ifc:
             ifc_sum += _sum_log2_1p(gss / (vv + IFC_EPS), lam)
