@@ -138,18 +138,21 @@ def _block_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sums, cross
 
 
-def _ref_params(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``refparams_vecgsm`` for one (cropped) subband: (S field on the block grid, eigenvalues of C_U).
+def _ref_params(y: np.ndarray, off: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``refparams_vecgsm`` for one (cropped) subband: (S field, eigenvalues of C_U).
 
     ``C_U`` is the (population) covariance of all overlapping ``M x M`` blocks; the S field is
-    ``v' C_U^{-1} v / M^2`` for the non-overlapping blocks ``v``.
+    ``v' C_U^{-1} v / M^2`` for the non-overlapping blocks ``v``, returned for the block grid
+    less ``off`` blocks each side (the blocks ``ifcvec`` keeps).
     """
     h, w = y.shape
     n = (h - M + 1) * (w - M + 1)
     sums, cross = _block_moments(y)
     mean = sums / n
     cu = cross / n - np.outer(mean, mean)
-    blocks = y.reshape(h // M, M, w // M, M).transpose(0, 2, 1, 3).reshape(h // M, w // M, M * M)
+    kept = y[M * off:h - M * off, M * off:w - M * off]
+    hk, wk = kept.shape
+    blocks = kept.reshape(hk // M, M, wk // M, M).transpose(0, 2, 1, 3).reshape(hk // M, wk // M, M * M)
     try:
         inv = np.linalg.inv(cu)
     except np.linalg.LinAlgError:   # a subband without variation (flat reference): MATLAB's inv
@@ -209,9 +212,7 @@ def _ifc_vif(ref: _Decomposed, dist: _Decomposed, want_ifc: bool = True,
     ifc_sum = vif_num = vif_den = 0.0
     for k in SUBBANDS:
         g, vv = _channel(ref, dist, k)
-        ss, lam = _ref_params(ref.sub[k])
-        off = _offset(k)
-        ss = ss[off:ss.shape[0] - off, off:ss.shape[1] - off]      # g, vv cover these blocks only
+        ss, lam = _ref_params(ref.sub[k], _offset(k))             # g, vv, ss: the kept blocks
         gss = g * g * ss
         if want_ifc:
             ifc_sum += _sum_log2_1p(gss / (vv + IFC_EPS), lam)
