@@ -46,5 +46,5 @@ def freq_filter(x: np.ndarray, h_centered: np.ndarray) -> np.ndarray:
     """
     h = np.fft.ifftshift(h_centered)
     n = x.shape[1]
-    spec = scipy.fft.rfft2(_f64(x), workers=-1)
-    return scipy.fft.irfft2(spec * h[:, : n // 2 + 1], s=x.shape, workers=-1)
+    spec = scipy.fft.rfft2(_f64(x))
+    return scipy.fft.irfft2(spec * h[:, : n // 2 + 1], s=x.shape)

@@ -100,33 +100,73 @@ def _window_stats(xs: np.ndarray) -> tuple[np.ndarray, ...]:
     return xp, np.cumsum(xp, axis=1), xp - xp.mean(axis=1, keepdims=True), sd, _neg_plogp_sum(xp)
 
 
-def _joint_entropy(fp: np.ndarray, fc: np.ndarray, fsd: np.ndarray, xp: np.ndarray, xc: np.ndarray,
-                   xsd: np.ndarray, c: np.ndarray, upper: bool) -> np.ndarray:
+def _phi(p: np.ndarray) -> np.ndarray:
+    """``real(-p log2 p)`` elementwise (0 where p == 0; ``-p log2 |p|`` for negative p)."""
+    ap = np.abs(p)
+    lg = np.zeros_like(ap)
+    np.log2(ap, out=lg, where=ap > 0)
+    return -p * lg
+
+
+def _merge(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Merge two rows-sorted breakpoint sets: sorted values, is-from-p flags and, per position,
+    how many p and q breakpoints precede it (ties: p first)."""
+    l = p.shape[1]
+    z = np.concatenate([p, q], axis=1)
+    order = np.argsort(z, axis=1, kind="stable")
+    t = np.take_along_axis(z, order, axis=1)
+    is_p = order < l
+    n_p = np.cumsum(is_p, axis=1) - is_p
+    n_q = np.arange(2 * l)[None, :] - n_p
+    return t, is_p, n_p, n_q
+
+
+def _joint_entropy(fp: np.ndarray, fc: np.ndarray, fsd: np.ndarray, hf: np.ndarray, xp: np.ndarray,
+                   xc: np.ndarray, xsd: np.ndarray, hx: np.ndarray, c: np.ndarray, upper: bool) -> np.ndarray:
     """Joint entropy (bits) of Nelsen's joint pmf of F's and X's window pdfs (one sign of c).
 
-    The pmf ``k * B + (1 - k) * outer(pF, pX)`` mixes the product with the Frechet bound ``B``
-    (upper ``min(u, v)`` for c >= 0, lower ``max(u + v - 1, 0)`` for c < 0) scaled to match the
-    pdfs' correlation c. Cell (i, j) of the bound's pmf -- the original's second differences
-    on the CDF grid -- is the overlap of ``(F_{i-1}, F_i]`` with ``(X_{j-1}, X_j]`` (upper) or
-    with ``(1 - X_j, 1 - X_{j-1}]`` (lower). Grids are flat ``(m, l*l)``, cell index ``i*l + j``.
+    The pmf ``k * B + s * outer(pF, pX)``, ``s = 1 - k``, mixes the product with the Frechet
+    bound ``B`` (upper ``min(u, v)`` for c >= 0, lower ``max(u + v - 1, 0)`` for c < 0), k set
+    so that the correlation matches c. Cell (i, j) of the bound's pmf -- the original's second
+    differences on the CDF grid -- is the overlap of ``(F_{i-1}, F_i]`` with ``(X_{j-1}, X_j]``
+    (upper) or with ``(1 - X_j, 1 - X_{j-1}]`` (lower), so at most 2l - 1 cells are non-zero:
+    the segments between the merged breakpoints. The entropy of the product part over all
+    l*l cells has the closed form ``s (H_F + H_X) - s log2|s|``; the non-zero bound cells are
+    then corrected one by one. Equal to summing all l*l cells up to round-off.
     """
-    l = fp.shape[1]
-    f_hi = np.repeat(fc, l, axis=1)
-    f_lo = np.repeat(fc - fp, l, axis=1)                   # F_{i-1} (0 before the first bin)
-    x_hi = np.tile(xc, (1, l))
+    n, l = fp.shape
+    t, is_f, n_f, n_x = _merge(fc, xc)
     if upper:
-        pb = np.maximum(np.minimum(f_hi, x_hi) - np.maximum(f_lo, np.tile(xc - xp, (1, l))), 0.0)
-        bound_sum = np.minimum(f_hi, x_hi).sum(axis=1)
+        # sum_ij min(F_i, X_j): an F_i pairs with the X_j >= F_i, an X_j with the F_i > X_j
+        bound_sum = np.sum(t * np.where(is_f, l - n_x, l - n_f), axis=1)
+        qx = xc                                            # X partition, upper ends ascending
+        to_j = np.arange(l)
         degenerate = (fsd * xsd == 0) | (c == 0)
     else:
-        pb = np.maximum(np.minimum(f_hi, 1.0 - np.tile(xc - xp, (1, l))) - np.maximum(f_lo, 1.0 - x_hi), 0.0)
-        bound_sum = np.maximum(f_hi + x_hi - 1.0, 0.0).sum(axis=1)
+        # sum_ij max(F_i - Y_j, 0), Y_j = 1 - X_j: pairs with F_i > Y_j (ties add 0)
+        y = (1.0 - xc)[:, ::-1]
+        ty, is_fy, n_fy, n_y = _merge(fc, y)
+        bound_sum = np.sum(np.where(is_fy, ty * n_y, -ty * (l - n_fy - is_fy)), axis=1)
+        qx = (1.0 - (xc - xp))[:, ::-1]                   # upper ends of (1 - X_j, 1 - X_{j-1}], ascending
+        to_j = np.arange(l)[::-1]
         degenerate = fsd * xsd == 0
     cov = bound_sum - fc.sum(axis=1) * xc.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        k = np.where(degenerate, 0.0, c * fsd * xsd / cov)[:, None]
-    jpdf = k * pb + (1.0 - k) * (np.repeat(fp, l, axis=1) * np.tile(xp, (1, l)))
-    return _neg_plogp_sum(jpdf)
+        k = np.where(degenerate, 0.0, c * fsd * xsd / cov)
+    s = 1.0 - k
+    # product part over all cells: -sum s pF_i pX_j log2|s pF_i pX_j|
+    sf, sx = fp.sum(axis=1), xp.sum(axis=1)
+    hj = s * (hf * sx + hx * sf) + _phi(s) * sf * sx
+    # non-zero cells of the bound's pmf: segments of the merged partitions
+    t, is_f, n_f, n_x = _merge(fc, qx)
+    seg = np.diff(t, axis=1, prepend=0.0)
+    valid = (seg > 0) & (n_f < l) & (n_x < l)
+    i = np.minimum(n_f, l - 1)
+    j = to_j[np.minimum(n_x, l - 1)]
+    o = np.take_along_axis(fp, i, axis=1) * np.take_along_axis(xp, j, axis=1)
+    so = s[:, None] * o
+    corr = _phi(k[:, None] * seg + so) - _phi(so)
+    return hj + np.sum(np.where(valid, corr, 0.0), axis=1)
 
 
 def _fmi_pair(xs: np.ndarray, fs: np.ndarray, fstats: tuple) -> np.ndarray:
@@ -150,7 +190,7 @@ def _fmi_pair(xs: np.ndarray, fs: np.ndarray, fstats: tuple) -> np.ndarray:
     for upper in (True, False):
         r = np.flatnonzero(c >= 0) if upper else np.flatnonzero(c < 0)
         if r.size:
-            hj[r] = _joint_entropy(fp[r], fc[r], fsd[r], xp[r], xc[r], xsd[r], c[r], upper)
+            hj[r] = _joint_entropy(fp[r], fc[r], fsd[r], hf[r], xp[r], xc[r], xsd[r], hx[r], c[r], upper)
     mi = hx + hf - hj
     with np.errstate(invalid="ignore", divide="ignore"):
         out[todo] = np.where(mi == 0, 0.0, 2.0 * mi / (hx + hf))
@@ -228,7 +268,8 @@ def ce(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
 
 @register_metric("fmi", description="feature mutual information (pixel features, 3x3 windows, Fast-FMI)",
                  higher_is_better=True,
-                 reference="Haghighat et al. 2011, Comput. Electr. Eng. 37(5); Fast-FMI fmi.m (AICT 2014), feature 'none', w=3")
+                 reference="Haghighat et al. 2011, Comput. Electr. Eng. 37(5); "
+                           "Fast-FMI fmi.m (AICT 2014), feature 'none', w=3")
 def fmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     """Feature mutual information on raw pixels (FMI_pixel).
 

@@ -122,7 +122,8 @@ def chen_varshney(im1: np.ndarray, im2: np.ndarray, fused: np.ndarray) -> float:
 
 @register_metric("qcb", description="Chen-Blum Q_CB: contrast preservation under a human CSF model",
                  higher_is_better=True,
-                 reference="Chen & Blum 2009, Image Vis. Comput. 27(10); Liu's metricChenBlum.m (= VIFB metricsQcb on gray)")
+                 reference="Chen & Blum 2009, Image Vis. Comput. 27(10); "
+                           "Liu's metricChenBlum.m (= VIFB metricsQcb on gray)")
 def qcb(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     """Chen-Blum perceptual fusion quality.
 

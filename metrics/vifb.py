@@ -113,7 +113,8 @@ def vifb_sf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     return spatial_frequency(np.concatenate(bands, axis=1) if len(bands) > 1 else bands[0])
 
 
-@register_metric("vifb:ag", description="VIFB metricsAvg_gradient: MATLAB-gradient AG / ((M-1)(N-1)), mean over channels",
+@register_metric("vifb:ag",
+                 description="VIFB metricsAvg_gradient: MATLAB-gradient AG / ((M-1)(N-1)), mean over channels",
                  higher_is_better=True, input="raw", reference=VIFB_REF + "metricsAvg_gradient.m")
 def vifb_ag(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     """VIFB ``metricsAvg_gradient``: per channel, MATLAB ``gradient`` (central differences, one-sided
@@ -198,8 +199,8 @@ def vifb_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
 @register_metric("vifb:qabf", description="VIFB metricsQabf: Xydeas-Petrovic Q_ABF, VIFB form (quirks kept)",
                  higher_is_better=True, input="raw", reference=VIFB_REF + "metricsQabf.m")
 def vifb_qabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
-    """VIFB ``metricsQabf`` (core :func:`fusionbench.metrics.qabf.qabf_vifb`): Xydeas & Petrovic's Q_ABF with Tg 0.9994, kg -15, Dg 0.5, Ta 0.9879,
-    ka -22, Da 0.8; Sobel by ``conv2(..., 'same')``; ``alpha = atan(Sy/Sx)`` (pi/2 where Sx == 0),
+    """VIFB ``metricsQabf`` (core :func:`fusionbench.metrics.qabf.qabf_vifb`): Xydeas & Petrovic's
+    Q_ABF with Tg 0.9994, kg -15, Dg 0.5, Ta 0.9879, ka -22, Da 0.8; Sobel by ``conv2(..., 'same')``; ``alpha = atan(Sy/Sx)`` (pi/2 where Sx == 0),
     ``A = 1 - |aX - aF| / (pi/2)``; result ``sum(Q_AF gA + Q_BF gB) / sum(gA + gB)``; per channel
     (A = VI, B = IR), channel mean. Quirks kept: the images are scaled by 255 first
     (``255*im2double`` of a double), and where ``gX == gF`` the strength ratio is set to ``gF``
@@ -218,7 +219,8 @@ def vifb_qcb(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     return _per_channel(ir, vi, f, lambda v, i, fk: chen_blum(_gray_uint8(v), _gray_uint8(i), fk))
 
 
-@register_metric("vifb:qcv", description="VIFB metricsQcv: Chen-Varshney Q_CV per channel, channel mean (lower is better)",
+@register_metric("vifb:qcv",
+                 description="VIFB metricsQcv: Chen-Varshney Q_CV per channel, channel mean (lower is better)",
                  higher_is_better=False, input="raw", reference=VIFB_REF + "metricsQcv.m")
 def vifb_qcv(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     """VIFB ``metricsQcv`` (Liu's ``metricChen``, :func:`chen_varshney`: 16x16 ``blkproc`` blocks

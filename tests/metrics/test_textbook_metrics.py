@@ -196,9 +196,16 @@ def test_fmi_matches_a_literal_port_of_fmi_m():
     a = rng.integers(0, 256, (9, 11)).astype(np.float64)
     b = rng.integers(0, 256, (9, 11)).astype(np.float64)
     f = np.floor((a + b) / 2)
+    f[:, 6:] = np.floor((255 - a[:, 6:] + b[:, 6:]) / 2)   # anti-correlated with a: c < 0 windows
     f[0:3, 0:3] = a[0:3, 0:3]                         # one window equal to the source (value 1)
     b[4:7, 4:7] = 50                                  # a constant source window
+    from fusionbench.metrics import information as info
     from fusionbench.metrics.information import fmi_haghighat
+
+    xp = info._normalised_pdf(info._window_vectors(a, 3))
+    fp = info._normalised_pdf(info._window_vectors(f, 3))
+    c = np.sum((xp - xp.mean(1, keepdims=True)) * (fp - fp.mean(1, keepdims=True)), axis=1)
+    assert (c < 0).sum() >= 5 and (c > 0).sum() >= 5    # both Frechet bounds are exercised
 
     assert fmi_haghighat(a, b, f) == pytest.approx(_fmi_literal(a, b, f), rel=1e-9)
 
