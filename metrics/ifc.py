@@ -164,13 +164,12 @@ def _ref_params(y: np.ndarray, off: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _channel(ref: _Decomposed, dist: _Decomposed, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``distsub_est_m`` for subband ``k``: gain ``g`` and noise variance ``vv`` per block.
+    """``distsub_est_m`` for subband ``k``: gain ``g`` and noise variance ``vv`` per kept block.
 
-    Box-window statistics centred on each block's middle sample (stride M), reflect1 edges,
-    then the release's clean-up rules, in its order. Where the two subbands agree over a
-    window, ``cov == ss_x == ss_y`` exactly and ``vv`` is ~0 as with MATLAB's direct ``conv2``
-    (round-off of far-away samples, as running sums would leave, is magnified by IFC's
-    ``1e-10`` floor).
+    Box-window statistics centred on each block's middle sample (stride M), then the release's
+    clean-up rules, in its order. Only the blocks ``ifcvec`` keeps are computed (their windows
+    never reach the reflect1 edges). Where the two subbands agree over a window,
+    ``cov == ss_x == ss_y`` exactly and ``vv`` is ~0, as with MATLAB's direct ``conv2``.
     """
     win = _window(k)
     n = float(win * win)
