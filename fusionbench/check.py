@@ -24,7 +24,7 @@ from .data import dataset_location, load_dataset
 from .errors import FusionbenchError, InputError, MissingWeightsError
 from .imageio import atomic_write_text
 from .registry import DATASETS, METRICS, discover
-from .runner import dataset_label, run
+from .runner import run
 from .store import ResultStore, fmt_float
 
 DEFAULT_RTOL = 1e-7
@@ -97,9 +97,9 @@ def _current_values(df: pd.DataFrame, store: ResultStore, root, jobs: int,
         try:
             need_all = (g.pair == "mean").any()
             _, all_pairs = load_dataset(dataset, root=root)
-            run(method, dataset, metrics=metrics, results=store.root, root=root, jobs=jobs,
-                progress=False, pairs=None if need_all else wanted, log=log)
-            scores = store.scores(dataset_label(dataset, None), method)
+            (summary,) = run(method, dataset, metrics=metrics, results=store.root, root=root, jobs=jobs,
+                             progress=False, pairs=None if need_all else wanted, log=log)
+            scores = store.scores(summary.dataset, summary.method)
         except MissingWeightsError as exc:
             log(f"skipped {method} on {dataset}: {exc}")
             errors[(dataset, method)] = "skipped"
@@ -193,7 +193,7 @@ def generate(datasets: Sequence[str], methods: Sequence[str], metrics: Sequence[
             for m in methods:
                 (s,) = run(m, d, metrics=metrics, results=tmp, root=root, jobs=jobs, progress=False,
                            pairs=subset, log=log)
-                scores = ResultStore(tmp).scores(dataset_label(d, None), m)
+                scores = ResultStore(tmp).scores(s.dataset, s.method)
                 rt, at = (tolerances or {}).get(m, (float("nan"), float("nan")))
                 for col in scores.columns:
                     for pair, v in scores[col].items():
