@@ -158,7 +158,8 @@ def _joint_entropy(fp: np.ndarray, fc: np.ndarray, fsd: np.ndarray, hf: np.ndarr
     sf, sx = fp.sum(axis=1), xp.sum(axis=1)
     hj = s * (hf * sx + hx * sf) + _phi(s) * sf * sx
     # non-zero cells of the bound's pmf: segments of the merged partitions
-    t, is_f, n_f, n_x = _merge(fc, qx)
+    if not upper:                                          # the upper case reuses the first merge
+        t, is_f, n_f, n_x = _merge(fc, qx)
     seg = np.diff(t, axis=1, prepend=0.0)
     valid = (seg > 0) & (n_f < l) & (n_x < l)
     i = np.minimum(n_f, l - 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fusionbench.imageio import check_images
-from fusionbench.metrics._filters import sep_correlate
+from fusionbench.metrics._filters import ArrayMemo, sep_correlate
 from fusionbench.registry import register_metric
 
 SSIM_K = (0.01, 0.03)
@@ -34,17 +34,32 @@ def filter2_valid(img: np.ndarray, g: np.ndarray) -> np.ndarray:
     return sep_correlate(img, g, border="zero")[r:img.shape[0] - r, r:img.shape[1] - r]
 
 
-def _ssim_maps(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Wang et al. SSIM and contrast-structure maps over the 'valid' windows."""
+_SOURCE_STATS = ArrayMemo()
+
+
+def _local_stats(x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Windowed mean and variance (``filter2(w, x.*x) - mu.^2``) over the valid windows."""
+    mu = filter2_valid(x, g)
+    return mu, filter2_valid(x * x, g) - mu * mu
+
+
+def _ssim_maps(a: np.ndarray, b: np.ndarray, g: np.ndarray, memo_a: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Wang et al. SSIM and contrast-structure maps over the 'valid' windows.
+
+    ``memo_a``: ``a`` is a source image scored against many fused images; its statistics are
+    memoised (only for the standard 11-tap window).
+    """
     if min(a.shape) < len(g):
         raise ValueError(f"SSIM needs images of at least {len(g)}x{len(g)} pixels, got {a.shape[1]}x{a.shape[0]}")
     c1 = (SSIM_K[0] * SSIM_L) ** 2
     c2 = (SSIM_K[1] * SSIM_L) ** 2
-    mu_a = filter2_valid(a, g)
-    mu_b = filter2_valid(b, g)
+    if memo_a:
+        mu_a, s_aa = _SOURCE_STATS.get(f"ssim{len(g)}", a, lambda x: _local_stats(x, g))
+    else:
+        mu_a, s_aa = _local_stats(a, g)
+    mu_b, s_bb = _local_stats(b, g)
     mu_aa, mu_bb, mu_ab = mu_a * mu_a, mu_b * mu_b, mu_a * mu_b
-    s_aa = filter2_valid(a * a, g) - mu_aa
-    s_bb = filter2_valid(b * b, g) - mu_bb
     s_ab = filter2_valid(a * b, g) - mu_ab
     cs = (2 * s_ab + c2) / (s_aa + s_bb + c2)
     ssim_map = ((2 * mu_ab + c1) * (2 * s_ab + c2)) / ((mu_aa + mu_bb + c1) * (s_aa + s_bb + c2))
@@ -52,13 +67,14 @@ def _ssim_maps(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> tuple[np.ndarray,
 
 
 def ssim_index(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM of two gray images (Wang et al. 2004 reference ``ssim_index.m``).
+    """Mean SSIM of two gray images (Wang et al. 2004 reference ``ssim_index.m``); ``a`` is the
+    source (its window statistics are memoised for repeated calls).
 
     11x11 Gaussian window (sigma 1.5), K = (0.01, 0.03), L = 255, statistics over the 'valid'
     windows only (``filter2(..., 'valid')``), result ``mean2(ssim_map)``. Symmetric; 1 for
     identical images. This is also the inner ``ssim`` of VIFB's ``metricsSsim``.
     """
-    ssim_map, _ = _ssim_maps(np.asarray(a, np.float64), np.asarray(b, np.float64), gaussian_1d())
+    ssim_map, _ = _ssim_maps(np.asarray(a, np.float64), np.asarray(b, np.float64), gaussian_1d(), memo_a=True)
     return float(ssim_map.mean())
 
 

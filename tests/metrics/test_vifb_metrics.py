@@ -165,3 +165,17 @@ def test_vifb_rejects_size_mismatch():
     ir, vi, f = _gray_triplet()
     with pytest.raises(ValueError, match="size mismatch"):
         get_metric("vifb:ssim").fn(ir, vi, f[:-1])
+
+
+def test_vifb_gray_fused_with_colour_visible_runs_like_roadscene():
+    """Gray IR and fused with a colour VI (RoadScene-like): VIFB's gray-fused branch; colour
+    sources go through MATLAB rgb2gray (rounded for uint8 where VIFB converts the uint8 image)."""
+    ir, vi, f = _gray_triplet(4)
+    vi3 = np.stack([vi, np.roll(vi, 3, 1), 255 - vi], axis=2).astype(np.uint8)
+    vi_gray = np.floor(vi3.astype(np.float64) @ np.array([0.298936021293775, 0.587043074451121,
+                                                          0.114020904255103]) + 0.5).astype(np.uint8)
+    for name in VIFB_NAMES.values():
+        got = get_metric(name).fn(ir, vi3, f)
+        assert np.isfinite(got), name
+        if name in ("vifb:mi", "vifb:ce", "vifb:ssim", "vifb:qcb", "vifb:qcv"):   # uint8 rgb2gray
+            assert got == pytest.approx(get_metric(name).fn(ir, vi_gray, f), rel=1e-12), name
