@@ -9,7 +9,7 @@ import numpy as np
 
 from .data import PairContext
 from .errors import InputError
-from .imageio import check_images, read_image, rgb2gray
+from .imageio import check_images, is_gray_rgb, read_image, rgb2gray
 from .registry import MetricSpec, get_metric, parse_method, resolve_metrics
 
 ImageLike = np.ndarray | str | os.PathLike
@@ -17,7 +17,7 @@ ImageLike = np.ndarray | str | os.PathLike
 
 def _as_raw(img: ImageLike, role: str) -> np.ndarray:
     if isinstance(img, (str, os.PathLike)):
-        return read_image(img, collapse_gray=True)
+        return read_image(img)
     a = np.asarray(img)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
@@ -55,9 +55,9 @@ def fuse(ir: ImageLike, vi: ImageLike, method: str = "average", **params: Any) -
     methods that output colour).
     """
     ir_raw, vi_raw = _as_raw(ir, "ir"), _as_raw(vi, "vi")
-    if ir_raw.ndim == 3:
+    if ir_raw.ndim == 3 and not is_gray_rgb(ir_raw):
         raise InputError("fuse: infrared image must be single-channel gray (got colour)")
-    vi_rgb = vi_raw.astype(np.float64) if vi_raw.ndim == 3 else None
+    vi_rgb = vi_raw.astype(np.float64) if vi_raw.ndim == 3 and not is_gray_rgb(vi_raw) else None
     return run_method(method, _gray(ir_raw), _gray(vi_raw), vi_rgb=vi_rgb, **params)
 
 
@@ -82,7 +82,7 @@ def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[s
 
     ``ir``, ``vi``, ``fused``: arrays or paths. Plain metrics receive float64 gray 0..255
     (colour converted with MATLAB rgb2gray); ``vifb:*`` metrics receive the images as read
-    (uint8, colour where the file is colour). ``metrics`` is a list or comma string of
+    (uint8, 3 channels where the file has 3, as VIFB's ``imread`` gives them). ``metrics`` is a list or comma string of
     registered names and/or ``preset`` a preset name (default: ``en, sd``). With ``parts=True``
     the per-source parts (``"ifc.ir"``, ...) are included. Bad input raises ``ValueError``.
     """

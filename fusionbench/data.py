@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetNotFoundError, InputError
-from .imageio import IMAGE_SUFFIXES, read_image, rgb2gray
+from .imageio import IMAGE_SUFFIXES, is_gray_rgb, read_image, rgb2gray
 
 DEFAULT_DATA_ROOT = Path("~/.cache/fusionbench/data")
 
@@ -57,9 +57,10 @@ class PairContext:
 class Pair:
     """One infrared/visible pair.
 
-    ``ir_raw()``/``vi_raw()`` return the arrays as stored (uint8, colour where the file is
-    colour); ``ir()``/``vi()`` the float64 gray 0..255 versions (MATLAB rgb2gray); ``vi_rgb()``
-    the colour visible (float64 ``HxWx3``) or None when it is gray.
+    ``ir_raw()``/``vi_raw()`` return the arrays exactly as stored (uint8; 3 channels where the
+    file has 3, even when they are equal — VIFB's metrics treat such files as colour);
+    ``ir()``/``vi()`` the float64 gray 0..255 versions (MATLAB rgb2gray; equal channels give
+    that channel); ``vi_rgb()`` the colour visible (float64 ``HxWx3``) or None when it is gray.
     """
 
     name: str
@@ -74,8 +75,8 @@ class Pair:
                 self._cache["raw"] = self.loader()
             else:
                 assert self.ir_path is not None and self.vi_path is not None
-                ir = read_image(self.ir_path, collapse_gray=True)
-                vi = read_image(self.vi_path, collapse_gray=True)
+                ir = read_image(self.ir_path)
+                vi = read_image(self.vi_path)
                 self._cache["raw"] = (ir, vi)
         return self._cache["raw"]
 
@@ -86,14 +87,14 @@ class Pair:
         return self._load()[1]
 
     def ir(self) -> np.ndarray:
-        return np.asarray(self.ir_raw(), dtype=np.float64)
+        return np.asarray(rgb2gray(self.ir_raw()), dtype=np.float64)
 
     def vi(self) -> np.ndarray:
         return np.asarray(rgb2gray(self.vi_raw()), dtype=np.float64)
 
     def vi_rgb(self) -> np.ndarray | None:
         v = self.vi_raw()
-        return v.astype(np.float64) if v.ndim == 3 else None
+        return v.astype(np.float64) if v.ndim == 3 and not is_gray_rgb(v) else None
 
     @property
     def source(self) -> str:
@@ -106,7 +107,7 @@ class Pair:
         except InputError as exc:
             return [f"pair {self.name}: {exc}"]
         out = []
-        if ir.ndim == 3:
+        if ir.ndim == 3 and not is_gray_rgb(ir):
             out.append(f"pair {self.name}: {self.ir_path or 'infrared'}: colour infrared image "
                        "(infrared must be single-channel gray)")
         if ir.shape[:2] != vi.shape[:2]:

@@ -123,7 +123,7 @@ def process_pair(store: ResultStore, dataset: str, call: MethodCall, pair: Pair,
     todo = [m for m in metric_names
             if rec.get("scores", {}).get(m, {}).get("version") != get_metric(m).version]
     if todo:
-        fused8 = read_image(store.fused_path(dataset, name, pair.name), collapse_gray=True)
+        fused8 = read_image(store.fused_path(dataset, name, pair.name))
         raw = (ir_raw, vi_raw, fused8)
         gray = [np.asarray(rgb2gray(a), dtype=np.float64) for a in raw]
         scores = dict(rec.get("scores", {}))

@@ -38,7 +38,7 @@ def published(ir: np.ndarray, vi: np.ndarray, *, ctx: PairContext, variant: str 
     if p is None:
         raise MissingResultError(f"published:{variant}: no result for pair {ctx.pair} in "
                                  f"{ctx.data_root / 'results' / ctx.dataset / variant}")
-    img = read_image(p, collapse_gray=True)
+    img = read_image(p)
     if img.shape[:2] != np.shape(ir)[:2]:
         raise InputError(f"{p}: size mismatch with its pair: {img.shape[1]}x{img.shape[0]} vs "
                          f"{np.shape(ir)[1]}x{np.shape(ir)[0]}")

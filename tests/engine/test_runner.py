@@ -109,3 +109,21 @@ def test_roadscene_split_folders(tmp_path, data_root):
     (s,) = run("average", "roadscene", root=data_root, results=tmp_path / "r", metrics="en",
                progress=False, log=lambda m: None)
     assert s.dataset == "roadscene" and len(s.outcomes) == 20
+
+
+def test_runner_gives_vifb_metrics_the_images_as_read(tmp_path, data_root, reference_dir):
+    """`run` on published colour results reproduces VIFB's own values: the raw metrics see the
+    stored files (3 channels where the file has 3), not a gray conversion."""
+    import math
+
+    ref = pd.read_csv(reference_dir / "vifb_metrics.csv")
+    ref = ref[(ref.image == "kettle") & (ref.method == "MGFF")].set_index("metric").value
+    (s,) = run("published:MGFF", "vifb", root=data_root, results=tmp_path / "r", preset="vifb",
+               pairs=["kettle"], progress=False, log=lambda m: None)
+    got = pd.read_csv(s.scores_path, dtype={"pair": str}).set_index("pair").loc["kettle"]
+    names = {"Entropy": "vifb:en", "Spatial_frequency": "vifb:sf", "Qabf": "vifb:qabf", "Ssim": "vifb:ssim",
+             "Qcb": "vifb:qcb", "Mutinf": "vifb:mi"}
+    for vifb_name, ours in names.items():
+        r = ref[vifb_name]
+        tol = 0.5 * 10.0 ** (math.floor(math.log10(abs(r))) - 4) + 3e-5 * abs(r)
+        assert abs(got[ours] - r) <= tol, (ours, got[ours], r)

@@ -25,7 +25,11 @@ def test_api_validates_inputs():
         fusionbench.fuse(a, np.zeros((4, 5)))
     with pytest.raises(ValueError, match="NaN"):
         fusionbench.fuse(a, np.full((4, 4), np.nan))
+    colour = np.zeros((4, 4, 3))
+    colour[..., 0] = 9
     with pytest.raises(ValueError, match="colour"):
-        fusionbench.fuse(np.zeros((4, 4, 3)), a)
+        fusionbench.fuse(colour, a)
+    grey_as_rgb = np.repeat(np.arange(16.0).reshape(4, 4)[..., None], 3, axis=2)
+    assert np.array_equal(fusionbench.fuse(grey_as_rgb, a, method="max"), grey_as_rgb[..., 0])
     with pytest.raises(ValueError, match="size mismatch"):
         fusionbench.evaluate(a, a, np.zeros((3, 4)), metrics=["en"])
