@@ -51,6 +51,17 @@ def resolve_weights(config: str = "default", weights: str | os.PathLike | None =
                        f"{_trained_dir() / 'ssl_waeie'} and {PACKAGE_WEIGHTS})")
 
 
+def resolve_params(params: dict) -> dict:
+    """``params`` with ``weights`` replaced by the file that will actually be used (a path string).
+
+    For the runner's cache key: a key built from the resolved parameters hashes the weights
+    file's content, so retraining into the trained-weights folder invalidates cached results.
+    """
+    out = dict(params)
+    out["weights"] = str(resolve_weights(out.get("config", "default"), out.get("weights")))
+    return out
+
+
 def load_model(path: Path, config: str = "default", device: str = "cpu"):
     """The eval-mode network of a weights file (cached by path, size and mtime).
 

@@ -251,6 +251,7 @@ def test_trained_dir_takes_precedence_and_explicit_weights_win(tmp_path, monkeyp
                     config=SSLConfig(**TINY))
     assert pkg.resolve_weights("default") == res["out"]
     assert pkg.resolve_weights("mu10") == res["out"]
+    assert pkg.resolve_params({"config": "default", "weights": None})["weights"] == str(res["out"])
     assert pkg.resolve_weights("default", str(pkg.PACKAGE_WEIGHTS / "default.pt")) == pkg.PACKAGE_WEIGHTS / "default.pt"
 
 
