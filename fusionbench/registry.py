@@ -32,6 +32,8 @@ class MethodSpec:
     ``variants`` maps a variant name to parameter overrides; ``any_variant=True`` passes an
     unlisted variant through as ``params['variant']`` (e.g. ``published:<folder>``).
     ``version`` is part of every cache key: bump it when the method's numerics change.
+    ``resolve_params(params) -> params`` (optional) makes implicit choices explicit for the
+    cache key, e.g. which weights file a ``weights=None`` will load.
     """
 
     name: str
@@ -47,6 +49,7 @@ class MethodSpec:
     version: str = "1"
     reference: str = ""
     trainer: Callable[..., Any] | None = None
+    resolve_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -218,6 +221,12 @@ def parse_method(name: str, **overrides: Any) -> MethodCall:
                                    f"(parameters: {', '.join(sorted(accepted)) or 'none'})")
     params.update(overrides)
     return MethodCall(spec, variant, params)
+
+
+def accepts(spec: MethodSpec, param: str) -> bool:
+    """Whether a method takes keyword parameter ``param``."""
+    accepted = _accepted_params(spec)
+    return accepted is None or param in accepted
 
 
 def _accepted_params(spec: MethodSpec) -> set[str] | None:

@@ -56,8 +56,9 @@ def _jsonable(v: Any) -> Any:
 
 
 def method_fingerprint(call: MethodCall) -> dict[str, Any]:
-    """What identifies a method's output besides its inputs (name, version, parameters)."""
-    return {"method": call.full_name, "version": call.spec.version, "params": _jsonable(call.params)}
+    """What identifies a method's output besides its inputs (name, version, resolved parameters)."""
+    params = call.spec.resolve_params(dict(call.params)) if call.spec.resolve_params else call.params
+    return {"method": call.full_name, "version": call.spec.version, "params": _jsonable(params)}
 
 
 def cache_key(call: MethodCall, ir_raw: np.ndarray, vi_raw: np.ndarray, pair: str) -> str:
@@ -154,6 +155,20 @@ def _work_one(i: int) -> PairOutcome:
         return PairOutcome(pair.name, "failed", message=str(exc))
 
 
+def _parse_with_params(methods: Sequence[str], params: dict[str, Any]) -> list[MethodCall]:
+    """Parse method names, giving each the overrides it accepts (``--weights`` for one method
+    of several); an override that no method accepts is an error."""
+    from .registry import accepts
+
+    discover()
+    calls = [parse_method(m) for m in methods]
+    for key in params:
+        if not any(accepts(c.spec, key) for c in calls):
+            raise InputError(f"no method among {', '.join(methods)} has a parameter {key!r}")
+    return [parse_method(m, **{k: v for k, v in params.items() if accepts(c.spec, k)})
+            for m, c in zip(methods, calls)]
+
+
 def dataset_label(name: str, split: str | None) -> str:
     """Store folder of a dataset: its name, or ``name-split`` for a non-default split."""
     discover()
@@ -183,7 +198,7 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
         methods = [m for m in methods.split(",") if m.strip()]
     if not methods:
         raise InputError("no methods given (--methods a,b)")
-    calls = [parse_method(m, **(method_params or {})) for m in methods]
+    calls = _parse_with_params(methods, method_params or {})
     metric_names = resolve_metrics(metrics, preset, default=tuple(default_metrics()))
     base_root = data_root(root)
     label, all_pairs = load_dataset(dataset, root=base_root, split=split)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusionbench.errors import WeightsError
+from fusionbench.errors import MissingWeightsError, WeightsError
 from fusionbench.methods.ssl_waeie.train import trainer
 from fusionbench.registry import register_method
 
@@ -38,7 +38,7 @@ def resolve_weights(config: str = "default", weights: str | os.PathLike | None =
     if weights:
         p = Path(weights).expanduser()
         if not p.is_file():
-            raise WeightsError(f"{p}: weights file not found")
+            raise MissingWeightsError(f"{p}: weights file not found")
         return p
     stems = weight_names(None if config == "default" else config)
     for folder in (_trained_dir() / "ssl_waeie", PACKAGE_WEIGHTS):
@@ -46,7 +46,7 @@ def resolve_weights(config: str = "default", weights: str | os.PathLike | None =
             if (folder / f"{stem}.pt").is_file():
                 return folder / f"{stem}.pt"
     v = "" if config == "default" else f" --variant {config}"
-    raise WeightsError(f"no weights for ssl_waeie{'' if config == 'default' else ':' + config}; "
+    raise MissingWeightsError(f"no weights for ssl_waeie{'' if config == 'default' else ':' + config}; "
                        f"train them with `fusionbench train ssl_waeie{v}` (looked in "
                        f"{_trained_dir() / 'ssl_waeie'} and {PACKAGE_WEIGHTS})")
 
@@ -122,6 +122,7 @@ def _device(device: str) -> str:
     variants={v: {"config": v} for v in _VARIANTS},
     version="1",
     trainer=trainer,
+    resolve_params=resolve_params,
 )
 def ssl_waeie(ir: np.ndarray, vi: np.ndarray, *, config: str = "default",
               weights: str | os.PathLike | None = None, device: str = "auto") -> np.ndarray:

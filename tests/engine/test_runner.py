@@ -127,3 +127,40 @@ def test_runner_gives_vifb_metrics_the_images_as_read(tmp_path, data_root, refer
         r = ref[vifb_name]
         tol = 0.5 * 10.0 ** (math.floor(math.log10(abs(r))) - 4) + 3e-5 * abs(r)
         assert abs(got[ours] - r) <= tol, (ours, got[ours], r)
+
+
+if "_t_weighted" not in METHODS:
+    def _resolve(params):
+        import os
+        return {**params, "weights": params.get("weights") or os.environ["T_WEIGHTS"]}
+
+    @register_method("_t_weighted", description="test double reading a weights file", params={"weights": None},
+                     resolve_params=_resolve)
+    def _t_weighted(ir, vi, weights=None):
+        import os
+        gain = float(open(weights or os.environ["T_WEIGHTS"]).read())
+        return np.clip((ir + vi) / 2 * gain, 0, 255)
+
+
+def test_implicit_weights_file_content_is_part_of_the_cache_key(store_dir, tmp_path, monkeypatch):
+    w = tmp_path / "w.txt"
+    w.write_text("1.0")
+    monkeypatch.setenv("T_WEIGHTS", str(w))
+    (a,) = _run(store_dir, methods="_t_weighted")
+    (b,) = _run(store_dir, methods="_t_weighted")
+    assert a.count("fused") == 4 and b.count("reused") == 4
+    w.write_text("0.5")  # "retrained" in place: same path, new content
+    (c,) = _run(store_dir, methods="_t_weighted")
+    assert c.count("fused") == 4
+
+
+def test_weights_override_goes_only_to_methods_that_take_it(store_dir, tmp_path, monkeypatch):
+    from fusionbench.errors import InputError
+
+    w = tmp_path / "w.txt"
+    w.write_text("0.5")
+    monkeypatch.setenv("T_WEIGHTS", str(tmp_path / "absent"))
+    out = _run(store_dir, methods="average,_t_weighted", method_params={"weights": str(w)})
+    assert [s.count("fused") for s in out] == [4, 4]
+    with pytest.raises(InputError, match="has a parameter 'weights'"):
+        _run(store_dir, methods="average,max", method_params={"weights": str(w)})
