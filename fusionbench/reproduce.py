@@ -219,7 +219,10 @@ def plan(tables: Sequence[int] = (1, 2, 3, 4), *, paper: Paper | str = "ssl_waei
         call = parse_method(t.method, **t.params)
         pub = (_published_dir(root, t.dataset, call.params["variant"])
                if call.spec.any_variant and call.params.get("variant") else None)
-        t.todo = sum(not _pair_done(store, label, call, p, metric_names, pub) for p in pairs)
+        try:
+            t.todo = sum(not _pair_done(store, label, call, p, metric_names, pub) for p in pairs)
+        except FusionbenchError:
+            t.todo = t.total  # e.g. the method's weights are missing: the run will report it
     return Plan(paper=paper, tables=list(tables), metrics=metric_names, tasks=out,
                 unavailable=unavailable, results=store_root, data_root=root)
 
