@@ -187,3 +187,27 @@ def test_reproduce_table3_with_the_real_trainer_tiny_budget(data_root, tmp_path)
     assert not [f for f in rep.failures if "mu" in f and "train" in f]
     p = plan([3], results=res, data_root=root)
     assert p.trainings_todo == 0
+
+
+def test_method_without_weights_is_reported_not_fatal(setup):
+    from fusionbench.errors import WeightsError
+
+    def _no_weights(params):
+        raise WeightsError("t8_noweights: no weights file")
+
+    def _fn(ir, vi, weights=None):
+        raise WeightsError("t8_noweights: no weights file")
+
+    if "t8_noweights" not in METHODS:
+        register_method("t8_noweights", description="test double without weights", params={"weights": None},
+                        resolve_params=_no_weights)(_fn)
+    paper, root, res = setup
+    d = _paper()
+    d["tables"][0]["rows"].append({"key": "nw", "name": "NoWeights", "method": "t8_noweights", "paper": [1.0, 1.0]})
+    p = plan([1], paper=paper_from_dict(d), results=res, data_root=root, metrics=["en"])
+    assert {t.method: t.todo for t in p.tasks}["t8_noweights"] == 3
+    rep = execute(p, progress=False, log=lambda m: None)
+    assert rep.failures and all("t8_noweights" in f for f in rep.failures)
+    cells = json.loads((res / "tables" / "table1.json").read_text())
+    assert {c["row"]: c["source"] for c in cells}["NoWeights"] == "n/a"
+    assert {c["row"]: c["source"] for c in cells}["Average"] == "ours"
