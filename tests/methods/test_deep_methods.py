@@ -153,6 +153,16 @@ def test_runs_on_odd_size_and_is_deterministic(weights, method):
     np.testing.assert_array_equal(a, b)
 
 
+def test_dualfuse_default_rule_is_l1(weights):
+    rng = np.random.default_rng(11)
+    ir = rng.integers(0, 256, (20, 28)).astype(np.float64)
+    vi = 255 - ir
+    np.testing.assert_array_equal(fusionbench.fuse(ir, vi, method="dualfuse"),
+                                  fusionbench.fuse(ir, vi, method="dualfuse:l1"))
+    assert not np.array_equal(fusionbench.fuse(ir, vi, method="dualfuse:add"),
+                              fusionbench.fuse(ir, vi, method="dualfuse:l1"))
+
+
 def test_sources_matter_and_order_is_respected(weights):
     """U2Fusion's input order is [VIS, IR]: swapping the sources must change the result."""
     rng = np.random.default_rng(5)
