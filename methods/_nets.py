@@ -18,6 +18,10 @@ What lives here:
   dense block helpers.
 
 Nothing here is registered; the method modules import it.
+
+RFN-Nest and FusionGAN are not rebuilt: their official weights are not in the weights root
+(blobs of 4 MiB or more were left out of the snapshots, see the weights MANIFEST), so their rows
+use the authors' published images (``published:RFN-Nest``, ``published:FusionGAN``).
 """
 from __future__ import annotations
 
