@@ -116,7 +116,6 @@ def load_model(ctx: PairContext | None = None):
 
 def fuse_features(f1, f2, rule: str):
     """The test script's fusion rules on ``(1, 128, H, W)`` encodings."""
-    import torch
     import torch.nn.functional as F
 
     if rule == "add":
