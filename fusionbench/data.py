@@ -200,6 +200,7 @@ def dataset_location(spec, root: os.PathLike | str | None = None) -> tuple[Path 
 
 def require_folder(spec, root: Path) -> Path:
     """The dataset's folder under ``root``, or a :class:`DatasetNotFoundError` saying how to get it."""
+    root = Path(root).expanduser()
     where = root / spec.folder
     if not ((where / "ir").is_dir() and (where / "vi").is_dir()):
         raise DatasetNotFoundError(
