@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from fusionbench.data import PairContext, weights_root
-from fusionbench.errors import WeightsError
+from fusionbench.errors import MissingWeightsError, WeightsError
 
 MANIFEST_HINT = "see MANIFEST.md in the weights root"
 
@@ -53,14 +53,15 @@ def resolve_root(ctx: PairContext | None = None) -> Path:
 
 
 def weights_file(rel: str, source: str, who: str, ctx: PairContext | None = None) -> Path:
-    """Absolute path of ``rel`` under the weights root; one-line ``WeightsError`` when absent.
+    """Absolute path of ``rel`` under the weights root; one-line ``MissingWeightsError`` (a
+    ``WeightsError``) when absent, so that ``fusionbench check``/``reproduce`` skip the method.
 
     ``source`` says where the file is published (repository, path, commit), as in the
     weights MANIFEST.
     """
     p = resolve_root(ctx) / rel
     if not p.is_file():
-        raise WeightsError(f"{who}: weights file not found: {p} (get it from {source}; set "
+        raise MissingWeightsError(f"{who}: weights file not found: {p} (get it from {source}; set "
                            "--weights-root or FUSIONBENCH_WEIGHTS to the folder holding "
                            f"{rel.split('/')[0]}/)")
     return p

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import fusionbench
-from fusionbench.errors import WeightsError
+from fusionbench.errors import MissingWeightsError, WeightsError
 from fusionbench.imageio import read_image
 
 METHODS = ["densefuse:add", "densefuse:l1", "didfuse", "dualfuse", "dualfuse:l1",
@@ -118,7 +118,7 @@ def test_strict_loading_rejects_a_wrong_state(weights):
 def test_missing_weights_one_line_error(tmp_path, monkeypatch, method, rel, source):
     monkeypatch.setenv("FUSIONBENCH_WEIGHTS", str(tmp_path))
     img = np.full((8, 8), 100.0)
-    with pytest.raises(WeightsError) as exc:
+    with pytest.raises(MissingWeightsError) as exc:
         fusionbench.fuse(img, img, method=method)
     msg = str(exc.value)
     assert "\n" not in msg
