@@ -26,7 +26,8 @@ def published_path(ctx: PairContext, folder: str):
 
 
 @register_method("published", description="authors' published fused images: published:<folder> "
-                 "reads <data root>/results/<dataset>/<folder>/<pair>.*", any_variant=True,
+                 "reads <data root>/results/<dataset>/<folder>/<pair>.*; RFN-Nest and FusionGAN are "
+                 "published-only (their weights are not available)", any_variant=True,
                  needs_context=True, color=True, reference="published results")
 def published(ir: np.ndarray, vi: np.ndarray, *, ctx: PairContext, variant: str | None = None,
               vi_rgb: np.ndarray | None = None) -> np.ndarray:

@@ -18,7 +18,7 @@ def _configure(p) -> None:
     g.add_argument("--init", action="store_true", help="compute a new baseline file from --datasets/--methods/--metrics")
     g.add_argument("--datasets", default="synthetic", help="comma-separated datasets (default synthetic)")
     g.add_argument("--methods", help="comma-separated methods (default: every registered deterministic method "
-                   "that needs no published images)")
+                   "except published:<folder>)")
     g.add_argument("--metrics", help="comma-separated metrics (default: every registered metric)")
     g.add_argument("--pairs", action="append", default=[], metavar="DATASET:P1,P2",
                    help="restrict a dataset to these pairs (no mean row then); repeatable")
@@ -62,7 +62,7 @@ def _init(args) -> int:
         methods = [m for m in args.methods.split(",") if m]
     else:
         methods = [n for n, s in sorted(METHODS.items())
-                   if s.deterministic and not s.needs_context and not n.startswith("_")]
+                   if s.deterministic and not s.any_variant and not n.startswith("_")]
     pairs = {}
     for item in args.pairs:
         d, _, names = item.partition(":")
