@@ -198,13 +198,208 @@ def _fmi_pair(xs: np.ndarray, fs: np.ndarray, fstats: tuple) -> np.ndarray:
     return out
 
 
+# -- FMI fast path for 8-bit pixel features (w = 3) ----------------------------------------------
+#
+# Same quantities as above, in exact integer arithmetic. On 8-bit data a window's pdf is
+# ``d / D`` with ``d = x - min(x)`` (0..255) and ``D = sum(d)`` (flat window: d = 1, D = 9), so
+# with ``N = D_F * D_X`` every CDF breakpoint is an integer multiple of ``1 / N``: F_i = cF_i D_X / N,
+# X_j = cX_j D_F / N. The breakpoints are merged as int64 keys by a sorting network (both halves
+# are already sorted); each key carries, below its value, the side flag, its rank on its side
+# and its ``d``, so suffix minima over the merged keys give every segment's F and X cell.
+# All work is in struct-of-arrays layout, a row per window element or segment.
+
+def _oddeven_merge(lo: int, hi: int, r: int):
+    """Comparators of Batcher's odd-even merge of positions lo..hi (halves sorted), step r."""
+    step = 2 * r
+    if step < hi - lo:
+        yield from _oddeven_merge(lo, hi, step)
+        yield from _oddeven_merge(lo + r, hi, step)
+        yield from ((i, i + r) for i in range(lo + r, hi - r, step))
+    else:
+        yield lo, lo + r
+
+
+_MERGE16 = tuple(_oddeven_merge(0, 15, 1))                 # 25 comparators: sorted 8 + sorted 8
+_KEY_SHIFT = 13                                            # key = value << 13 | side << 12 | rank << 8 | d
+_SIDE_X = 1 << 12
+_LOW_MASK = (1 << _KEY_SHIFT) - 1
+_RANK8 = np.arange(8, dtype=np.int32)[:, None] << 8
+_IDX9 = np.arange(9, dtype=np.float64)
+_SEG_M = np.stack([np.ones(17), np.arange(17.0)])         # sums over the 17 segments: 1 and m
+_TINY = 1e-300                                             # log2(|a| + tiny): 0 log 0 = 0
+_int_range = np.arange(2296, dtype=np.float64)             # D <= 9 * 255
+_LOG2_INT = np.log2(np.maximum(_int_range, 1.0))
+_XLOG2X_INT = _int_range * _LOG2_INT
+_prod_range = np.arange(255 * 255 + 1, dtype=np.float64)
+_XLOG2X_PROD = _prod_range * np.log2(np.maximum(_prod_range, 1.0))
+
+
+def _int_window_stats(sub: np.ndarray) -> dict:
+    """Per-window integer pdf statistics; ``sub`` is (9, n) int32, elements in ``sub(:)`` order."""
+    d = sub - sub.min(axis=0)
+    dsum = d.sum(axis=0)
+    flat = dsum == 0                                        # constant window: pdf 1/9 each
+    d += flat
+    dsum += 9 * flat
+    c = np.empty_like(d)
+    c[0] = d[0]
+    for e in range(1, 9):
+        np.add(c[e - 1], d[e], out=c[e])
+    df = d.astype(np.float64)
+    dsf = dsum.astype(np.float64)
+    s1, s2 = _IDX9 @ df, (_IDX9 * _IDX9) @ df
+    return {
+        "d": d, "df": df, "D": dsum.astype(np.int64), "Df": dsf, "c": c,
+        # entropy (bits): log2 D - sum d log2 d / D
+        "H": _LOG2_INT[dsum] - np.take(_XLOG2X_INT, d.astype(np.intp)).sum(axis=0) / dsf,
+        # D^2 * variance of the bin index; 81 D^2 * sum of squared centred pdf
+        "V": dsf * s2 - s1 * s1,
+        "SS": 81.0 * np.einsum("ij,ij->j", df, df) - 9.0 * dsf * dsf,
+        "S": c.sum(axis=0, dtype=np.int64),                 # D * sum of the CDF
+    }
+
+
+def _fused_keys(st: dict) -> None:
+    st["key_low"] = _RANK8 | st["d"][:8]                   # F entry i: rank i
+    st["key_last"] = (8 << 8) | st["d"][8]
+
+
+def _source_keys(st: dict) -> None:
+    """Low key fields and values of X's breakpoints for both bounds (blended per window later).
+
+    Upper bound: X_j, j = 0..7 (d_j). Lower bound: upper ends ``1 - X_{j-1}`` of the reflected
+    intervals, ascending for j = 8..1 (rank r = 8 - j, d_j); the last (value 1) is j = 0.
+    """
+    d, c, dsum = st["d"], st["c"], st["D"]
+    lo_val = (dsum - c[7::-1]).astype(np.int32)
+    st["val_lo"], st["val_diff"] = lo_val, c[:8] - lo_val
+    lo_low = _SIDE_X | _RANK8 | d[:0:-1]
+    st["low_lo"], st["low_diff"] = lo_low, (_SIDE_X | _RANK8 | d[:8]) - lo_low
+    st["last_lo"], st["last_diff"] = (8 << 8) | d[0], d[8] - d[0]    # side flag flipped (X fill)
+
+
+def _fmi_pair_int(x: dict, f: dict) -> np.ndarray:
+    """Per-window normalised feature MI of a source's and F's windows (exact-integer version)."""
+    n = x["D"].shape[0]
+    num = 81.0 * np.einsum("ij,ij->j", x["df"], f["df"]) - 9.0 * x["Df"] * f["Df"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = num / np.sqrt(x["SS"] * f["SS"])
+    c[num == 0] = 0.0
+    upper = c >= 0
+    up = upper.view(np.int8)
+    nn = f["D"] * x["D"]
+    # merged breakpoints in units of 1/N: keys of F (rows 0..7) and X (rows 8..15), F_8 = 1 last
+    key = np.empty((17, n), np.int64)
+    np.multiply(f["c"][:8], x["D"], out=key[:8])
+    key[:8] <<= _KEY_SHIFT
+    key[:8] |= f["key_low"]
+    xv = x["val_diff"] * up
+    xv += x["val_lo"]
+    np.multiply(xv, f["D"], out=key[8:16])
+    key[8:16] <<= _KEY_SHIFT
+    xl = x["low_diff"] * up
+    xl += x["low_lo"]
+    key[8:16] |= xl
+    tmp = np.empty(n, np.int64)
+    for i, j in _MERGE16:
+        np.minimum(key[i], key[j], out=tmp)
+        np.maximum(key[i], key[j], out=key[j])
+        key[i] = tmp
+    np.left_shift(nn, _KEY_SHIFT, out=key[16])
+    key[16] |= f["key_last"]
+    low = np.empty((17, n), np.int32)
+    np.bitwise_and(key, _LOW_MASK, out=low, casting="unsafe")
+    val = np.empty((17, n), np.int32)
+    np.right_shift(key, _KEY_SHIFT, out=val, casting="unsafe")
+    seg = np.empty((17, n), np.int32)                      # segment m = (t_{m-1}, t_m], N units
+    seg[0] = val[0]
+    np.subtract(val[1:], val[:-1], out=seg[1:])
+    # cell of each segment: first F key and first X key at or after it (suffix minima)
+    low_x = low ^ _SIDE_X
+    gf = np.empty((17, n), np.int32)
+    gx = np.empty((17, n), np.int32)
+    gf[16] = low[16]
+    np.multiply(x["last_diff"], up, out=gx[16])
+    gx[16] += x["last_lo"]
+    for m in range(15, -1, -1):
+        np.minimum(low[m], gf[m + 1], out=gf[m])
+        np.minimum(low_x[m], gx[m + 1], out=gx[m])
+    o = np.empty((17, n), np.int64)                        # N * product cell pF_i pX_j
+    np.bitwise_and(gf, 255, out=o, casting="unsafe")
+    gx &= 255
+    o *= gx
+    gf >>= 8                                               # F cell index i
+    np.subtract(9, gf, out=gf)                             # 9 - i
+    p = seg * gf
+    q = p * gf
+    pm = _SEG_M @ p
+    sq = q.sum(axis=0, dtype=np.int64)
+    # N * sum_ij bound(F_i, X_j) = sum_m seg (9 - i)(9 - j); upper j = m - i, lower j = 8 - m + i
+    bound_sum = np.where(upper, 18.0 * pm[0] - pm[1] - sq, pm[1] - 8.0 * pm[0] + sq)
+    cov = bound_sum - (f["S"] * x["S"]).astype(np.float64)
+    vv = f["V"] * x["V"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = c * np.sqrt(vv) / cov
+    k[(vv == 0) | ((c == 0) & upper)] = 0.0
+    s = 1.0 - k
+    # N * cell = k seg + s o on the bound's support; sum of a log2|a| minus the product part's
+    a = seg * k
+    t = o * s
+    a += t
+    np.abs(a, out=t)
+    t += _TINY
+    np.log2(t, out=t)
+    t *= a
+    phi_s = s * np.log2(np.abs(s) + _TINY)
+    t_prod = phi_s * o.sum(axis=0) + s * np.take(_XLOG2X_PROD, o).sum(axis=0)
+    nf = nn.astype(np.float64)
+    hx, hf = x["H"], f["H"]
+    hj = s * (hf + hx) - phi_s - (t.sum(axis=0) - t_prod) / nf + k * np.log2(nf)
+    mi = hx + hf - hj
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = 2.0 * mi / (hx + hf)
+    out[mi == 0] = 0.0
+    return out
+
+
+def _is_8bit(x: np.ndarray) -> bool:
+    return bool(x.size) and x.min() >= 0 and x.max() <= 255 and bool(np.all(x == np.floor(x)))
+
+
+def _fmi_8bit(a: np.ndarray, b: np.ndarray, f: np.ndarray, chunk: int = 8192) -> float:
+    """Fast-FMI with raw-pixel features and w = 3 on integer images 0..255 (exact arithmetic)."""
+    imgs = [np.asarray(x).astype(np.int32) for x in (a, b, f)]
+    h, w = imgs[0].shape[0] - 2, imgs[0].shape[1] - 2
+    rows = max(1, chunk // w)
+    total = 0.0
+    for r0 in range(0, h, rows):
+        r1 = min(r0 + rows, h)
+        # (9, n) windows, element e = row offset + 3 * column offset (MATLAB sub(:) order)
+        sa, sb, sf = (np.stack([x[r0 + r:r1 + r, q:q + w].ravel() for q in range(3) for r in range(3)])
+                      for x in imgs)
+        fst = _int_window_stats(sf)
+        _fused_keys(fst)
+        for sx in (sa, sb):
+            xst = _int_window_stats(sx)
+            _source_keys(xst)
+            v = _fmi_pair_int(xst, fst)
+            v[np.all(sx == sf, axis=0)] = 1.0
+            total += float(v.sum()) / 2.0
+    return total / (h * w)
+
+
 def fmi_haghighat(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "none", w: int = 3,
                   chunk: int = 16384) -> float:
     """Fast-FMI (Haghighat & Razian 2014) of fused ``f`` with sources ``a`` and ``b``.
 
     ``feature``: ``'none'`` (raw pixels), ``'gradient'`` (MATLAB ``gradient(x)`` with one output:
-    the horizontal derivative only) or ``'dct'`` (``dct2`` of the whole image).
+    the horizontal derivative only) or ``'dct'`` (``dct2`` of the whole image). Raw pixels with
+    ``w = 3`` on integer images 0..255 take the exact-integer path :func:`_fmi_8bit` (same values
+    to round-off, about 6x faster); other inputs the float path below.
     """
+    if (feature == "none" and w == 3 and min(np.shape(a)) >= 3
+            and all(_is_8bit(np.asarray(x)) for x in (a, b, f))):
+        return _fmi_8bit(a, b, f)
     feats = []
     for x in (a, b, f):
         x = np.asarray(x, np.float64)
@@ -283,8 +478,8 @@ def fmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     their correlation, and ``2 MI / (H_X + H_F)`` is averaged over the two sources and all
     windows (1 where a window of F equals the source's). Range 0..1; higher is better. Note:
     ``fmi.m``'s own default feature is 'edge' (MATLAB ``edge``), which some scripts still label
-    FMI_pixel. Vectorised over all windows (equal to a literal loop port to 1e-9 relative), but
-    still the slowest metric here: about 1.4 s of one core per 640x480 image.
+    FMI_pixel. Vectorised over all windows (equal to a literal loop port to 1e-9 relative; on
+    8-bit images in exact integer arithmetic, about 0.25 s of one core per 640x480 image).
     """
     a, b, f = check_images(ir, vi, fused, who="fmi")
     return fmi_haghighat(a, b, f)

@@ -210,6 +210,58 @@ def test_fmi_matches_a_literal_port_of_fmi_m():
     assert fmi_haghighat(a, b, f) == pytest.approx(_fmi_literal(a, b, f), rel=1e-9)
 
 
+def _fmi_edge_case_images():
+    """8-bit images whose 3x3 windows hit the special cases of fmi.m: constant windows, one-pixel
+    windows (zero index variance), F equal to the source, F = source + offset and = 2 x source
+    (equal pdfs: k near 1), anti-correlated F (lower Frechet bound), ties between F's and X's CDFs."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (12, 14)).astype(np.float64)
+    b = rng.integers(0, 256, (12, 14)).astype(np.float64)
+    f = np.floor((a + b) / 2)
+    a[0:4, 0:4] = 7                                   # constant source windows
+    b[0:3, 9:12] = 40
+    b[1, 10] = 41                                     # a single non-minimum pixel
+    f[0:3, 9:12] = 0
+    f[2, 9] = 200
+    f[4:7, 0:4] = a[4:7, 0:4]                         # equal to the source
+    f[7:10, 0:4] = a[7:10, 0:4] + 3                   # same pdf, different pixels
+    f[9:12, 5:9] = np.minimum(2 * (a[9:12, 5:9] % 100), 255)
+    f[4:9, 9:14] = 255 - a[4:9, 9:14]                 # anti-correlated
+    b[5:8, 5:8] = np.array([[0, 1, 2], [0, 1, 2], [0, 1, 2]])   # CDF ties with F's
+    f[5:8, 5:8] = np.array([[0, 0, 1], [2, 0, 1], [2, 0, 1]]) * 3
+    return a, b, f
+
+
+def test_fmi_integer_path_matches_the_literal_port_on_edge_cases():
+    from fusionbench.metrics.information import _fmi_8bit
+
+    a, b, f = _fmi_edge_case_images()
+    assert _fmi_8bit(a, b, f) == pytest.approx(_fmi_literal(a, b, f), rel=1e-9)
+    assert _fmi_8bit(b, a, f) == pytest.approx(_fmi_literal(b, a, f), rel=1e-9)
+    rng = np.random.default_rng(23)                   # low-contrast images: many ties and zeros
+    a, b = rng.integers(0, 4, (2, 8, 9)).astype(np.float64)
+    f = np.floor((a + b + rng.integers(0, 2, (8, 9))) / 2)
+    assert _fmi_8bit(a, b, f) == pytest.approx(_fmi_literal(a, b, f), rel=1e-9)
+
+
+def test_fmi_integer_and_float_paths_agree():
+    """The 8-bit fast path and the general float path (non-integer input) give the same value."""
+    from fusionbench.metrics import information as info
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:40, 0:52]
+    a = np.clip(np.round(100 + 60 * np.sin(xx / 5) + rng.normal(0, 10, xx.shape)), 0, 255)
+    b = np.clip(np.round(140 - 50 * np.cos(yy / 4) + rng.normal(0, 10, xx.shape)), 0, 255)
+    f = np.floor((a + b) / 2)
+    f[10:20, 30:45] = 255 - a[10:20, 30:45]
+    fast = info._fmi_8bit(a, b, f, chunk=300)         # several chunks of rows
+    assert fast == pytest.approx(info.fmi_haghighat(a, b, f), rel=1e-13)
+    # the float path: shift every image by a quarter level (pdfs unchanged, values non-integer)
+    assert info.fmi_haghighat(a + 0.25, b + 0.25, f + 0.25) == pytest.approx(fast, rel=1e-11)
+    small = (a[:9, :10] + 0.25, b[:9, :10] + 0.25, f[:9, :10] + 0.25)
+    assert info.fmi_haghighat(*small) == pytest.approx(_fmi_literal(*small), rel=1e-9)
+
+
 def test_inputs_are_validated():
     a = np.zeros((20, 20))
     fused_only = {"en", "sd", "sf", "ag", "ei"}       # these look at the fused image alone
