@@ -234,24 +234,47 @@ _prod_range = np.arange(255 * 255 + 1, dtype=np.float64)
 _XLOG2X_PROD = _prod_range * np.log2(np.maximum(_prod_range, 1.0))
 
 
-def _int_window_stats(sub: np.ndarray) -> dict:
+class _Buffers:
+    """Work arrays for up to ``n`` windows, allocated once per call (large temporaries made per
+    chunk would be returned to the OS and page-faulted back each time)."""
+
+    def __init__(self, n: int):
+        i32, i64, f64 = np.int32, np.int64, np.float64
+        self.sub = [np.empty((9, n), i32) for _ in range(3)]
+        self.img = [{"d": np.empty((9, n), i32), "c": np.empty((9, n), i32), "df": np.empty((9, n), f64)}
+                    for _ in range(2)]                     # F's and the current source's
+        self.keys_x = {name: np.empty((8, n), i32) for name in ("val_lo", "val_diff", "low_lo", "low_diff")}
+        self.idx9 = np.empty((9, n), np.intp)
+        self.f9 = np.empty((9, n), f64)
+        self.key = np.empty((17, n), i64)
+        self.o = np.empty((17, n), i64)
+        self.xv, self.xl = np.empty((8, n), i32), np.empty((8, n), i32)
+        self.i17 = [np.empty((17, n), i32) for _ in range(6)]
+        self.f17 = [np.empty((17, n), f64) for _ in range(2)]
+
+
+def _int_window_stats(sub: np.ndarray, buf: dict, tmp: _Buffers) -> dict:
     """Per-window integer pdf statistics; ``sub`` is (9, n) int32, elements in ``sub(:)`` order."""
-    d = sub - sub.min(axis=0)
+    n = sub.shape[1]
+    d, c, df = buf["d"][:, :n], buf["c"][:, :n], buf["df"][:, :n]
+    np.subtract(sub, sub.min(axis=0), out=d)
     dsum = d.sum(axis=0)
     flat = dsum == 0                                        # constant window: pdf 1/9 each
     d += flat
     dsum += 9 * flat
-    c = np.empty_like(d)
     c[0] = d[0]
     for e in range(1, 9):
         np.add(c[e - 1], d[e], out=c[e])
-    df = d.astype(np.float64)
+    np.copyto(df, d)
     dsf = dsum.astype(np.float64)
     s1, s2 = _IDX9 @ df, (_IDX9 * _IDX9) @ df
+    idx, xlogx = tmp.idx9[:, :n], tmp.f9[:, :n]
+    np.copyto(idx, d)
+    np.take(_XLOG2X_INT, idx, out=xlogx, mode="clip")
     return {
         "d": d, "df": df, "D": dsum.astype(np.int64), "Df": dsf, "c": c,
         # entropy (bits): log2 D - sum d log2 d / D
-        "H": _LOG2_INT[dsum] - np.take(_XLOG2X_INT, d.astype(np.intp)).sum(axis=0) / dsf,
+        "H": _LOG2_INT[dsum] - xlogx.sum(axis=0) / dsf,
         # D^2 * variance of the bin index; 81 D^2 * sum of squared centred pdf
         "V": dsf * s2 - s1 * s1,
         "SS": 81.0 * np.einsum("ij,ij->j", df, df) - 9.0 * dsf * dsf,
@@ -264,21 +287,26 @@ def _fused_keys(st: dict) -> None:
     st["key_last"] = (8 << 8) | st["d"][8]
 
 
-def _source_keys(st: dict) -> None:
+def _source_keys(st: dict, tmp: _Buffers) -> None:
     """Low key fields and values of X's breakpoints for both bounds (blended per window later).
 
     Upper bound: X_j, j = 0..7 (d_j). Lower bound: upper ends ``1 - X_{j-1}`` of the reflected
     intervals, ascending for j = 8..1 (rank r = 8 - j, d_j); the last (value 1) is j = 0.
     """
     d, c, dsum = st["d"], st["c"], st["D"]
-    lo_val = (dsum - c[7::-1]).astype(np.int32)
-    st["val_lo"], st["val_diff"] = lo_val, c[:8] - lo_val
-    lo_low = _SIDE_X | _RANK8 | d[:0:-1]
-    st["low_lo"], st["low_diff"] = lo_low, (_SIDE_X | _RANK8 | d[:8]) - lo_low
+    n = d.shape[1]
+    val_lo, val_diff, low_lo, low_diff = (tmp.keys_x[k][:, :n] for k in ("val_lo", "val_diff", "low_lo",
+                                                                           "low_diff"))
+    np.subtract(dsum.astype(np.int32), c[7::-1], out=val_lo)
+    np.subtract(c[:8], val_lo, out=val_diff)
+    np.bitwise_or(_SIDE_X | _RANK8, d[:0:-1], out=low_lo)
+    np.bitwise_or(_SIDE_X | _RANK8, d[:8], out=low_diff)
+    low_diff -= low_lo
+    st.update(val_lo=val_lo, val_diff=val_diff, low_lo=low_lo, low_diff=low_diff)
     st["last_lo"], st["last_diff"] = (8 << 8) | d[0], d[8] - d[0]    # side flag flipped (X fill)
 
 
-def _fmi_pair_int(x: dict, f: dict) -> np.ndarray:
+def _fmi_pair_int(x: dict, f: dict, tmp: _Buffers) -> np.ndarray:
     """Per-window normalised feature MI of a source's and F's windows (exact-integer version)."""
     n = x["D"].shape[0]
     num = 81.0 * np.einsum("ij,ij->j", x["df"], f["df"]) - 9.0 * x["Df"] * f["Df"]
@@ -289,51 +317,49 @@ def _fmi_pair_int(x: dict, f: dict) -> np.ndarray:
     up = upper.view(np.int8)
     nn = f["D"] * x["D"]
     # merged breakpoints in units of 1/N: keys of F (rows 0..7) and X (rows 8..15), F_8 = 1 last
-    key = np.empty((17, n), np.int64)
+    key = tmp.key[:, :n]
     np.multiply(f["c"][:8], x["D"], out=key[:8])
     key[:8] <<= _KEY_SHIFT
     key[:8] |= f["key_low"]
-    xv = x["val_diff"] * up
+    xv, xl = tmp.xv[:, :n], tmp.xl[:, :n]
+    np.multiply(x["val_diff"], up, out=xv)
     xv += x["val_lo"]
     np.multiply(xv, f["D"], out=key[8:16])
     key[8:16] <<= _KEY_SHIFT
-    xl = x["low_diff"] * up
+    np.multiply(x["low_diff"], up, out=xl)
     xl += x["low_lo"]
     key[8:16] |= xl
-    tmp = np.empty(n, np.int64)
+    kmin = np.empty(n, np.int64)
     for i, j in _MERGE16:
-        np.minimum(key[i], key[j], out=tmp)
+        np.minimum(key[i], key[j], out=kmin)
         np.maximum(key[i], key[j], out=key[j])
-        key[i] = tmp
+        key[i] = kmin
     np.left_shift(nn, _KEY_SHIFT, out=key[16])
     key[16] |= f["key_last"]
-    low = np.empty((17, n), np.int32)
+    low, val, seg, low_x, gf, gx = (b[:, :n] for b in tmp.i17)
     np.bitwise_and(key, _LOW_MASK, out=low, casting="unsafe")
-    val = np.empty((17, n), np.int32)
     np.right_shift(key, _KEY_SHIFT, out=val, casting="unsafe")
-    seg = np.empty((17, n), np.int32)                      # segment m = (t_{m-1}, t_m], N units
-    seg[0] = val[0]
+    seg[0] = val[0]                                        # segment m = (t_{m-1}, t_m], N units
     np.subtract(val[1:], val[:-1], out=seg[1:])
     # cell of each segment: first F key and first X key at or after it (suffix minima)
-    low_x = low ^ _SIDE_X
-    gf = np.empty((17, n), np.int32)
-    gx = np.empty((17, n), np.int32)
+    np.bitwise_xor(low, _SIDE_X, out=low_x)
     gf[16] = low[16]
     np.multiply(x["last_diff"], up, out=gx[16])
     gx[16] += x["last_lo"]
     for m in range(15, -1, -1):
         np.minimum(low[m], gf[m + 1], out=gf[m])
         np.minimum(low_x[m], gx[m + 1], out=gx[m])
-    o = np.empty((17, n), np.int64)                        # N * product cell pF_i pX_j
+    o = tmp.o[:, :n]                                       # N * product cell pF_i pX_j
     np.bitwise_and(gf, 255, out=o, casting="unsafe")
     gx &= 255
     o *= gx
     gf >>= 8                                               # F cell index i
     np.subtract(9, gf, out=gf)                             # 9 - i
-    p = seg * gf
-    q = p * gf
-    pm = _SEG_M @ p
-    sq = q.sum(axis=0, dtype=np.int64)
+    a, t = (b[:, :n] for b in tmp.f17)
+    np.multiply(seg, gf, out=a)
+    np.multiply(a, gf, out=t)
+    pm = _SEG_M @ a
+    sq = t.sum(axis=0)
     # N * sum_ij bound(F_i, X_j) = sum_m seg (9 - i)(9 - j); upper j = m - i, lower j = 8 - m + i
     bound_sum = np.where(upper, 18.0 * pm[0] - pm[1] - sq, pm[1] - 8.0 * pm[0] + sq)
     cov = bound_sum - (f["S"] * x["S"]).astype(np.float64)
@@ -343,18 +369,20 @@ def _fmi_pair_int(x: dict, f: dict) -> np.ndarray:
     k[(vv == 0) | ((c == 0) & upper)] = 0.0
     s = 1.0 - k
     # N * cell = k seg + s o on the bound's support; sum of a log2|a| minus the product part's
-    a = seg * k
-    t = o * s
+    np.multiply(seg, k, out=a)
+    np.multiply(o, s, out=t)
     a += t
     np.abs(a, out=t)
     t += _TINY
     np.log2(t, out=t)
     t *= a
+    t_all = t.sum(axis=0)
+    np.take(_XLOG2X_PROD, o, out=t, mode="clip")
     phi_s = s * np.log2(np.abs(s) + _TINY)
-    t_prod = phi_s * o.sum(axis=0) + s * np.take(_XLOG2X_PROD, o).sum(axis=0)
+    t_prod = phi_s * o.sum(axis=0) + s * t.sum(axis=0)
     nf = nn.astype(np.float64)
     hx, hf = x["H"], f["H"]
-    hj = s * (hf + hx) - phi_s - (t.sum(axis=0) - t_prod) / nf + k * np.log2(nf)
+    hj = s * (hf + hx) - phi_s - (t_all - t_prod) / nf + k * np.log2(nf)
     mi = hx + hf - hj
     with np.errstate(invalid="ignore", divide="ignore"):
         out = 2.0 * mi / (hx + hf)
@@ -366,23 +394,27 @@ def _is_8bit(x: np.ndarray) -> bool:
     return bool(x.size) and x.min() >= 0 and x.max() <= 255 and bool(np.all(x == np.floor(x)))
 
 
-def _fmi_8bit(a: np.ndarray, b: np.ndarray, f: np.ndarray, chunk: int = 8192) -> float:
+def _fmi_8bit(a: np.ndarray, b: np.ndarray, f: np.ndarray, chunk: int = 4096) -> float:
     """Fast-FMI with raw-pixel features and w = 3 on integer images 0..255 (exact arithmetic)."""
     imgs = [np.asarray(x).astype(np.int32) for x in (a, b, f)]
     h, w = imgs[0].shape[0] - 2, imgs[0].shape[1] - 2
-    rows = max(1, chunk // w)
+    rows = max(1, min(h, chunk // w))
+    tmp = _Buffers(rows * w)
     total = 0.0
     for r0 in range(0, h, rows):
         r1 = min(r0 + rows, h)
+        n = (r1 - r0) * w
         # (9, n) windows, element e = row offset + 3 * column offset (MATLAB sub(:) order)
-        sa, sb, sf = (np.stack([x[r0 + r:r1 + r, q:q + w].ravel() for q in range(3) for r in range(3)])
-                      for x in imgs)
-        fst = _int_window_stats(sf)
+        sa, sb, sf = (s[:, :n] for s in tmp.sub)
+        for x, sub in zip(imgs, (sa, sb, sf)):
+            for e in range(9):
+                np.copyto(sub[e].reshape(r1 - r0, w), x[r0 + e % 3:r1 + e % 3, e // 3:e // 3 + w])
+        fst = _int_window_stats(sf, tmp.img[0], tmp)
         _fused_keys(fst)
         for sx in (sa, sb):
-            xst = _int_window_stats(sx)
-            _source_keys(xst)
-            v = _fmi_pair_int(xst, fst)
+            xst = _int_window_stats(sx, tmp.img[1], tmp)
+            _source_keys(xst, tmp)
+            v = _fmi_pair_int(xst, fst, tmp)
             v[np.all(sx == sf, axis=0)] = 1.0
             total += float(v.sum()) / 2.0
     return total / (h * w)
