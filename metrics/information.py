@@ -225,6 +225,7 @@ _SIDE_X = 1 << 12
 _LOW_MASK = (1 << _KEY_SHIFT) - 1
 _RANK8 = np.arange(8, dtype=np.int32)[:, None] << 8
 _IDX9 = np.arange(9, dtype=np.float64)
+_STATS_M = np.stack([_IDX9, _IDX9 * _IDX9, 9.0 - _IDX9])   # sums of e d, e^2 d, (9 - e) d = cF
 _SEG_M = np.stack([np.ones(17), np.arange(17.0)])         # sums over the 17 segments: 1 and m
 _TINY = 1e-300                                             # log2(|a| + tiny): 0 log 0 = 0
 _int_range = np.arange(2296, dtype=np.float64)             # D <= 9 * 255
@@ -258,27 +259,28 @@ def _int_window_stats(sub: np.ndarray, buf: dict, tmp: _Buffers) -> dict:
     n = sub.shape[1]
     d, c, df = buf["d"][:, :n], buf["c"][:, :n], buf["df"][:, :n]
     np.subtract(sub, sub.min(axis=0), out=d)
-    dsum = d.sum(axis=0)
-    flat = dsum == 0                                        # constant window: pdf 1/9 each
-    d += flat
-    dsum += 9 * flat
     c[0] = d[0]
     for e in range(1, 9):
         np.add(c[e - 1], d[e], out=c[e])
+    flat = c[8] == 0                                        # constant window: pdf 1/9 each
+    if flat.any():
+        d[:, flat] = 1
+        c[:, flat] = np.arange(1, 10, dtype=np.int32)[:, None]
+    dsum = c[8].astype(np.int64)
     np.copyto(df, d)
     dsf = dsum.astype(np.float64)
-    s1, s2 = _IDX9 @ df, (_IDX9 * _IDX9) @ df
+    s1, s2, cdf_sum = _STATS_M @ df
     idx, xlogx = tmp.idx9[:, :n], tmp.f9[:, :n]
     np.copyto(idx, d)
     np.take(_XLOG2X_INT, idx, out=xlogx, mode="clip")
     return {
-        "d": d, "df": df, "D": dsum.astype(np.int64), "Df": dsf, "c": c,
+        "d": d, "df": df, "D": dsum, "Df": dsf, "c": c,
         # entropy (bits): log2 D - sum d log2 d / D
         "H": _LOG2_INT[dsum] - xlogx.sum(axis=0) / dsf,
         # D^2 * variance of the bin index; 81 D^2 * sum of squared centred pdf
         "V": dsf * s2 - s1 * s1,
         "SS": 81.0 * np.einsum("ij,ij->j", df, df) - 9.0 * dsf * dsf,
-        "S": c.sum(axis=0, dtype=np.int64),                 # D * sum of the CDF
+        "S": cdf_sum,                                       # D * sum of the CDF
     }
 
 
@@ -362,7 +364,7 @@ def _fmi_pair_int(x: dict, f: dict, tmp: _Buffers) -> np.ndarray:
     sq = t.sum(axis=0)
     # N * sum_ij bound(F_i, X_j) = sum_m seg (9 - i)(9 - j); upper j = m - i, lower j = 8 - m + i
     bound_sum = np.where(upper, 18.0 * pm[0] - pm[1] - sq, pm[1] - 8.0 * pm[0] + sq)
-    cov = bound_sum - (f["S"] * x["S"]).astype(np.float64)
+    cov = bound_sum - f["S"] * x["S"]
     vv = f["V"] * x["V"]
     with np.errstate(invalid="ignore", divide="ignore"):
         k = c * np.sqrt(vv) / cov
