@@ -250,7 +250,8 @@ class _Buffers:
         self.key = np.empty((17, n), i64)
         self.o = np.empty((17, n), i64)
         self.xv, self.xl = np.empty((8, n), i32), np.empty((8, n), i32)
-        self.i17 = [np.empty((17, n), i32) for _ in range(6)]
+        # per segment: low key fields (13 bits, int16), values, lengths, X-flipped low fields, fills
+        self.i17 = [np.empty((17, n), t) for t in (np.int16, i32, i32, np.int16, np.int16, np.int16)]
         self.f17 = [np.empty((17, n), f64) for _ in range(2)]
 
 
