@@ -220,6 +220,20 @@ def _oddeven_merge(lo: int, hi: int, r: int):
 
 
 _MERGE16 = tuple(_oddeven_merge(0, 15, 1))                 # 25 comparators: sorted 8 + sorted 8
+
+
+def _merge_sorted_halves(key: np.ndarray, kmin: np.ndarray) -> None:
+    """Sort rows 0..15 of ``key`` (rows 0..7 and 8..15 each sorted) in place: the comparators of
+    :data:`_MERGE16` in their four layers of disjoint pairs (i, i + r), r = 8, 4, 2, 1, one
+    vectorised min/max per layer. ``kmin`` is a contiguous int64 scratch of >= 8 rows' size."""
+    n = key.shape[1]
+    mid = key[2:14].reshape(3, 4, n)
+    for lo, hi in ((key[0:8], key[8:16]), (key[4:8], key[8:12]), (mid[:, :2], mid[:, 2:]),
+                   (key[1:15:2], key[2:16:2])):
+        m = kmin.ravel()[:lo.size].reshape(lo.shape)
+        np.minimum(lo, hi, out=m)
+        np.maximum(lo, hi, out=hi)
+        lo[...] = m
 _KEY_SHIFT = 13                                            # key = value << 13 | side << 12 | rank << 8 | d
 _SIDE_X = 1 << 12
 _LOW_MASK = (1 << _KEY_SHIFT) - 1
@@ -248,6 +262,7 @@ class _Buffers:
         self.idx9 = np.empty((9, n), np.intp)
         self.f9 = np.empty((9, n), f64)
         self.key = np.empty((17, n), i64)
+        self.kmin = np.empty(8 * n, i64)
         self.o = np.empty((17, n), i64)
         self.xv, self.xl = np.empty((8, n), i32), np.empty((8, n), i32)
         # per segment: low key fields (13 bits, int16), values, lengths, X-flipped low fields, fills
@@ -332,11 +347,7 @@ def _fmi_pair_int(x: dict, f: dict, tmp: _Buffers) -> np.ndarray:
     np.multiply(x["low_diff"], up, out=xl)
     xl += x["low_lo"]
     key[8:16] |= xl
-    kmin = np.empty(n, np.int64)
-    for i, j in _MERGE16:
-        np.minimum(key[i], key[j], out=kmin)
-        np.maximum(key[i], key[j], out=key[j])
-        key[i] = kmin
+    _merge_sorted_halves(key[:16], tmp.kmin[:8 * n])
     np.left_shift(nn, _KEY_SHIFT, out=key[16])
     key[16] |= f["key_last"]
     low, val, seg, low_x, gf, gx = (b[:, :n] for b in tmp.i17)

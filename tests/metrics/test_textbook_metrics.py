@@ -244,6 +244,23 @@ def test_fmi_integer_path_matches_the_literal_port_on_edge_cases():
     assert _fmi_8bit(a, b, f) == pytest.approx(_fmi_literal(a, b, f), rel=1e-9)
 
 
+def test_fmi_merge_network_sorts_any_two_sorted_halves():
+    from fusionbench.metrics.information import _MERGE16, _merge_sorted_halves
+
+    # 0-1 principle: every pair of sorted 0/1 halves, one per column; then random keys in a view
+    cols = [[0] * (8 - p) + [1] * p + [0] * (8 - q) + [1] * q for p in range(9) for q in range(9)]
+    rng = np.random.default_rng(0)
+    rand = np.concatenate([np.sort(rng.integers(0, 50, (8, 40)), axis=0),
+                           np.sort(rng.integers(0, 50, (8, 40)), axis=0)])
+    for keys in (np.array(cols, np.int64).T, rand):
+        wide = np.zeros((17, keys.shape[1] + 5), np.int64)
+        wide[:16, :keys.shape[1]] = keys
+        _merge_sorted_halves(wide[:16, :keys.shape[1]], np.empty(8 * keys.shape[1], np.int64))
+        assert np.array_equal(wide[:16, :keys.shape[1]], np.sort(keys, axis=0))
+        assert not wide[:, keys.shape[1]:].any()
+    assert len(_MERGE16) == 25
+
+
 def test_fmi_integer_and_float_paths_agree():
     """The 8-bit fast path and the general float path (non-integer input) give the same value."""
     from fusionbench.metrics import information as info
