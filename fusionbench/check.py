@@ -107,14 +107,14 @@ def _current_values(df: pd.DataFrame, store: ResultStore, root, jobs: int,
         except FusionbenchError as exc:
             errors[(dataset, method)] = f"error: {exc}".splitlines()[0]
             continue
+        names = [p.name for p in all_pairs]
         for row in g.itertuples():
             if row.metric not in scores.columns:
                 continue
-            if row.pair == "mean":
-                col = scores[row.metric].reindex([p.name for p in all_pairs])
-                if col.notna().all():
-                    values[(dataset, method, "mean", row.metric)] = float(col.mean())
-            elif row.pair in scores.index and not pd.isna(scores.at[row.pair, row.metric]):
+            if row.pair == "mean":  # NaN values are skipped, as in the tables; every pair must exist
+                if set(names) <= set(scores.index):
+                    values[(dataset, method, "mean", row.metric)] = float(scores[row.metric].reindex(names).mean())
+            elif row.pair in scores.index:
                 values[(dataset, method, row.pair, row.metric)] = float(scores.at[row.pair, row.metric])
     return values, errors
 
