@@ -408,7 +408,7 @@ def _is_8bit(x: np.ndarray) -> bool:
     return bool(x.size) and x.min() >= 0 and x.max() <= 255 and bool(np.all(x == np.floor(x)))
 
 
-def _fmi_8bit(a: np.ndarray, b: np.ndarray, f: np.ndarray, chunk: int = 4096) -> float:
+def _fmi_8bit(a: np.ndarray, b: np.ndarray, f: np.ndarray, chunk: int = 8192) -> float:
     """Fast-FMI with raw-pixel features and w = 3 on integer images 0..255 (exact arithmetic)."""
     imgs = [np.asarray(x).astype(np.int32) for x in (a, b, f)]
     h, w = imgs[0].shape[0] - 2, imgs[0].shape[1] - 2
