@@ -62,7 +62,7 @@ def _init(args) -> int:
         methods = [m for m in args.methods.split(",") if m]
     else:
         methods = [n for n, s in sorted(METHODS.items())
-                   if s.deterministic and not s.any_variant and not n.startswith("_")]
+                   if s.deterministic and not s.any_variant and s.fn.__module__.startswith("fusionbench.methods.")]
     pairs = {}
     for item in args.pairs:
         d, _, names = item.partition(":")
