@@ -288,11 +288,11 @@ def test_table_cli_real_paper_all_rows(tiny_store, tmp_path, capsys):
     assert src["RFN-Nest"] == ("published:RFN-Nest", 1)
     assert src["FusionGAN"] == ("n/a", 0)
     assert main(["table", "--table", "1,2", "--results", res, "--metrics", "en,sd", "--format", "md",
-                 "--compare", "paper"]) == 0
+                 "--compare", "paper", "--data-root", str(root)]) == 0
     out = capsys.readouterr().out
     assert "Table 1." in out and "Table 2." in out and "SSL-WAEIE" in out
     assert main(["table", "--table", "1", "--results", res, "--per-pair", "--format", "csv",
-                 "--metrics", "en"]) == 0
+                 "--metrics", "en", "--data-root", str(root)]) == 0
     df = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"pair": str})
     assert list(df["pair"]) == ["00"] and df["method"][0] == "RFN-Nest"
     assert main(["table", "--table", "9", "--results", res]) == 2
