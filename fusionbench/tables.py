@@ -33,6 +33,13 @@ def rank_marks(values: Sequence[float | None], higher_is_better: bool, decimals:
             for v in clean]
 
 
+def render_as(table, fmt: str) -> str:
+    """Render ``table`` with the method its ``FORMATS`` maps ``fmt`` to."""
+    if fmt not in table.FORMATS:
+        raise FusionbenchError(f"unknown table format {fmt!r} ({', '.join(table.FORMATS)})")
+    return getattr(table, table.FORMATS[fmt])()
+
+
 @dataclass
 class Table:
     """A rectangular table: ``rows`` x ``columns`` of floats (None = not available)."""
@@ -124,14 +131,10 @@ class Table:
         lines += [r"\hline", r"\end{tabular}"]
         return "\n".join(lines) + "\n"
 
+    FORMATS = {"md": "to_markdown", "csv": "to_csv", "latex": "to_latex"}
+
     def render(self, fmt: str) -> str:
-        if fmt == "md":
-            return self.to_markdown()
-        if fmt == "csv":
-            return self.to_csv()
-        if fmt == "latex":
-            return self.to_latex()
-        raise FusionbenchError(f"unknown table format {fmt!r} (md, csv, latex)")
+        return render_as(self, fmt)
 
 
 def summary_table(store: ResultStore, dataset: str, methods: Sequence[str] | None = None,
@@ -617,18 +620,10 @@ class PaperTableResult:
                 tabulate(body, headers=["method", "source", "pair", *labels], tablefmt="github",
                          disable_numparse=True))
 
+    FORMATS = {"md": "to_markdown", "csv": "to_csv", "latex": "to_latex", "json": "to_json"}
+
     def render(self, fmt: str, per_pair: bool = False) -> str:
-        if per_pair:
-            return self.render_per_pair(fmt)
-        if fmt == "md":
-            return self.to_markdown()
-        if fmt == "csv":
-            return self.to_csv()
-        if fmt == "latex":
-            return self.to_latex()
-        if fmt == "json":
-            return self.to_json()
-        raise FusionbenchError(f"unknown table format {fmt!r} (md, csv, latex, json)")
+        return self.render_per_pair(fmt) if per_pair else render_as(self, fmt)
 
 
 def build_paper_table(store: ResultStore, paper: Paper, number: int, *,

@@ -105,6 +105,15 @@ def read_npz(path: Path, who: str) -> dict[str, np.ndarray]:
     return out
 
 
+def tf_conv_names(pairs) -> dict[str, str]:
+    """``{module.weight: tf/kernel, module.bias: tf/bias}`` for ``(module, tf_scope)`` pairs."""
+    out: dict[str, str] = {}
+    for mod, tf in pairs:
+        out[f"{mod}.weight"] = f"{tf}/kernel"
+        out[f"{mod}.bias"] = f"{tf}/bias"
+    return out
+
+
 def hwio_to_oihw(k: np.ndarray) -> np.ndarray:
     """TF conv kernel ``[kh, kw, in, out]`` -> PyTorch ``[out, in, kh, kw]``."""
     return np.ascontiguousarray(np.transpose(k, (3, 2, 0, 1)))

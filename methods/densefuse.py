@@ -41,13 +41,11 @@ SOURCE = ("github.com/hli1221/imagefusion_densefuse models/densefuse_gray.zip "
 WEIGHTS_FILE = "DenseFuse/densefuse_tf_ssim1e2.npz"
 
 # module key -> TF variable name
-_TF_NAMES = {}
-for _mod, _tf in [("conv1_1", "encoder/conv1_1"), ("dense1", "encoder/dense_block_conv1"),
-                  ("dense2", "encoder/dense_block_conv2"), ("dense3", "encoder/dense_block_conv3"),
-                  ("conv2_1", "decoder/conv2_1"), ("conv2_2", "decoder/conv2_2"),
-                  ("conv2_3", "decoder/conv2_3"), ("conv2_4", "decoder/conv2_4")]:
-    _TF_NAMES[f"{_mod}.weight"] = f"{_tf}/kernel"
-    _TF_NAMES[f"{_mod}.bias"] = f"{_tf}/bias"
+_TF_NAMES = _nets.tf_conv_names(
+    [("conv1_1", "encoder/conv1_1"), ("dense1", "encoder/dense_block_conv1"),
+     ("dense2", "encoder/dense_block_conv2"), ("dense3", "encoder/dense_block_conv3"),
+     ("conv2_1", "decoder/conv2_1"), ("conv2_2", "decoder/conv2_2"),
+     ("conv2_3", "decoder/conv2_3"), ("conv2_4", "decoder/conv2_4")])
 
 
 def _build(path):

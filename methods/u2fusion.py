@@ -36,13 +36,10 @@ SOURCE = ("github.com/hanna-xu/U2Fusion model/model.ckpt @ 0a5882140df67b3e0b588
 WEIGHTS_FILE = "U2Fusion/u2fusion.npz"
 N = 44
 
-_TF_NAMES = {}
-for _i, _tf in enumerate(["conv1_1"] + [f"dense_block_conv{k}" for k in range(1, 6)]):
-    _TF_NAMES[f"enc.{_i}.weight"] = f"Generator/encoder/{_tf}/kernel"
-    _TF_NAMES[f"enc.{_i}.bias"] = f"Generator/encoder/{_tf}/bias"
-for _i, _tf in enumerate(["conv2_1", "conv2_2", "conv2_3", "conv2_4"]):
-    _TF_NAMES[f"dec.{_i}.weight"] = f"Generator_1/decoder/{_tf}/kernel"
-    _TF_NAMES[f"dec.{_i}.bias"] = f"Generator_1/decoder/{_tf}/bias"
+_TF_NAMES = _nets.tf_conv_names(
+    [(f"enc.{i}", f"Generator/encoder/{tf}")
+     for i, tf in enumerate(["conv1_1"] + [f"dense_block_conv{k}" for k in range(1, 6)])]
+    + [(f"dec.{i}", f"Generator_1/decoder/{tf}") for i, tf in enumerate(["conv2_1", "conv2_2", "conv2_3", "conv2_4"])])
 
 
 def _build(path):
