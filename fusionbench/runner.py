@@ -100,8 +100,12 @@ class MethodSummary:
 
 
 def process_pair(store: ResultStore, dataset: str, call: MethodCall, pair: Pair,
-                 metric_names: Sequence[str], root: Path) -> PairOutcome:
-    """Fuse (or reuse) one pair and compute its missing metrics; writes PNG then record."""
+                 metric_names: Sequence[str], root: Path, source: str | None = None) -> PairOutcome:
+    """Fuse (or reuse) one pair and compute its missing metrics; writes PNG then record.
+
+    ``dataset`` is the store label (``roadscene-all``), ``source`` the dataset's own name under
+    the data root (``roadscene``; default: the label), which context-aware methods receive.
+    """
     t0 = time.perf_counter()
     name = call.full_name
     ir_raw, vi_raw = pair.ir_raw(), pair.vi_raw()
@@ -109,7 +113,7 @@ def process_pair(store: ResultStore, dataset: str, call: MethodCall, pair: Pair,
     rec = store.read_record(dataset, name, pair.name)
     status = "reused"
     if rec is None or rec.get("key") != key:
-        ctx = PairContext(dataset=dataset.split("-")[0], pair=pair.name, data_root=root)
+        ctx = PairContext(dataset=source or dataset, pair=pair.name, data_root=root)
         try:
             fused = run_method(name, pair.ir(), pair.vi(), vi_rgb=pair.vi_rgb(), ctx=ctx, **call.params)
         except MissingResultError as exc:
@@ -148,7 +152,7 @@ def _work_one(i: int) -> PairOutcome:
     w = _WORK
     pair = w["pairs"][i]
     try:
-        return process_pair(w["store"], w["dataset"], w["call"], pair, w["metrics"], w["root"])
+        return process_pair(w["store"], w["dataset"], w["call"], pair, w["metrics"], w["root"], w["source"])
     except FATAL:
         raise
     except FusionbenchError as exc:
@@ -202,8 +206,9 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     metric_names = resolve_metrics(metrics, preset, default=tuple(default_metrics()))
     base_root = data_root(root)
     label, all_pairs = load_dataset(dataset, root=base_root, split=split)
+    source = label
     if dataset in _registered_datasets():
-        label = dataset_label(dataset, split)
+        source, label = dataset, dataset_label(dataset, split)
     if pairs is not None:
         known = {p.name: p for p in all_pairs}
         unknown = [n for n in pairs if n not in known]
@@ -225,7 +230,7 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
                    or (progress is None and not sys.stderr.isatty()), file=sys.stderr)
         if jobs > 1 and len(pairs) > 1:
             _WORK.update(store=store, dataset=label, call=call, pairs=pairs, metrics=metric_names,
-                         root=base_root)
+                         root=base_root, source=source)
             ctx = mp.get_context("fork")
             with ctx.Pool(min(jobs, len(pairs)), initializer=_worker_init) as pool:
                 for out in pool.imap(_work_one, range(len(pairs))):
@@ -235,7 +240,7 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
         else:
             for pair in pairs:
                 try:
-                    out = process_pair(store, label, call, pair, metric_names, base_root)
+                    out = process_pair(store, label, call, pair, metric_names, base_root, source)
                 except FATAL:
                     bar.close()
                     raise

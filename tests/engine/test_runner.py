@@ -164,3 +164,11 @@ def test_weights_override_goes_only_to_methods_that_take_it(store_dir, tmp_path,
     assert [s.count("fused") for s in out] == [4, 4]
     with pytest.raises(InputError, match="has a parameter 'weights'"):
         _run(store_dir, methods="average,max", method_params={"weights": str(w)})
+
+
+def test_published_on_a_split_reads_the_dataset_folder(tmp_path, data_root):
+    """`roadscene --split all` is stored as roadscene-all, yet published images are read from
+    results/roadscene/ (the dataset's own folder)."""
+    (s,) = run("published:DIDFuse", "roadscene", split="all", root=data_root, results=tmp_path / "r",
+               metrics="en", pairs=["FLIR_00977"], progress=False, log=lambda m: None)
+    assert s.dataset == "roadscene-all" and s.count("fused") == 1
