@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -54,3 +55,13 @@ def weights_root() -> Path:
 @pytest.fixture
 def store_dir(tmp_path: Path) -> Path:
     return tmp_path / "results"
+
+
+@pytest.fixture
+def small_pair() -> tuple[np.ndarray, np.ndarray]:
+    """A 60x80 gray pair on 0..255: a warm blob in the IR, a ramp with stripes in the visible."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:60, 0:80]
+    ir = np.clip(120 + 100 * np.exp(-((yy - 30) ** 2 + (xx - 50) ** 2) / 80.0) + rng.normal(0, 3, yy.shape), 0, 255)
+    vi = np.clip(60 + 1.5 * xx + 20 * np.sin(yy / 3.0) + rng.normal(0, 5, yy.shape), 0, 255)
+    return np.round(ir), np.round(vi)

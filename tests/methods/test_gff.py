@@ -9,15 +9,6 @@ import fusionbench
 from fusionbench.imageio import quantize
 
 
-@pytest.fixture
-def small_pair() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:60, 0:80]
-    ir = np.clip(120 + 100 * np.exp(-((yy - 30) ** 2 + (xx - 50) ** 2) / 80.0) + rng.normal(0, 3, yy.shape), 0, 255)
-    vi = np.clip(60 + 1.5 * xx + 20 * np.sin(yy / 3.0) + rng.normal(0, 5, yy.shape), 0, 255)
-    return np.round(ir), np.round(vi)
-
-
 def test_gff_small_shape_range_determinism(small_pair):
     ir, vi = small_pair
     a = fusionbench.fuse(ir, vi, method="gff")
