@@ -322,10 +322,18 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
                 done_pairs += t.todo
                 continue
             log(f"{head} {t.describe()}")
+            advanced = 0
+
+            def on_pair(out) -> None:  # the bar moves per pair that needed work
+                nonlocal advanced
+                if (out.status != "reused" or out.metrics_computed) and advanced < t.todo:
+                    advanced += 1
+                    bar.update(1)
+
             try:
                 summaries = run([t.method], t.dataset, metrics=plan_.metrics, results=plan_.results,
                                 root=plan_.data_root, jobs=jobs, progress=False,
-                                method_params=t.params or None, log=runner_log)
+                                method_params=t.params or None, log=runner_log, on_pair=on_pair)
                 report.summaries += summaries
                 for s in summaries:
                     if s.count("failed"):
@@ -333,7 +341,7 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
             except (FusionbenchError, Exception) as exc:  # noqa: BLE001
                 report.failures.append(f"fuse {t.method} on {t.dataset}: {exc}")
                 log(f"{head} FAILED {t.method} on {t.dataset}: {exc}")
-            bar.update(t.todo)
+            bar.update(t.todo - advanced)
             done_pairs += t.todo
             if not show and t.todo:
                 el = time.perf_counter() - t0

@@ -14,7 +14,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,13 +187,15 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
         metrics: Sequence[str] | str | None = None, preset: str | None = None,
         results: os.PathLike | str | None = None, root: os.PathLike | str | None = None,
         jobs: int = 1, progress: bool | None = None, method_params: dict[str, Any] | None = None,
-        pairs: Sequence[str] | None = None, log=None) -> list[MethodSummary]:
+        pairs: Sequence[str] | None = None, log=None,
+        on_pair: Callable[[PairOutcome], None] | None = None) -> list[MethodSummary]:
     """Fuse and score a dataset with each method; returns one summary per method.
 
     Everything is validated before work starts (method names, metric names, every image of
     the dataset). Finished pairs are reused (see module docstring). ``jobs > 1`` fuses pairs
     in that many forked processes; results are identical to ``jobs=1``. ``pairs`` restricts the
     run to those pair names (``scores.csv`` still lists every finished pair of the dataset).
+    ``on_pair(outcome)`` is called after each pair (e.g. to drive an outer progress bar).
     """
     from tqdm import tqdm
 
@@ -236,6 +238,8 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
                 for out in pool.imap(_work_one, range(len(pairs))):
                     summary.outcomes.append(out)
                     bar.update(1)
+                    if on_pair:
+                        on_pair(out)
             _WORK.clear()
         else:
             for pair in pairs:
@@ -248,6 +252,8 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
                     out = PairOutcome(pair.name, "failed", message=str(exc))
                 summary.outcomes.append(out)
                 bar.update(1)
+                if on_pair:
+                    on_pair(out)
         bar.close()
         if any(o.status in ("fused", "reused") for o in summary.outcomes):
             store.write_method_info(label, name, {**method_fingerprint(call), "dataset": label,

@@ -172,3 +172,13 @@ def test_published_on_a_split_reads_the_dataset_folder(tmp_path, data_root):
     (s,) = run("published:DIDFuse", "roadscene", split="all", root=data_root, results=tmp_path / "r",
                metrics="en", pairs=["FLIR_00977"], progress=False, log=lambda m: None)
     assert s.dataset == "roadscene-all" and s.count("fused") == 1
+
+
+def test_on_pair_callback_sees_every_pair(store_dir):
+    seen = []
+    _run(store_dir, methods="average", on_pair=seen.append)
+    assert [o.status for o in seen] == ["fused"] * 4
+    seen.clear()
+    _run(store_dir, methods="average", jobs=2, on_pair=seen.append)
+    assert sorted(o.pair for o in seen) == ["astronaut", "camera", "chelsea", "coffee"]
+    assert {o.status for o in seen} == {"reused"}
