@@ -16,7 +16,9 @@ def test_wheel_maps_domain_folders_under_fusionbench(tmp_path):
     (whl,) = tmp_path.glob("fusionbench-*.whl")
     names = set(zipfile.ZipFile(whl).namelist())
     for must in ("fusionbench/cli.py", "fusionbench/methods/simple.py", "fusionbench/metrics/stats.py",
-                 "fusionbench/datasets/synthetic.py", "fusionbench/datasets/splits/roadscene_fusionbench_test20.txt"):
+                 "fusionbench/datasets/synthetic.py", "fusionbench/datasets/splits/roadscene_fusionbench_test20.txt",
+                 "fusionbench/methods/ssl_waeie/weights/default.pt", "fusionbench/methods/mdlatlrr_projection.npz",
+                 "fusionbench/papers/ssl_waeie.json"):
         assert must in names, must
     tops = {n.split("/")[0] for n in names}
     assert not tops & {"methods", "metrics", "datasets"}  # never top-level (HuggingFace `datasets`!)
