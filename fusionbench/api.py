@@ -63,12 +63,23 @@ def fuse(ir: ImageLike, vi: ImageLike, method: str = "average", **params: Any) -
 
 def compute_metric(spec: MetricSpec, raw: Sequence[np.ndarray], gray: Sequence[np.ndarray] | None = None
                    ) -> dict[str, float]:
-    """Evaluate one metric spec; returns ``{name: total}`` plus ``{name.part: value}``."""
+    """Evaluate one metric spec; returns ``{name: total}`` plus ``{name.part: value}``.
+
+    ``raw`` are the three images as read; ``gray`` (optional) their ``'gray'`` conversion, to
+    avoid converting again per metric.
+    """
     if spec.input == "raw":
         args = [np.asarray(a) for a in raw]
-    else:
+    elif spec.input == "gray":
         args = list(gray) if gray is not None else [_gray(np.asarray(a)) for a in raw]
-    value = spec.fn(*args)
+    else:
+        from .registry import INPUTS
+
+        if spec.input not in INPUTS:
+            raise KeyError(f"metric {spec.name}: unknown input convention {spec.input!r}")
+        conv = INPUTS[spec.input].convert
+        args = [conv(np.asarray(a)) for a in raw]
+    value = spec.fn(*args, **spec.params)
     if isinstance(value, dict):
         out = {spec.name: float(value["total"])}
         out.update({f"{spec.name}.{k}": float(v) for k, v in value.items() if k != "total"})

@@ -54,12 +54,18 @@ class MethodSpec:
 
 @dataclass
 class MetricSpec:
-    """A registered metric.
+    """A registered metric: a named configuration over one implementation (pyiqa style).
 
-    ``fn(ir, vi, fused) -> float | dict``. With ``input='gray'`` (default) the three images are
-    float64 gray on 0..255; with ``input='raw'`` they are the arrays as read (uint8, colour
-    where the file is colour), as VIFB's MATLAB code receives them. A metric with ``parts``
-    returns ``{'total': t, 'ir': a, 'vi': b}``; the parts are reported as ``name.ir`` etc.
+    ``fn(ir, vi, fused, **params) -> float | dict``. ``params`` are the configuration's
+    visible data (window, log base, data range, ...): several public names may share one
+    ``fn`` with different ``params``. ``input`` names an input convention registered with
+    :func:`register_input` that turns each image *as read* (uint8, colour where the file is
+    colour) into what the implementation receives: ``'gray'`` (default: float64 gray 0..255,
+    MATLAB rgb2gray rounded), ``'raw'`` (the arrays as read, as VIFB's MATLAB code receives
+    them), or a compatibility script's own reading rule. A metric with ``parts`` returns
+    ``{'total': t, 'ir': a, 'vi': b}``; the parts are reported as ``name.ir`` etc.
+    A name ``ns:base`` lives in namespace ``ns`` (``vifb:ssim``); ``quantity`` says which
+    quantity it measures (``'ssim'``), so every convention of one quantity can be listed.
     """
 
     name: str
@@ -71,6 +77,28 @@ class MetricSpec:
     input: str = "gray"
     version: str = "1"
     label: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    quantity: str | None = None
+
+    @property
+    def namespace(self) -> str | None:
+        """``'vifb'`` for ``vifb:ssim``; None for a plain name."""
+        ns, sep, _ = self.name.partition(":")
+        return ns if sep else None
+
+    @property
+    def base(self) -> str:
+        """The name without its namespace (``ssim`` for ``vifb:ssim``)."""
+        return self.name.partition(":")[2] or self.name
+
+    @property
+    def measures(self) -> str:
+        """The quantity measured: ``quantity`` if given, else the base name."""
+        return self.quantity or self.base
+
+    def __call__(self, ir: Any, vi: Any, fused: Any) -> Any:
+        """Call the implementation with this configuration's parameters."""
+        return self.fn(ir, vi, fused, **self.params)
 
     @property
     def arrow(self) -> str:
@@ -91,6 +119,15 @@ class DatasetSpec:
 
 
 @dataclass
+class InputSpec:
+    """An input convention: ``convert(raw) -> array`` for one image as read (uint8 2-D or HxWx3)."""
+
+    name: str
+    convert: Callable[[Any], Any]
+    description: str
+
+
+@dataclass
 class PresetSpec:
     name: str
     metrics: tuple[str, ...]
@@ -101,6 +138,7 @@ METHODS: dict[str, MethodSpec] = {}
 METRICS: dict[str, MetricSpec] = {}
 DATASETS: dict[str, DatasetSpec] = {}
 PRESETS: dict[str, PresetSpec] = {}
+INPUTS: dict[str, InputSpec] = {}
 COMMANDS: dict[str, tuple[Callable[..., Any], Callable[..., Any], str]] = {}
 
 
@@ -135,6 +173,12 @@ def register_dataset(name: str, *, description: str, **kw: Any) -> Callable:
         DATASETS[name] = DatasetSpec(name=name, loader=fn, description=description, **kw)
         return fn
     return deco
+
+
+def register_input(name: str, convert: Callable[[Any], Any], description: str) -> None:
+    """Register an input convention (how a script reads an image) for ``MetricSpec.input``."""
+    _check_new(INPUTS, name, "input convention")
+    INPUTS[name] = InputSpec(name, convert, description)
 
 
 def register_preset(name: str, metrics: list[str] | tuple[str, ...], description: str) -> None:
