@@ -10,7 +10,7 @@ import numpy as np
 from .data import PairContext
 from .errors import InputError
 from .imageio import check_images, is_gray_rgb, read_image, rgb2gray
-from .registry import MetricSpec, get_metric, parse_method, resolve_metrics
+from .registry import MethodCall, MetricSpec, get_metric, parse_method, resolve_metrics
 
 ImageLike = np.ndarray | str | os.PathLike
 
@@ -28,10 +28,16 @@ def _gray(a: np.ndarray) -> np.ndarray:
     return np.asarray(rgb2gray(a), dtype=np.float64)
 
 
-def run_method(name: str, ir: np.ndarray, vi: np.ndarray, *, vi_rgb: np.ndarray | None = None,
+def run_method(method: str | MethodCall, ir: np.ndarray, vi: np.ndarray, *, vi_rgb: np.ndarray | None = None,
                ctx: PairContext | None = None, **params: Any) -> np.ndarray:
-    """Call a registered method on validated float64 gray inputs; returns float64 0..255."""
-    call = parse_method(name, **params)
+    """Call a method (a name, parsed with ``params``, or a parsed :class:`MethodCall`) on
+    validated float64 gray inputs; returns float64 0..255."""
+    if isinstance(method, MethodCall):
+        if params:
+            raise TypeError("run_method: parameters belong in the MethodCall")
+        call = method
+    else:
+        call = parse_method(method, **params)
     ir, vi = check_images(ir, vi, names=("ir", "vi"), who=f"method {call.full_name}")
     kw = dict(call.params)
     if call.spec.color:
@@ -46,19 +52,27 @@ def run_method(name: str, ir: np.ndarray, vi: np.ndarray, *, vi_rgb: np.ndarray 
     return out
 
 
-def fuse(ir: ImageLike, vi: ImageLike, method: str = "average", **params: Any) -> np.ndarray:
+def fuse(ir: ImageLike, vi: ImageLike, method: str = "average", *,
+         weights_root: os.PathLike | str | None = None, **params: Any) -> np.ndarray:
     """Fuse one pair with a registered method.
 
     ``ir``/``vi`` are arrays (gray or colour, 0..255) or image paths. Colour visible images are
     converted with MATLAB's rgb2gray; methods registered with ``color=True`` also get the
     colour. Returns the unquantised fused image, float64 on 0..255 (``HxW``; ``HxWx3`` only for
-    methods that output colour).
+    methods that output colour). ``weights_root``: where other authors' weights are (else
+    ``$FUSIONBENCH_WEIGHTS`` and the defaults of :func:`fusionbench.data.weights_root`).
     """
     ir_raw, vi_raw = _as_raw(ir, "ir"), _as_raw(vi, "vi")
     if ir_raw.ndim == 3 and not is_gray_rgb(ir_raw):
         raise InputError("fuse: infrared image must be single-channel gray (got colour)")
     vi_rgb = vi_raw.astype(np.float64) if vi_raw.ndim == 3 and not is_gray_rgb(vi_raw) else None
-    return run_method(method, _gray(ir_raw), _gray(vi_raw), vi_rgb=vi_rgb, **params)
+    from pathlib import Path
+
+    from .data import data_root
+
+    ctx = PairContext(dataset="", pair="", data_root=data_root(),
+                      weights_root=Path(weights_root).expanduser() if weights_root else None)
+    return run_method(method, _gray(ir_raw), _gray(vi_raw), vi_rgb=vi_rgb, ctx=ctx, **params)
 
 
 def compute_metric(spec: MetricSpec, raw: Sequence[np.ndarray], gray: Sequence[np.ndarray] | None = None

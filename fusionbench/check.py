@@ -96,7 +96,7 @@ def _current_values(df: pd.DataFrame, store: ResultStore, root, jobs: int,
         wanted = sorted(set(g.pair) - {"mean"})
         try:
             need_all = (g.pair == "mean").any()
-            _, all_pairs = load_dataset(dataset, root=root)
+            all_pairs = list(load_dataset(dataset, root=root).pairs)
             (summary,) = run(method, dataset, metrics=metrics, results=store.root, root=root, jobs=jobs,
                              progress=False, pairs=None if need_all else wanted, log=log)
             scores = store.scores(summary.dataset, summary.method)

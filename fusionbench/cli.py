@@ -1,7 +1,9 @@
 """The ``fusionbench`` command line.
 
-Built-in sub-commands: ``methods``, ``metrics``, ``datasets``, ``run``, ``fuse``, ``evaluate``. Modules in ``fusionbench.commands`` add more with ``register_command``.
-Errors the user can fix print one line ``error: ...`` and exit non-zero (2 for bad input).
+Every sub-command is declared once, in :data:`COMMANDS` (name -> module, run function,
+configure function, help). Only the command being run is imported and configured, so
+``fusionbench --help`` imports no method, metric or command module. Errors the user can fix
+print one line ``error: ...`` and exit non-zero (2 for bad input).
 """
 from __future__ import annotations
 
@@ -25,6 +27,11 @@ def add_results(p: argparse.ArgumentParser) -> None:
 
 def add_jobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=1, help="parallel processes (default 1)")
+
+
+def add_weights_root(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights-root", help="other authors' weights (default: $FUSIONBENCH_WEIGHTS, "
+                   "else weights/ beside or under the data root)")
 
 
 def add_metric_args(p: argparse.ArgumentParser) -> None:
@@ -61,13 +68,12 @@ def emit(text: str, out: str | None) -> None:
 def cmd_methods(args) -> int:
     from tabulate import tabulate
 
-    from .registry import METHODS, discover
+    from .registry import listing
 
-    discover()
     rows = []
-    for name, s in sorted(METHODS.items()):
-        variants = ", ".join(f"{name}:{v}" for v in s.variants) if s.variants else ""
-        rows.append([name, s.description, variants])
+    for name, s in listing("methods").items():
+        variants = ", ".join(f"{name}:{v}" for v in s["variants"]) if s["variants"] else ""
+        rows.append([name, s["description"], variants])
     print(tabulate(rows, headers=["method", "description", "variants"], tablefmt="simple"))
     return 0
 
@@ -75,14 +81,18 @@ def cmd_methods(args) -> int:
 def cmd_metrics(args) -> int:
     from tabulate import tabulate
 
-    from .registry import METRICS, PRESETS, discover
+    from .registry import listing
 
-    discover()
-    rows = [[n, s.arrow, s.description, s.reference] for n, s in sorted(METRICS.items())]
-    print(tabulate(rows, headers=["metric", "dir", "description", "reference"], tablefmt="simple"))
-    if PRESETS:
+    def params(s):
+        return ", ".join(f"{k}={v}" for k, v in s["params"].items())
+
+    rows = [[n, "↑" if s["higher_is_better"] else "↓", s["description"], params(s), s["reference"]]
+            for n, s in listing("metrics").items()]
+    print(tabulate(rows, headers=["metric", "dir", "description", "params", "reference"], tablefmt="simple"))
+    presets = listing("presets")
+    if presets:
         print("\npresets (--preset NAME):")
-        print(tabulate([[p.name, ",".join(p.metrics), p.description] for p in PRESETS.values()],
+        print(tabulate([[n, ",".join(p["metrics"]), p["description"]] for n, p in presets.items()],
                        headers=["preset", "metrics", "description"], tablefmt="simple"))
     return 0
 
@@ -90,12 +100,14 @@ def cmd_metrics(args) -> int:
 def cmd_datasets(args) -> int:
     from tabulate import tabulate
 
-    from .data import data_root, dataset_location
-    from .registry import DATASETS, discover
+    from types import SimpleNamespace
 
-    discover()
+    from .data import data_root, dataset_location
+    from .registry import listing
+
     rows = []
-    for name, s in sorted(DATASETS.items()):
+    for name, entry in listing("datasets").items():
+        s = SimpleNamespace(**entry)
         where, present = dataset_location(s, args.data_root)
         rows.append([name, s.description, str(where) if where else "(built in)",
                      "yes" if present else "MISSING", s.source])
@@ -106,12 +118,7 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_run(args) -> int:
-    import os
-
     from .runner import run
-
-    if args.weights_root:
-        os.environ["FUSIONBENCH_WEIGHTS"] = str(Path(args.weights_root).expanduser())
 
     params = parse_params(args.param)
     if args.weights:
@@ -121,7 +128,8 @@ def cmd_run(args) -> int:
     summaries = run(args.methods, args.dataset, split=args.split, metrics=args.metrics,
                     preset=args.preset, results=args.results, root=args.data_root, jobs=args.jobs,
                     progress=False if args.no_progress else None, method_params=params,
-                    pairs=[p for p in args.pairs.split(",") if p] if args.pairs else None)
+                    pairs=[p for p in args.pairs.split(",") if p] if args.pairs else None,
+                    weights_root=args.weights_root)
     bad = sum(s.count("failed") for s in summaries)
     return 1 if bad else 0
 
@@ -130,7 +138,7 @@ def cmd_fuse(args) -> int:
     from .api import fuse
     from .imageio import quantize, write_png
 
-    fused = fuse(args.ir, args.vi, method=args.method)
+    fused = fuse(args.ir, args.vi, method=args.method, weights_root=args.weights_root)
     write_png(args.output, quantize(fused))
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
@@ -148,21 +156,11 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .registry import COMMANDS, discover
-
-    parser = argparse.ArgumentParser(prog="fusionbench", description="Benchmark infrared-and-visible image fusion.")
-    parser.add_argument("--version", action="version", version=f"fusionbench {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    sub.add_parser("methods", help="list registered fusion methods").set_defaults(func=cmd_methods)
-    sub.add_parser("metrics", help="list metrics (direction, reference) and presets").set_defaults(func=cmd_metrics)
-    p = sub.add_parser("datasets", help="list datasets, where they are expected and whether present")
+def _configure_datasets(p) -> None:
     add_data_root(p)
-    p.set_defaults(func=cmd_datasets)
 
-    p = sub.add_parser("run", help="fuse a dataset with methods, save PNGs and scores (resumable)")
+
+def _configure_run(p) -> None:
     p.add_argument("--methods", required=True, help="comma-separated method names (name[:variant])")
     p.add_argument("--dataset", default="synthetic", help="registered dataset or a folder with ir/ and vi/")
     p.add_argument("--split", help="dataset split (e.g. roadscene: test20 (default) or all)")
@@ -170,36 +168,83 @@ def build_parser() -> argparse.ArgumentParser:
     add_results(p)
     add_data_root(p)
     add_jobs(p)
-    p.add_argument("--weights-root", help="other authors' weights (default: $FUSIONBENCH_WEIGHTS, "
-                   "else weights/ beside or under the data root)")
+    add_weights_root(p)
     p.add_argument("--weights", help="weights file passed to the method(s) as parameter `weights`")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a method parameter (repeatable; value parsed as JSON when possible)")
     p.add_argument("--pairs", help="comma-separated pair names (default: every pair)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("fuse", help="fuse one pair: fusionbench fuse --method M IR VI -o OUT.png")
+
+def _configure_fuse(p) -> None:
     p.add_argument("--method", default="average")
     p.add_argument("ir")
     p.add_argument("vi")
     p.add_argument("-o", "--output", required=True)
-    p.set_defaults(func=cmd_fuse)
+    add_weights_root(p)
 
-    p = sub.add_parser("evaluate", help="score one fused image: fusionbench evaluate IR VI FUSED")
+
+def _configure_evaluate(p) -> None:
     p.add_argument("ir")
     p.add_argument("vi")
     p.add_argument("fused")
     add_metric_args(p)
     p.add_argument("--json", action="store_true", help='print {"metric": value, ...}')
     p.add_argument("--parts", action="store_true", help="include per-source parts (e.g. ifc.ir)")
-    p.set_defaults(func=cmd_evaluate)
 
-    discover()
-    for name, (fn, configure, help_) in sorted(COMMANDS.items()):
-        p = sub.add_parser(name, help=help_)
-        configure(p)
-        p.set_defaults(func=fn)
+
+def _configure_nothing(p) -> None:
+    pass
+
+
+_C = "fusionbench.commands."
+#: every sub-command, declared once: name -> (module, run function, configure function, help)
+COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "methods": ("fusionbench.cli", "cmd_methods", "_configure_nothing", "list registered fusion methods"),
+    "metrics": ("fusionbench.cli", "cmd_metrics", "_configure_nothing",
+                "list metrics (direction, parameters, reference) and presets"),
+    "datasets": ("fusionbench.cli", "cmd_datasets", "_configure_datasets",
+                 "list datasets, where they are expected and whether present"),
+    "run": ("fusionbench.cli", "cmd_run", "_configure_run",
+            "fuse a dataset with methods, save PNGs and scores (resumable)"),
+    "fuse": ("fusionbench.cli", "cmd_fuse", "_configure_fuse",
+             "fuse one pair: fusionbench fuse --method M IR VI -o OUT.png"),
+    "evaluate": ("fusionbench.cli", "cmd_evaluate", "_configure_evaluate",
+                 "score one fused image: fusionbench evaluate IR VI FUSED"),
+    "table": (_C + "table", "cmd_table", "_configure",
+              "mean scores per method per metric; --table N: the paper's Table N (--compare paper)"),
+    "figure": (_C + "figure", "cmd_figure", "_configure",
+               "visual comparison of one pair (sources + each method, optional zoomed box) as PNG"),
+    "reproduce": (_C + "reproduce", "cmd_reproduce", "_configure",
+                  "plan and run everything the paper's tables need (resumable), then write them "
+                  "into <results>/tables"),
+    "train": (_C + "train", "cmd_train", "_configure",
+              "train a trainable method's weights (resumable; progress bar and loss log)"),
+    "check": (_C + "check", "cmd_check", "_configure",
+              "regression check of scores against a baseline CSV (exit 1 on any move)"),
+}
+
+
+def _resolve(module: str, attr: str):
+    import importlib
+
+    return getattr(importlib.import_module(module), attr)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; sub-commands other than ``only`` get their name and help alone."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="fusionbench", description="Benchmark infrared-and-visible image fusion.",
+                                     epilog="GPU: deep methods use CUDA automatically when available; "
+                                     "FUSIONBENCH_DEVICE=cpu|cuda|cuda:N forces a device.")
+    parser.add_argument("--version", action="version", version=f"fusionbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, run_fn, configure_fn, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        if only is None or name == only:
+            _resolve(module, configure_fn)(p)
+            p.set_defaults(func=(module, run_fn))
     return parser
 
 
@@ -207,12 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("default")
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        only = next((a for a in argv if not a.startswith("-")), None)
+        parser = build_parser(only if only in COMMANDS else None)
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
-        return int(args.func(args) or 0)
+        return int(_resolve(*args.func)(args) or 0)
     except FusionbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

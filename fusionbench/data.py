@@ -51,6 +51,7 @@ class PairContext:
     dataset: str
     pair: str
     data_root: Path
+    weights_root: Path | None = None
 
 
 @dataclass
@@ -168,26 +169,87 @@ def validate_pairs(pairs: list[Pair], label: str) -> None:
         raise InputError(f"{label}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
 
 
+@dataclass(frozen=True)
+class DatasetRef:
+    """A resolved dataset: what the runner, tables, figures and reproduce pass around.
+
+    ``name``: the registered name, or the folder's basename; ``split``: the split used (None
+    for a folder); ``label``: the store folder (``tno``, ``roadscene-all``, or for a folder
+    dataset ``<basename>@<8 hex of its resolved path>``, unique to that path and never equal to
+    a registered dataset's label); ``source``: the name context-aware methods receive (the
+    registered name; for a folder, its label); ``path``: the folder of a folder dataset.
+    """
+
+    name: str
+    split: str | None
+    label: str
+    source: str
+    pairs: tuple[Pair, ...]
+    root: Path
+    registered: bool = True
+    path: Path | None = None
+
+    def context(self, pair: str, weights_root: Path | None = None) -> PairContext:
+        """The :class:`PairContext` a context-aware method receives for ``pair``."""
+        return PairContext(dataset=self.source, pair=pair, data_root=self.root, weights_root=weights_root)
+
+    def select(self, names: list[str] | None) -> list[Pair]:
+        """The pairs named in ``names`` (all when None), in that order; unknown names are an error."""
+        if names is None:
+            return list(self.pairs)
+        known = {p.name: p for p in self.pairs}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise InputError(f"dataset {self.label} has no pair(s) {', '.join(unknown)}")
+        return [known[n] for n in names]
+
+
+def folder_label(path: os.PathLike | str) -> str:
+    """Store label of a folder dataset: ``<basename>@<first 8 hex of sha256(resolved path)>``."""
+    import hashlib
+
+    p = Path(path).expanduser().resolve()
+    return f"{p.name}@{hashlib.sha256(str(p).encode()).hexdigest()[:8]}"
+
+
+def split_label(name: str, split: str | None, default_split: str | None) -> str:
+    """Store label of a registered dataset: its name, or ``name-split`` for a non-default split."""
+    return f"{name}-{split}" if split and split != default_split else name
+
+
+def is_registered_dataset(name: str) -> bool:
+    from .registry import DATASETS, listing
+
+    return name in DATASETS or name in listing("datasets")
+
+
 def load_dataset(name: str, *, root: os.PathLike | str | None = None,
-                 split: str | None = None) -> tuple[str, list[Pair]]:
-    """Resolve a registered dataset name or a folder path to ``(dataset label, pairs)``.
+                 split: str | None = None) -> DatasetRef:
+    """Resolve a registered dataset name or a folder path to a :class:`DatasetRef`.
 
     A path (anything that is an existing folder, or contains a path separator) is read as a
-    folder with ``ir/`` and ``vi/``; its label is the folder's name.
+    folder with ``ir/`` and ``vi/``; its store label is :func:`folder_label`.
     """
-    from .registry import DATASETS, discover, get_dataset
+    from .registry import get_dataset
 
-    discover()
+    base = data_root(root)
     p = Path(name).expanduser()
-    if name not in DATASETS and (p.is_dir() or os.sep in name or name.startswith(".")):
+    if not is_registered_dataset(name) and (p.is_dir() or os.sep in name or name.startswith(".")):
         if not p.is_dir():
             raise DatasetNotFoundError(f"dataset folder {p} does not exist")
-        return p.resolve().name, folder_pairs(p)
+        if split:
+            raise InputError(f"dataset folder {p}: a folder dataset has no splits (got --split {split})")
+        label = folder_label(p)
+        return DatasetRef(name=p.resolve().name, split=None, label=label, source=label,
+                          pairs=tuple(folder_pairs(p)), root=base, registered=False,
+                          path=p.resolve())
     spec = get_dataset(name)
     if split and spec.splits and split not in spec.splits:
         raise InputError(f"dataset {name!r} has no split {split!r} (splits: {', '.join(spec.splits)})")
-    pairs = spec.loader(data_root(root), split or spec.default_split)
-    return name, pairs
+    split = split or spec.default_split
+    pairs = spec.loader(base, split)
+    return DatasetRef(name=name, split=split, label=split_label(name, split, spec.default_split),
+                      source=name, pairs=tuple(pairs), root=base)
 
 
 def dataset_location(spec, root: os.PathLike | str | None = None) -> tuple[Path | None, bool]:

@@ -26,21 +26,19 @@ def _label(i: int) -> str:
     return f"({letters[i]})" if i < 26 else f"({letters[i // 26 - 1]}{letters[i % 26]})"
 
 
-def method_image(method: str, pair, dataset_label: str, *, store=None, root: Path | None = None) -> np.ndarray:
-    """The fused image of ``pair`` by ``method``: stored 8-bit PNG if present, else fused now."""
+def method_image(call, pair, ds, *, store=None) -> np.ndarray:
+    """The fused image of ``pair`` by ``call`` (a :class:`~fusionbench.registry.MethodCall`) on
+    ``ds`` (a :class:`~fusionbench.data.DatasetRef`): the stored 8-bit PNG if present, else fused now."""
     from .api import run_method
-    from .data import PairContext
+    from .identity import store_name
     from .imageio import quantize, read_image
-    from .registry import parse_method
 
-    call = parse_method(method)
+    name = store_name(call)
     if store is not None:
-        rec = store.read_record(dataset_label, call.full_name, pair.name)
+        rec = store.read_record(ds.label, name, pair.name)
         if rec is not None:
-            return np.asarray(read_image(store.fused_path(dataset_label, call.full_name, pair.name),
-                                         collapse_gray=True))
-    ctx = PairContext(dataset=dataset_label.split("-")[0], pair=pair.name, data_root=root)
-    fused = run_method(method, pair.ir(), pair.vi(), vi_rgb=pair.vi_rgb(), ctx=ctx, **call.params)
+            return np.asarray(read_image(store.fused_path(ds.label, name, pair.name), collapse_gray=True))
+    fused = run_method(call, pair.ir(), pair.vi(), vi_rgb=pair.vi_rgb(), ctx=ds.context(pair.name))
     return quantize(fused)
 
 
@@ -138,27 +136,22 @@ def figure_for_pair(dataset: str, pair: str, methods: Sequence[str], out: os.Pat
                     results: os.PathLike | str | None = None, root: os.PathLike | str | None = None,
                     split: str | None = None, labels: Sequence[str] | None = None, **kw) -> Path:
     """Fig. 3/4-style figure for one pair of a dataset: IR, VI, then each method's result."""
-    from .data import data_root, load_dataset
-    from .registry import DATASETS, discover, parse_method
-    from .runner import dataset_label
+    from .data import load_dataset
+    from .registry import parse_method
     from .store import ResultStore, results_root
 
-    discover()
-    base = data_root(root)
-    label, pairs = load_dataset(dataset, root=base, split=split)
-    if dataset in DATASETS:
-        label = dataset_label(dataset, split)
+    ds = load_dataset(dataset, root=root, split=split)
+    label, pairs = ds.label, list(ds.pairs)
     match = [p for p in pairs if p.name == pair]
     if not match:
         shown = ", ".join(p.name for p in pairs[:8]) + (" ..." if len(pairs) > 8 else "")
         raise InputError(f"dataset {label} has no pair {pair!r} (pairs: {shown})")
     p = match[0]
-    for m in methods:
-        parse_method(m)  # validate every name before any work
+    calls = [parse_method(m) for m in methods]  # validate every name before any work
     store_root = results_root(results)
     store = ResultStore(store_root, create=False) if store_root.exists() else None
     vi = p.vi_raw()
-    images = [p.ir_raw(), vi] + [method_image(m, p, label, store=store, root=base) for m in methods]
+    images = [p.ir_raw(), vi] + [method_image(c, p, ds, store=store) for c in calls]
     names = ["Infrared", "Visible", *(labels or methods)]
     if labels is not None and len(labels) != len(methods):
         raise InputError("--labels needs one label per method")

@@ -1,8 +1,13 @@
-"""Name registries for methods, metrics, datasets, metric presets and CLI commands.
+"""Name registries for methods, metrics, datasets, metric presets and input conventions.
 
 Modules in ``fusionbench.methods``, ``fusionbench.metrics`` and ``fusionbench.datasets``
-register themselves with the decorators below when imported; :func:`discover` imports every
-module of those packages (and ``fusionbench.commands``), so the engine never names one.
+register themselves with the decorators below when imported; the engine never names one.
+
+Registration is lazy: a name is looked up in a *manifest* (name -> registering module plus
+its listing data), and only that module is imported (torch only for the methods that use
+it). The manifest is built by :func:`discover` (import everything) and cached in the user's
+cache folder, keyed by the size and mtime of every domain module file, so adding a file
+(a new method or metric) is picked up on the next call without any list to edit.
 
 Method names may carry a variant after a colon (``mdlatlrr:l2``, ``published:RFN-Nest``);
 :func:`parse_method` is the one place that splits them.
@@ -10,15 +15,19 @@ Method names may carry a variant after a colon (``mdlatlrr:l2``, ``published:RFN
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import pkgutil
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import UnknownNameError
 
-DOMAIN_PACKAGES = ("fusionbench.datasets", "fusionbench.metrics", "fusionbench.methods",
-                   "fusionbench.commands")
+DOMAIN_PACKAGES = ("fusionbench.datasets", "fusionbench.metrics", "fusionbench.methods")
+MANIFEST_VERSION = 1
 
 
 @dataclass
@@ -139,7 +148,6 @@ METRICS: dict[str, MetricSpec] = {}
 DATASETS: dict[str, DatasetSpec] = {}
 PRESETS: dict[str, PresetSpec] = {}
 INPUTS: dict[str, InputSpec] = {}
-COMMANDS: dict[str, tuple[Callable[..., Any], Callable[..., Any], str]] = {}
 
 
 def _check_new(table: Mapping[str, Any], name: str, kind: str) -> None:
@@ -147,30 +155,47 @@ def _check_new(table: Mapping[str, Any], name: str, kind: str) -> None:
         raise ValueError(f"{kind} {name!r} registered twice")
 
 
+#: name -> module that registered it, per kind ("methods", "metrics", ...)
+ORIGIN: dict[str, dict[str, str]] = {k: {} for k in ("methods", "metrics", "datasets", "presets", "inputs")}
+
+
+def _caller_module(depth: int = 2) -> str:
+    return sys._getframe(depth).f_globals.get("__name__", "?")
+
+
 def register_method(name: str, *, description: str, **kw: Any) -> Callable:
     """Decorator registering a fusion method (see :class:`MethodSpec`)."""
+    origin = _caller_module()
+
     def deco(fn: Callable) -> Callable:
         _check_new(METHODS, name, "method")
         METHODS[name] = MethodSpec(name=name, fn=fn, description=description, **kw)
+        ORIGIN["methods"][name] = origin
         return fn
     return deco
 
 
 def register_metric(name: str, *, description: str, higher_is_better: bool, **kw: Any) -> Callable:
     """Decorator registering a metric (see :class:`MetricSpec`)."""
+    origin = _caller_module()
+
     def deco(fn: Callable) -> Callable:
         _check_new(METRICS, name, "metric")
         METRICS[name] = MetricSpec(name=name, fn=fn, description=description,
                                    higher_is_better=higher_is_better, **kw)
+        ORIGIN["metrics"][name] = origin
         return fn
     return deco
 
 
 def register_dataset(name: str, *, description: str, **kw: Any) -> Callable:
     """Decorator registering a dataset loader (see :class:`DatasetSpec`)."""
+    origin = _caller_module()
+
     def deco(fn: Callable) -> Callable:
         _check_new(DATASETS, name, "dataset")
         DATASETS[name] = DatasetSpec(name=name, loader=fn, description=description, **kw)
+        ORIGIN["datasets"][name] = origin
         return fn
     return deco
 
@@ -179,29 +204,27 @@ def register_input(name: str, convert: Callable[[Any], Any], description: str) -
     """Register an input convention (how a script reads an image) for ``MetricSpec.input``."""
     _check_new(INPUTS, name, "input convention")
     INPUTS[name] = InputSpec(name, convert, description)
+    ORIGIN["inputs"][name] = _caller_module()
 
 
 def register_preset(name: str, metrics: list[str] | tuple[str, ...], description: str) -> None:
     """Register a named list of metrics (``--preset NAME``)."""
     _check_new(PRESETS, name, "preset")
     PRESETS[name] = PresetSpec(name, tuple(metrics), description)
-
-
-def register_command(name: str, *, help: str, configure: Callable[[Any], None]) -> Callable:
-    """Decorator for a CLI sub-command ``fn(args) -> int``.
-
-    ``configure(parser)`` adds the command's arguments to its ``argparse`` sub-parser. The
-    common options (``--data-root``, ``--results``, ``--jobs``) are available as helpers in
-    :mod:`fusionbench.cli`.
-    """
-    def deco(fn: Callable) -> Callable:
-        _check_new(COMMANDS, name, "command")
-        COMMANDS[name] = (fn, configure, help)
-        return fn
-    return deco
+    ORIGIN["presets"][name] = _caller_module()
 
 
 _discovered = False
+
+
+def _domain_modules() -> list[str]:
+    out = []
+    for pkg_name in DOMAIN_PACKAGES:
+        pkg = importlib.import_module(pkg_name)
+        for info in pkgutil.walk_packages(pkg.__path__, prefix=pkg_name + "."):
+            if not info.name.rsplit(".", 1)[-1].startswith("_"):
+                out.append(info.name)
+    return out
 
 
 def discover() -> None:
@@ -210,12 +233,123 @@ def discover() -> None:
     if _discovered:
         return
     _discovered = True
+    for name in _domain_modules():
+        importlib.import_module(name)
+
+
+# -- the manifest: what is registered where, without importing it --------------------------
+_TABLES = {"methods": METHODS, "metrics": METRICS, "datasets": DATASETS, "presets": PRESETS,
+           "inputs": INPUTS}
+_manifest: dict[str, Any] | None = None
+
+
+def _plain(v: Any) -> Any:
+    """JSON-safe listing value (callables and objects by their repr)."""
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return repr(v)
+
+
+def _listing(spec: Any) -> dict[str, Any]:
+    from dataclasses import fields
+
+    out = {}
+    for f in fields(spec):
+        v = getattr(spec, f.name)
+        if callable(v) and not isinstance(v, type):
+            continue
+        out[f.name] = _plain(v)
+    return out
+
+
+def _stamp() -> list[list[Any]]:
+    """Size and mtime of every module file of the domain packages (the manifest's cache key)."""
+    import importlib.util
+
+    out: list[list[Any]] = []
     for pkg_name in DOMAIN_PACKAGES:
-        pkg = importlib.import_module(pkg_name)
-        for info in pkgutil.walk_packages(pkg.__path__, prefix=pkg_name + "."):
-            if info.name.rsplit(".", 1)[-1].startswith("_"):
-                continue
-            importlib.import_module(info.name)
+        spec = importlib.util.find_spec(pkg_name)
+        for base in (spec.submodule_search_locations or []):
+            for dirpath, dirnames, filenames in os.walk(base):
+                dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+                for fn in sorted(filenames):
+                    if fn.endswith(".py"):
+                        st = os.stat(os.path.join(dirpath, fn))
+                        out.append([os.path.join(dirpath, fn), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def _cache_file() -> Path:
+    from . import __version__
+
+    base = os.environ.get("FUSIONBENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "fusionbench")
+    return Path(base) / f"registry-{__version__}-v{MANIFEST_VERSION}.json"
+
+
+def build_manifest() -> dict[str, Any]:
+    """Import every domain module and describe every registered name (no callables)."""
+    discover()
+    entries: dict[str, Any] = {}
+    for kind, table in _TABLES.items():
+        entries[kind] = {}
+        for name, spec in table.items():
+            module = ORIGIN[kind].get(name, "")
+            if not module.startswith(DOMAIN_PACKAGES):
+                continue  # registered at run time (tests, plugins): not part of the manifest
+            entries[kind][name] = {"module": module, **_listing(spec)}
+    return entries
+
+
+def manifest() -> dict[str, Any]:
+    """The manifest (cached on disk; rebuilt when any domain module file changed)."""
+    global _manifest
+    if _manifest is not None:
+        return _manifest
+    stamp = _stamp()
+    path = _cache_file()
+    try:
+        data = json.loads(path.read_text())
+        if data.get("stamp") == stamp and isinstance(data.get("entries"), dict):
+            _manifest = data["entries"]
+            return _manifest
+    except (OSError, ValueError, AttributeError):
+        pass
+    _manifest = build_manifest()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "entries": _manifest}))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an unwritable cache only costs start-up time
+    return _manifest
+
+
+def _lookup(kind: str, name: str) -> bool:
+    """Make ``name`` of ``kind`` registered by importing just its module; True if found."""
+    table = _TABLES[kind]
+    if name in table:
+        return True
+    entry = manifest().get(kind, {}).get(name)
+    if entry is not None:
+        try:
+            importlib.import_module(entry["module"])
+        except ImportError:
+            pass
+        if name in table:
+            return True
+    discover()  # not in the manifest (or moved): fall back to importing everything
+    return name in table
+
+
+def listing(kind: str) -> dict[str, dict[str, Any]]:
+    """Listing data of every registered name of ``kind`` without importing the modules."""
+    return dict(sorted(manifest().get(kind, {}).items()))
 
 
 def _unknown(kind: str, name: str, table: Mapping[str, Any]) -> UnknownNameError:
@@ -241,9 +375,8 @@ class MethodCall:
 
 def parse_method(name: str, **overrides: Any) -> MethodCall:
     """Split ``name[:variant]`` and resolve its parameters (defaults < variant < overrides)."""
-    discover()
     base, _, variant = name.strip().partition(":")
-    if base not in METHODS:
+    if not _lookup("methods", base):
         raise _unknown("method", base, METHODS)
     spec = METHODS[base]
     variant = variant or spec.default_variant or None
@@ -286,15 +419,13 @@ def _accepted_params(spec: MethodSpec) -> set[str] | None:
 
 
 def get_metric(name: str) -> MetricSpec:
-    discover()
-    if name not in METRICS:
+    if not _lookup("metrics", name):
         raise _unknown("metric", name, METRICS)
     return METRICS[name]
 
 
 def get_dataset(name: str) -> DatasetSpec:
-    discover()
-    if name not in DATASETS:
+    if not _lookup("datasets", name):
         raise _unknown("dataset", name, DATASETS)
     return DATASETS[name]
 
@@ -302,10 +433,9 @@ def get_dataset(name: str) -> DatasetSpec:
 def resolve_metrics(metrics: str | list[str] | tuple[str, ...] | None = None,
                     preset: str | None = None, default: tuple[str, ...] = ("en", "sd")) -> list[str]:
     """Metric names from a comma list and/or a preset, validated, order kept, no repeats."""
-    discover()
     names: list[str] = []
     if preset:
-        if preset not in PRESETS:
+        if not _lookup("presets", preset):
             raise _unknown("preset", preset, PRESETS)
         names += PRESETS[preset].metrics
     if isinstance(metrics, str):

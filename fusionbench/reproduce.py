@@ -28,7 +28,7 @@ from typing import Any
 
 from .errors import FusionbenchError, InputError, UnknownNameError
 from .paper import Paper, PaperRow, load_paper
-from .registry import METHODS, METRICS, discover, get_metric, parse_method
+from .registry import get_metric, parse_method
 from .store import ResultStore
 
 TRAINED_DIR = "trained"
@@ -101,22 +101,25 @@ def _registered(method: str) -> bool:
         return False
 
 
+def _is_metric(name: str) -> bool:
+    try:
+        get_metric(name)
+        return True
+    except UnknownNameError:
+        return False
+
+
 def _published_dir(data_root: Path, dataset: str, folder: str) -> Path:
-    return data_root / "results" / dataset.split("-")[0] / folder
+    """``<data root>/results/<dataset>/<folder>``: ``dataset`` is the registered name (not a label)."""
+    return data_root / "results" / dataset / folder
 
 
 def _pair_done(store: ResultStore, label: str, call, pair, metrics: Sequence[str],
                published_dir: Path | None = None) -> bool:
-    """True when the store's record of ``pair`` matches its cache key and has every metric."""
-    from .runner import cache_key
-
+    """True when the store has a valid result of ``pair`` with every metric (``store.status``)."""
     if published_dir is not None and not any(published_dir.glob(f"{pair.name}.*")):
         return True  # nothing to fuse: the runner reports it as missing, at no cost
-    rec = store.read_record(label, call.full_name, pair.name)
-    if rec is None or rec.get("key") != cache_key(call, pair.ir_raw(), pair.vi_raw(), pair.name):
-        return False
-    scores = rec.get("scores", {})
-    return all(scores.get(m, {}).get("version") == get_metric(m).version for m in metrics)
+    return store.status(label, call, pair, metrics).done
 
 
 def plan(tables: Sequence[int] = (1, 2, 3, 4), *, paper: Paper | str = "ssl_waeie",
@@ -132,30 +135,27 @@ def plan(tables: Sequence[int] = (1, 2, 3, 4), *, paper: Paper | str = "ssl_waei
     """
     from .data import data_root as _data_root
     from .data import load_dataset, validate_pairs
-    from .runner import dataset_label
 
-    discover()
     paper = load_paper(paper) if isinstance(paper, str) else paper
     store_root = ResultStore(results).root
     root = _data_root(data_root)
     if metrics:
         metric_names = [get_metric(m).name for m in metrics]
     else:
-        metric_names = [m for m in paper.default_metrics() if m in METRICS]
+        metric_names = [m for m in paper.default_metrics() if _is_metric(m)]
         if not metric_names:
             raise InputError(f"none of the paper's metrics ({', '.join(paper.default_metrics())}) is "
                              "registered; pass --metrics")
     tasks: dict[tuple, Task] = {}
     unavailable: list[str] = []
-    pairs_cache: dict[str, tuple[str, list]] = {}
+    refs: dict[str, Any] = {}
 
-    def pairs_of(dataset: str):
-        if dataset not in pairs_cache:
-            label, pairs = load_dataset(dataset, root=root)
-            label = dataset_label(dataset, None)
-            validate_pairs(pairs, f"dataset {label}")
-            pairs_cache[dataset] = (label, pairs)
-        return pairs_cache[dataset]
+    def ref_of(dataset: str):
+        if dataset not in refs:
+            ref = load_dataset(dataset, root=root)
+            validate_pairs(list(ref.pairs), f"dataset {ref.label}")
+            refs[dataset] = ref
+        return refs[dataset]
 
     def add(kind: str, dataset: str, method: str, tag: str, **kw) -> Task:
         key = (kind, dataset, method, tuple(sorted((k, str(v)) for k, v in kw.get("params", {}).items())))
@@ -176,7 +176,7 @@ def plan(tables: Sequence[int] = (1, 2, 3, 4), *, paper: Paper | str = "ssl_waei
         if train and row.method:
             base = row.method_base
             method = row.method if row.train else f"{base}:{train}"
-            spec = METHODS.get(base)
+            spec = parse_method(base).spec if _registered(base) else None
             if spec is None or not _registered(method):
                 unavailable.append(f"Table {n} {row.name}: method {method} not registered")
             elif spec.trainer is None:
@@ -207,7 +207,8 @@ def plan(tables: Sequence[int] = (1, 2, 3, 4), *, paper: Paper | str = "ssl_waei
     for t in out:
         if t.kind != "fuse":
             continue
-        label, pairs = pairs_of(t.dataset)
+        ref = ref_of(t.dataset)
+        label, pairs = ref.label, ref.pairs
         t.total = len(pairs)
         if not count:
             t.todo = t.total
@@ -268,7 +269,8 @@ def write_tables(plan_: Plan, store: ResultStore, log: Callable[[str], None] | N
 
 def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs: float | None = None,
             max_steps: int | None = None, seed: int = 0, retrain: bool = False,
-            log: Callable[[str], None] | None = None, write: bool = True) -> ReproduceReport:
+            log: Callable[[str], None] | None = None, write: bool = True,
+            weights_root: os.PathLike | str | None = None) -> ReproduceReport:
     """Run a plan's tasks in order (resumable), then write the tables.
 
     Training uses the method's registered ``trainer`` (``epochs``/``max_steps`` budget; None =
@@ -303,7 +305,7 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
                     log(f"{head} reuse trained weights {t.weights}")
                     continue
                 log(f"{head} train {t.method} -> {t.weights}")
-                spec = METHODS[t.method.partition(":")[0]]
+                spec = parse_method(t.method).spec
                 try:
                     res = spec.trainer(variant=t.variant, mu=None, epochs=epochs, max_steps=max_steps,
                                        seed=seed, out=t.weights, data_root=plan_.data_root,
@@ -311,7 +313,7 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
                     report.trainings.append(dict(res))
                     secs = res.get("seconds") if isinstance(res, dict) else None
                     log(f"{head} trained {t.method}" + (f" in {secs:.0f} s" if secs else ""))
-                except (FusionbenchError, Exception) as exc:  # noqa: BLE001 - keep the other tasks going
+                except (FusionbenchError, OSError) as exc:  # expected: keep the other tasks going
                     report.failures.append(f"train {t.method}: {exc}")
                     log(f"{head} FAILED training {t.method}: {exc}")
                 continue
@@ -333,12 +335,13 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
             try:
                 summaries = run([t.method], t.dataset, metrics=plan_.metrics, results=plan_.results,
                                 root=plan_.data_root, jobs=jobs, progress=False,
-                                method_params=t.params or None, log=runner_log, on_pair=on_pair)
+                                method_params=t.params or None, log=runner_log, on_pair=on_pair,
+                                weights_root=weights_root)
                 report.summaries += summaries
                 for s in summaries:
                     if s.count("failed"):
                         report.failures.append(f"fuse {s.method} on {s.dataset}: {s.count('failed')} pairs failed")
-            except (FusionbenchError, Exception) as exc:  # noqa: BLE001
+            except (FusionbenchError, OSError) as exc:  # expected; a programming error aborts
                 report.failures.append(f"fuse {t.method} on {t.dataset}: {exc}")
                 log(f"{head} FAILED {t.method} on {t.dataset}: {exc}")
             bar.update(t.todo - advanced)
@@ -361,11 +364,12 @@ def reproduce(tables: Sequence[int] = (1, 2, 3, 4), *, paper: Paper | str = "ssl
               jobs: int = 1, metrics: Sequence[str] | None = None, extras: bool = True,
               progress: bool | None = None, epochs: float | None = None, max_steps: int | None = None,
               seed: int = 0, retrain: bool = False, train_ours: bool = False,
-              log: Callable[[str], None] | None = None) -> ReproduceReport:
+              log: Callable[[str], None] | None = None,
+              weights_root: os.PathLike | str | None = None) -> ReproduceReport:
     """Plan and run everything ``tables`` need, then write them (see the module docstring)."""
     log = log or (lambda msg: print(msg, file=sys.stderr))
     p = plan(tables, paper=paper, results=results, data_root=data_root, metrics=metrics, extras=extras,
              train_ours=train_ours)
     log(p.text())
     return execute(p, jobs=jobs, progress=progress, epochs=epochs, max_steps=max_steps, seed=seed,
-                   retrain=retrain, log=log)
+                   retrain=retrain, log=log, weights_root=weights_root)

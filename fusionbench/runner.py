@@ -22,51 +22,24 @@ from typing import Any
 import numpy as np
 
 from .api import compute_metric, run_method
-from .data import Pair, PairContext, data_root, load_dataset, validate_pairs
+from .data import DatasetRef, Pair, load_dataset, validate_pairs
 from .errors import FusionbenchError, InputError, MissingResultError, StoreError, WeightsError
 
 #: errors that concern the whole method or store, not one pair: they abort the run
 FATAL = (WeightsError, StoreError)
 from .imageio import array_digest, atomic_write_bytes, encode_png, quantize, read_image, rgb2gray
-from .registry import PRESETS, MethodCall, discover, get_dataset, get_metric, parse_method, resolve_metrics
-from .store import ResultStore, sha256_file
+from .registry import MethodCall, get_metric, parse_method, resolve_metrics
+from .identity import cache_key, display_name, method_fingerprint, store_name  # noqa: F401
+from .store import ResultStore
 
 
 def default_metrics() -> list[str]:
     """Metrics of a run when none are named: the ``paper`` preset (when registered) + EN, SD."""
-    from .registry import METRICS
-
-    discover()
-    names = list(PRESETS["paper"].metrics) if "paper" in PRESETS else []
-    return [m for m in names if m in METRICS] + [m for m in ("en", "sd") if m not in names]
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        if isinstance(v, str) and v and os.path.isfile(v):
-            return {"file": os.path.basename(v), "sha256": sha256_file(v)}
-        return v
-    if isinstance(v, os.PathLike):
-        return _jsonable(os.fspath(v))
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in sorted(v.items())}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return repr(v)
-
-
-def method_fingerprint(call: MethodCall) -> dict[str, Any]:
-    """What identifies a method's output besides its inputs (name, version, resolved parameters)."""
-    params = call.spec.resolve_params(dict(call.params)) if call.spec.resolve_params else call.params
-    return {"method": call.full_name, "version": call.spec.version, "params": _jsonable(params)}
-
-
-def cache_key(call: MethodCall, ir_raw: np.ndarray, vi_raw: np.ndarray, pair: str) -> str:
-    fp = json.dumps(method_fingerprint(call), sort_keys=True)
-    h = hashlib.sha256(fp.encode())
-    h.update(pair.encode())
-    h.update(array_digest(ir_raw, vi_raw).encode())
-    return h.hexdigest()
+    try:
+        names = resolve_metrics(preset="paper")
+    except FusionbenchError:
+        names = []
+    return names + [m for m in ("en", "sd") if m not in names]
 
 
 @dataclass
@@ -99,44 +72,46 @@ class MethodSummary:
                 f"{n_metrics} metric values computed) -> {self.scores_path}")
 
 
-def process_pair(store: ResultStore, dataset: str, call: MethodCall, pair: Pair,
-                 metric_names: Sequence[str], root: Path, source: str | None = None) -> PairOutcome:
+def process_pair(store: ResultStore, ds: DatasetRef, call: MethodCall, pair: Pair,
+                 metric_names: Sequence[str], weights_root: Path | None = None, *,
+                 recompute: bool = False) -> PairOutcome:
     """Fuse (or reuse) one pair and compute its missing metrics; writes PNG then record.
 
-    ``dataset`` is the store label (``roadscene-all``), ``source`` the dataset's own name under
-    the data root (``roadscene``; default: the label), which context-aware methods receive.
+    The store folder is ``ds.label`` (``roadscene-all``) / :func:`store_name` of the call;
+    context-aware methods receive ``ds.context(pair)`` (the dataset's own name under the data
+    root, ``roadscene``). ``recompute`` ignores the cache (fuses and scores again).
     """
     t0 = time.perf_counter()
-    name = call.full_name
-    ir_raw, vi_raw = pair.ir_raw(), pair.vi_raw()
-    key = cache_key(call, ir_raw, vi_raw, pair.name)
-    rec = store.read_record(dataset, name, pair.name)
+    dataset = ds.label
+    st = store.status(dataset, call, pair, metric_names, recompute=recompute)
+    name = st.store_name
+    rec = st.record
     status = "reused"
-    if rec is None or rec.get("key") != key:
-        ctx = PairContext(dataset=source or dataset, pair=pair.name, data_root=root)
+    if st.fuse:
         try:
-            fused = run_method(name, pair.ir(), pair.vi(), vi_rgb=pair.vi_rgb(), ctx=ctx, **call.params)
+            fused = run_method(call, pair.ir(), pair.vi(), vi_rgb=pair.vi_rgb(),
+                               ctx=ds.context(pair.name, weights_root))
         except MissingResultError as exc:
             return PairOutcome(pair.name, "missing", message=str(exc))
         png = encode_png(quantize(fused))
         atomic_write_bytes(store.fused_path(dataset, name, pair.name), png)
-        rec = {"key": key, "pair": pair.name, "method": name,
+        rec = {"key": st.key, "pair": pair.name, "method": call.full_name,
                "fused_sha256": hashlib.sha256(png).hexdigest(),
                "fuse_seconds": round(time.perf_counter() - t0, 4), "scores": {}}
-        store.write_record(dataset, name, pair.name, rec)
+        rec = store.merge_record(dataset, name, pair.name, rec) if not recompute else rec
+        if recompute:
+            store.write_record(dataset, name, pair.name, rec)
         status = "fused"
-    todo = [m for m in metric_names
-            if rec.get("scores", {}).get(m, {}).get("version") != get_metric(m).version]
+    todo = list(st.missing)
     if todo:
         fused8 = read_image(store.fused_path(dataset, name, pair.name))
-        raw = (ir_raw, vi_raw, fused8)
+        raw = (pair.ir_raw(), pair.vi_raw(), fused8)
         gray = [np.asarray(rgb2gray(a), dtype=np.float64) for a in raw]
-        scores = dict(rec.get("scores", {}))
+        scores = {}
         for m in todo:
             spec = get_metric(m)
             scores[m] = {"version": spec.version, "values": compute_metric(spec, raw, gray)}
-        rec = {**rec, "scores": scores}
-        store.write_record(dataset, name, pair.name, rec)
+        store.merge_record(dataset, name, pair.name, {**rec, "scores": {**rec.get("scores", {}), **scores}})
     return PairOutcome(pair.name, status, len(todo), seconds=time.perf_counter() - t0)
 
 
@@ -152,7 +127,8 @@ def _work_one(i: int) -> PairOutcome:
     w = _WORK
     pair = w["pairs"][i]
     try:
-        return process_pair(w["store"], w["dataset"], w["call"], pair, w["metrics"], w["root"], w["source"])
+        return process_pair(w["store"], w["ds"], w["call"], pair, w["metrics"], w["weights_root"],
+                            recompute=w["recompute"])
     except FATAL:
         raise
     except FusionbenchError as exc:
@@ -164,7 +140,6 @@ def _parse_with_params(methods: Sequence[str], params: dict[str, Any]) -> list[M
     of several); an override that no method accepts is an error."""
     from .registry import accepts
 
-    discover()
     calls = [parse_method(m) for m in methods]
     for key in params:
         if not any(accepts(c.spec, key) for c in calls):
@@ -173,22 +148,14 @@ def _parse_with_params(methods: Sequence[str], params: dict[str, Any]) -> list[M
             for m, c in zip(methods, calls)]
 
 
-def dataset_label(name: str, split: str | None) -> str:
-    """Store folder of a dataset: its name, or ``name-split`` for a non-default split."""
-    discover()
-    from .registry import DATASETS
-
-    if name in DATASETS and split and split != DATASETS[name].default_split:
-        return f"{name}-{split}"
-    return name
-
-
 def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str | None = None,
         metrics: Sequence[str] | str | None = None, preset: str | None = None,
         results: os.PathLike | str | None = None, root: os.PathLike | str | None = None,
         jobs: int = 1, progress: bool | None = None, method_params: dict[str, Any] | None = None,
         pairs: Sequence[str] | None = None, log=None,
-        on_pair: Callable[[PairOutcome], None] | None = None) -> list[MethodSummary]:
+        on_pair: Callable[[PairOutcome], None] | None = None,
+        weights_root: os.PathLike | str | None = None,
+        calls: Sequence[MethodCall] | None = None, recompute: bool = False) -> list[MethodSummary]:
     """Fuse and score a dataset with each method; returns one summary per method.
 
     Everything is validated before work starts (method names, metric names, every image of
@@ -196,29 +163,25 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     in that many forked processes; results are identical to ``jobs=1``. ``pairs`` restricts the
     run to those pair names (``scores.csv`` still lists every finished pair of the dataset).
     ``on_pair(outcome)`` is called after each pair (e.g. to drive an outer progress bar).
+    ``dataset`` is a name/folder or an already resolved :class:`DatasetRef`; ``calls`` (parsed
+    :class:`MethodCall` objects) may be given instead of ``methods`` names. ``weights_root``
+    is passed to the methods explicitly (else ``$FUSIONBENCH_WEIGHTS`` and the defaults).
+    ``recompute`` ignores every cached result (fuses and scores again, overwriting).
     """
     from tqdm import tqdm
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
-    if isinstance(methods, str):
-        methods = [m for m in methods.split(",") if m.strip()]
-    if not methods:
-        raise InputError("no methods given (--methods a,b)")
-    calls = _parse_with_params(methods, method_params or {})
+    if calls is None:
+        if isinstance(methods, str):
+            methods = [m for m in methods.split(",") if m.strip()]
+        if not methods:
+            raise InputError("no methods given (--methods a,b)")
+        calls = _parse_with_params(methods, method_params or {})
     metric_names = resolve_metrics(metrics, preset, default=tuple(default_metrics()))
-    base_root = data_root(root)
-    label, all_pairs = load_dataset(dataset, root=base_root, split=split)
-    source = label
-    if dataset in _registered_datasets():
-        source, label = dataset, dataset_label(dataset, split)
-    if pairs is not None:
-        known = {p.name: p for p in all_pairs}
-        unknown = [n for n in pairs if n not in known]
-        if unknown:
-            raise InputError(f"dataset {label} has no pair(s) {', '.join(unknown)}")
-        work = [known[n] for n in pairs]
-    else:
-        work = all_pairs
+    wroot = Path(weights_root).expanduser() if weights_root else None
+    ds = dataset if isinstance(dataset, DatasetRef) else load_dataset(dataset, root=root, split=split)
+    label, all_pairs = ds.label, list(ds.pairs)
+    work = ds.select(list(pairs) if pairs is not None else None)
     validate_pairs(work, f"dataset {label}")
     store = ResultStore(results)
     store.sweep_stale_temps(label)
@@ -226,38 +189,47 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     pairs = work
     summaries = []
     for call in calls:
-        name = call.full_name
-        summary = MethodSummary(name, label)
+        name = store_name(call)
+        summary = MethodSummary(display_name(call), label)
+        info = {**method_fingerprint(call), "store_name": name, "label": display_name(call),
+                "dataset": label, "dataset_name": ds.name, "split": ds.split,
+                "description": call.spec.description}
+        info_written = False
+
+        def finished(out: PairOutcome) -> None:
+            # method.json as soon as one pair is finished: an interrupted run's pairs show at once
+            nonlocal info_written
+            if not info_written and out.status in ("fused", "reused"):
+                store.write_method_info(label, name, info)
+                info_written = True
+            summary.outcomes.append(out)
+            bar.update(1)
+            if on_pair:
+                on_pair(out)
+
         bar = tqdm(total=len(pairs), desc=f"{name} [{label}]", unit="pair", disable=progress is False
                    or (progress is None and not sys.stderr.isatty()), file=sys.stderr)
         if jobs > 1 and len(pairs) > 1:
-            _WORK.update(store=store, dataset=label, call=call, pairs=pairs, metrics=metric_names,
-                         root=base_root, source=source)
+            _WORK.update(store=store, ds=ds, call=call, pairs=pairs, metrics=metric_names,
+                         weights_root=wroot, recompute=recompute)
             ctx = mp.get_context("fork")
             with ctx.Pool(min(jobs, len(pairs)), initializer=_worker_init) as pool:
                 for out in pool.imap(_work_one, range(len(pairs))):
-                    summary.outcomes.append(out)
-                    bar.update(1)
-                    if on_pair:
-                        on_pair(out)
+                    finished(out)
             _WORK.clear()
         else:
             for pair in pairs:
                 try:
-                    out = process_pair(store, label, call, pair, metric_names, base_root, source)
+                    out = process_pair(store, ds, call, pair, metric_names, wroot, recompute=recompute)
                 except FATAL:
                     bar.close()
                     raise
                 except FusionbenchError as exc:
                     out = PairOutcome(pair.name, "failed", message=str(exc))
-                summary.outcomes.append(out)
-                bar.update(1)
-                if on_pair:
-                    on_pair(out)
+                finished(out)
         bar.close()
-        if any(o.status in ("fused", "reused") for o in summary.outcomes):
-            store.write_method_info(label, name, {**method_fingerprint(call), "dataset": label,
-                                                  "description": call.spec.description})
+        if info_written:
+            store.write_method_info(label, name, info)  # again: the latest run's description
         summary.scores_path = store.write_scores(label, name, order, metric_names)
         for o in summary.outcomes:
             if o.status in ("missing", "failed"):
@@ -265,10 +237,3 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
         log(summary.line())
         summaries.append(summary)
     return summaries
-
-
-def _registered_datasets() -> set[str]:
-    from .registry import DATASETS
-
-    discover()
-    return set(DATASETS)

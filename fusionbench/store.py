@@ -12,15 +12,21 @@ Layout under the store root ``DIR`` (``--results``, else ``$FUSIONBENCH_RESULTS`
 ``<method-dir>`` is the method name with ``:`` replaced by ``@``. Every file is written
 atomically (temporary file + rename), a record only after its PNG, so a run killed at any
 moment leaves complete files only, and a record's PNG digest proves the image it scored.
-Concurrent runs on one store are safe by per-file atomicity: two runs computing the same pair
-write identical files; ``scores.csv`` is rebuilt from all records by whichever run ends last.
+Concurrent runs on one store are safe: two runs computing the same pair write identical files,
+and a record's scores are merged under a per-record lock (``<method-dir>/.lock``, held only
+while reading, merging and writing), so two runs scoring different metrics of one pair both
+keep their values. ``scores.csv`` is an export rebuilt from the records; nothing reads it back
+as the source of truth (tables, ``check`` and statistics read the records through
+:mod:`fusionbench.scores`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +49,23 @@ def method_dirname(full_name: str) -> str:
     return full_name.replace(":", "@").replace("/", "_")
 
 
-def sha256_file(path: os.PathLike | str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from .identity import sha256_file  # noqa: E402,F401  (re-exported)
+
+
+@dataclass
+class PairStatus:
+    """What a (method call, pair) needs: ``fuse`` (no valid fused image for the cache key) and
+    the metrics still ``missing`` (absent, or computed by an older metric version)."""
+
+    store_name: str
+    key: str
+    record: dict[str, Any] | None
+    fuse: bool
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return not self.fuse and not self.missing
 
 
 def fmt_float(x: float) -> str:
@@ -103,9 +120,59 @@ class ResultStore:
                 continue
         return n
 
+    # -- queries ----------------------------------------------------------------------
+    def status(self, dataset: str, call, pair, metrics: Sequence[str], *,
+               key: str | None = None, recompute: bool = False) -> PairStatus:
+        """What ``call`` still has to do for ``pair`` (a :class:`fusionbench.data.Pair`) in
+        store folder ``dataset``: the one query the runner and ``reproduce`` share.
+
+        ``key``: the pair's cache key when already computed; ``recompute``: ignore the cache.
+        """
+        from .identity import cache_key, store_name
+        from .registry import get_metric
+
+        name = store_name(call)
+        key = key or cache_key(call, pair.ir_raw(), pair.vi_raw(), pair.name)
+        rec = None if recompute else self.read_record(dataset, name, pair.name)
+        if rec is None or rec.get("key") != key:
+            return PairStatus(name, key, None, True, list(metrics))
+        scores = rec.get("scores", {})
+        missing = [m for m in metrics if not isinstance(scores.get(m), dict)
+                   or scores[m].get("version") != get_metric(m).version]
+        return PairStatus(name, key, rec, False, missing)
+
+    @contextmanager
+    def record_lock(self, dataset: str, method: str, pair: str) -> Iterator[None]:
+        """Exclusive lock for writing a record of one method (``<method-dir>/.lock``, held only
+        while a record is read, merged and written; no-op without fcntl)."""
+        folder = self.method_dir(dataset, method)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        with open(folder / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def merge_record(self, dataset: str, method: str, pair: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Write ``record``, keeping the scores that a concurrent run stored meanwhile for the
+        same cache key (``record``'s own scores win). Returns the record as written."""
+        with self.record_lock(dataset, method, pair):
+            cur = self.read_record(dataset, method, pair)
+            if cur is not None and cur.get("key") == record.get("key") and \
+                    cur.get("fused_sha256") == record.get("fused_sha256"):
+                record = {**record, "scores": {**cur.get("scores", {}), **record.get("scores", {})}}
+            self.write_record(dataset, method, pair, record)
+        return record
+
     # -- records ----------------------------------------------------------------------
     def read_record(self, dataset: str, method: str, pair: str) -> dict[str, Any] | None:
-        """The pair's record, or None if absent, unreadable or its PNG does not match it."""
+        """The pair's record, or None if absent, unreadable, malformed or its PNG does not match it."""
         p = self.record_path(dataset, method, pair)
         try:
             rec = json.loads(p.read_text())
@@ -113,6 +180,8 @@ class ResultStore:
             return None
         except (OSError, ValueError):
             return None  # a foreign/corrupt record is recomputed, never trusted
+        if not isinstance(rec, dict) or not isinstance(rec.get("scores", {}), dict):
+            return None
         if rec.get("store_version") != STORE_VERSION:
             return None
         png = self.fused_path(dataset, method, pair)
@@ -138,19 +207,32 @@ class ResultStore:
             return []
         return sorted(d.name for d in self.root.iterdir() if d.is_dir() and not d.name.startswith("."))
 
-    def methods(self, dataset: str) -> list[str]:
-        """Full method names with results for ``dataset`` (from each ``method.json``)."""
+    def method_infos(self, dataset: str) -> dict[str, dict[str, Any]]:
+        """``{store name: method.json}`` of every method with results for ``dataset``."""
         base = self.root / dataset
-        out = []
+        out: dict[str, dict[str, Any]] = {}
         if base.is_dir():
             for d in sorted(base.iterdir()):
                 info = d / "method.json"
                 if info.exists():
                     try:
-                        out.append(json.loads(info.read_text())["method"])
-                    except (OSError, ValueError, KeyError):
+                        data = json.loads(info.read_text())
+                        name = data.get("store_name") or data["method"]
+                    except (OSError, ValueError, KeyError, AttributeError, TypeError):
                         continue
+                    if isinstance(name, str):
+                        out[name] = data
         return out
+
+    def methods(self, dataset: str) -> list[str]:
+        """Store names of the methods with results for ``dataset`` (from each ``method.json``)."""
+        return list(self.method_infos(dataset))
+
+    def label(self, dataset: str, method: str) -> str:
+        """How tables show a stored method (``gff (r1=3)``); its store name when unknown."""
+        info = self.method_infos(dataset).get(method, {})
+        label = info.get("label")
+        return label if isinstance(label, str) else method
 
     def records(self, dataset: str, method: str) -> dict[str, dict[str, Any]]:
         rec_dir = self.method_dir(dataset, method) / "records"

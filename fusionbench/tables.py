@@ -183,6 +183,32 @@ def store_method_name(method: str) -> str:
         return method
 
 
+def _row_candidates(store: ResultStore, row: PaperRow) -> list[str]:
+    """Store names that may hold our results for a paper row, best first: the variant trained by
+    ``reproduce`` into ``<store>/trained/`` (a call with that ``weights`` file), the plain call,
+    and the row's ``train_alt`` variant (trained, then plain)."""
+    from .errors import UnknownNameError
+    from .identity import store_name
+    from .registry import parse_method
+    from .reproduce import trained_path
+
+    if not row.method:
+        return []
+    names = [row.method] + ([f"{row.method_base}:{row.train_alt}"] if row.train_alt else [])
+    out: list[str] = []
+    for m in names:
+        try:
+            call = parse_method(m)
+        except UnknownNameError:
+            out.append(m)
+            continue
+        w = trained_path(store.root, call.spec.name, call.variant or "default")
+        if w.is_file() and "weights" in call.params:
+            out.append(store_name(parse_method(m, weights=str(w))))
+        out.append(call.full_name)
+    return out
+
+
 def read_values(store: ResultStore, dataset: str, method: str, metrics: Sequence[str],
                 pairs: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     """``{pair: {metric: value}}`` from the store's per-pair records (verified PNGs only).
@@ -647,9 +673,7 @@ def build_paper_table(store: ResultStore, paper: Paper, number: int, *,
     rows = list(table.rows) + (list(table.extras) if extras else [])
     results = []
     for row in rows:
-        candidates = [store_method_name(row.method)] if row.method else []
-        if row.method and row.train_alt:
-            candidates.append(store_method_name(f"{row.method_base}:{row.train_alt}"))
+        candidates = _row_candidates(store, row)
         ours_name, ours = (candidates[0] if candidates else None), {}
         for cand in candidates:
             vals = read_values(store, dataset, cand, metric_names, pairs)

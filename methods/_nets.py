@@ -49,7 +49,9 @@ def _torch():
 def resolve_root(ctx: PairContext | None = None) -> Path:
     """The weights root for a call: ``--weights-root``/``$FUSIONBENCH_WEIGHTS``, else weights/
     beside or under the run's data root (``ctx.data_root``), else under the default data root."""
-    return weights_root(root=ctx.data_root if ctx is not None else None)
+    if ctx is None:
+        return weights_root()
+    return weights_root(ctx.weights_root, root=ctx.data_root)
 
 
 def weights_file(rel: str, source: str, who: str, ctx: PairContext | None = None) -> Path:

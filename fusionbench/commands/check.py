@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 
 from fusionbench.cli import add_data_root, add_jobs
-from fusionbench.registry import register_command
 
 
 def _configure(p) -> None:
@@ -28,8 +27,6 @@ def _configure(p) -> None:
     add_jobs(p)
 
 
-@register_command("check", help="regression check of scores against a baseline CSV (exit 1 on any move)",
-                  configure=_configure)
 def cmd_check(args) -> int:
     from fusionbench.check import check, update
 

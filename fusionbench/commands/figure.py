@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from fusionbench.cli import add_data_root, add_results
-from fusionbench.registry import register_command
 
 
 def _configure(p) -> None:
@@ -24,8 +23,6 @@ def _configure(p) -> None:
     add_data_root(p)
 
 
-@register_command("figure", help="visual comparison of one pair (sources + each method, optional zoomed box) as PNG",
-                  configure=_configure)
 def cmd_figure(args) -> int:
     import sys
 

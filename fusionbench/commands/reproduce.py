@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from fusionbench.cli import add_data_root, add_jobs, add_results
-from fusionbench.registry import register_command
 
 
 def _configure(p) -> None:
@@ -26,18 +25,13 @@ def _configure(p) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-@register_command("reproduce", help="plan and run everything the paper's tables need (resumable), "
-                  "then write them into <results>/tables", configure=_configure)
 def cmd_reproduce(args) -> int:
-    import os
     import sys
     from pathlib import Path
 
     from fusionbench.commands.table import parse_tables
     from fusionbench.reproduce import execute, plan
 
-    if args.weights_root:
-        os.environ["FUSIONBENCH_WEIGHTS"] = str(Path(args.weights_root).expanduser())
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     p = plan(parse_tables(args.tables), paper=args.paper, results=args.results, data_root=args.data_root,
              metrics=metrics, extras=not args.no_extras, train_ours=args.train_ours)
@@ -45,7 +39,8 @@ def cmd_reproduce(args) -> int:
     if args.dry_run:
         return 0
     rep = execute(p, jobs=args.jobs, progress=False if args.no_progress else None, epochs=args.epochs,
-                  max_steps=args.max_steps, seed=args.seed, retrain=args.retrain)
+                  max_steps=args.max_steps, seed=args.seed, retrain=args.retrain,
+                  weights_root=args.weights_root)
     print(f"reproduce finished in {rep.seconds / 60:.1f} min; tables in {Path(p.results) / 'tables'}",
           file=sys.stderr)
     for f in rep.failures:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from fusionbench.cli import add_data_root, add_results, emit
 from fusionbench.errors import FusionbenchError, InputError
-from fusionbench.registry import register_command
 
 
 def _configure(p) -> None:
@@ -35,7 +34,7 @@ def table_pairs(dataset: str, data_root=None) -> list[str] | None:
     from fusionbench.data import load_dataset
 
     try:
-        return [p.name for p in load_dataset(dataset, root=data_root)[1]]
+        return [p.name for p in load_dataset(dataset, root=data_root).pairs]
     except FusionbenchError:
         return None
 
@@ -84,8 +83,6 @@ def render_paper_tables(store, paper_name: str, numbers: list[int], fmt: str = "
     return "\n\n".join(texts)
 
 
-@register_command("table", help="mean scores per method per metric; --table N: the paper's Table N "
-                  "(--compare paper)", configure=_configure)
 def cmd_table(args) -> int:
     from fusionbench.store import ResultStore
     from fusionbench.tables import summary_table

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from fusionbench.cli import add_data_root
 from fusionbench.errors import FusionbenchError, InputError, UnknownNameError
-from fusionbench.registry import register_command
 
 
 def _configure(p) -> None:
@@ -30,8 +29,6 @@ def _configure(p) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-@register_command("train", help="train a trainable method's weights (resumable; progress bar and loss log)",
-                  configure=_configure)
 def cmd_train(args) -> int:
     from fusionbench.registry import METHODS, discover
 

@@ -95,7 +95,8 @@ def load_training_pairs(data_root: Path | None, dataset: str = "tno_train") -> l
 
     if dataset == "tno":
         raise InputError("refusing to train on the tno test pairs; use tno_train")
-    label, pairs = load_dataset(dataset, root=data_root)
+    ref = load_dataset(dataset, root=data_root)
+    label, pairs = ref.label, list(ref.pairs)
     validate_pairs(pairs, f"dataset {label}")
     return [(p.ir(), p.vi()) for p in pairs]
 

@@ -9,8 +9,8 @@ from fusionbench.errors import DatasetNotFoundError
 
 
 def test_synthetic_is_deterministic_and_valid():
-    _, a = load_dataset("synthetic")
-    _, b = load_dataset("synthetic")
+    a = load_dataset("synthetic").pairs
+    b = load_dataset("synthetic").pairs
     assert len(a) == 4
     validate_pairs(a, "synthetic")
     for p, q in zip(a, b):
@@ -27,21 +27,22 @@ def test_synthetic_is_deterministic_and_valid():
 @pytest.mark.parametrize("name, n, first", [("tno", 21, "01"), ("tno_train", 20, "bayes_02"),
                                             ("vifb", 21, "carLight"), ("roadscene", 20, "FLIR_00977")])
 def test_real_loaders(data_root, name, n, first):
-    label, pairs = load_dataset(name, root=data_root)
+    ref = load_dataset(name, root=data_root)
+    label, pairs = ref.label, list(ref.pairs)
     assert len(pairs) == n and pairs[0].name == first and label == name
     validate_pairs(pairs[:3], name)
 
 
 def test_roadscene_all_split_and_colour(data_root):
-    _, pairs = load_dataset("roadscene", root=data_root, split="all")
+    pairs = load_dataset("roadscene", root=data_root, split="all").pairs
     assert len(pairs) == 221
     p = pairs[0]
     assert p.vi_raw().ndim == 3 and p.vi().ndim == 2 and p.vi().dtype == np.float64
 
 
 def test_tno_test_and_train_are_disjoint(data_root):
-    _, test = load_dataset("tno", root=data_root)
-    _, train = load_dataset("tno_train", root=data_root)
+    test = load_dataset("tno", root=data_root).pairs
+    train = load_dataset("tno_train", root=data_root).pairs
     test_px = {p.ir_raw().tobytes() for p in test}
     assert not any(p.ir_raw().tobytes() in test_px for p in train)
 

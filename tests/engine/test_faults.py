@@ -59,6 +59,8 @@ def assert_store_consistent(store: Path) -> None:
             continue
         if p.name.startswith(".") and p.name.endswith(".tmp"):
             continue  # a killed writer's temp file: never read, swept later
+        if p.name == ".lock":
+            continue  # the method folder's record lock (empty)
         if p.suffix == ".png":
             assert read_image(p).ndim == 2
         elif p.suffix == ".json":

@@ -45,12 +45,15 @@ def test_figure_uses_the_stored_image(data, tmp_path):
 
     from fusionbench.data import load_dataset
     from fusionbench.figures import method_image
+    from fusionbench.registry import parse_method
     from fusionbench.store import ResultStore, sha256_file
 
     res = tmp_path / "results"
     run(["max"], "tno", root=data, results=res, metrics=["en"], progress=False, log=lambda m: None)
     store = ResultStore(res, create=False)
-    pair = load_dataset("tno", root=data)[1][0]
+    ds = load_dataset("tno", root=data)
+    pair = ds.pairs[0]
+    call = parse_method("max")
     # stand-in stored image (record digest updated): the figure must show it, not a new fusion
     png = store.fused_path("tno", "max", "a")
     write_png(png, np.full((40, 60), 77, np.uint8))
@@ -58,9 +61,9 @@ def test_figure_uses_the_stored_image(data, tmp_path):
     rec = json.loads(rec_path.read_text())
     rec["fused_sha256"] = sha256_file(png)
     rec_path.write_text(json.dumps(rec))
-    assert (method_image("max", pair, "tno", store=store, root=data) == 77).all()
+    assert (method_image(call, pair, ds, store=store) == 77).all()
     # without a store it fuses: max(IR, VI)
-    assert (method_image("max", pair, "tno", store=None, root=data) ==
+    assert (method_image(call, pair, ds, store=None) ==
             np.maximum(pair.ir_raw(), pair.vi_raw())).all()
     out = tmp_path / "f.png"
     assert main(["figure", "--dataset", "tno", "--pair", "a", "--methods", "max", "--cols", "1",

@@ -40,7 +40,7 @@ def test_saved_png_is_round_half_up_of_method_output(store_dir):
     from fusionbench.data import load_dataset
 
     _run(store_dir, methods="average")
-    _, pairs = load_dataset("synthetic")
+    pairs = load_dataset("synthetic").pairs
     p = pairs[0]
     expect = np.floor((p.ir() + p.vi()) / 2 + 0.5).astype(np.uint8)
     got = read_image(store_dir / "synthetic" / "average" / "fused" / f"{p.name}.png")
