@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from .data import dataset_location, load_dataset
+from .scores import method_frame
 from .errors import FusionbenchError, InputError, MissingWeightsError
 from .imageio import atomic_write_text
 from .registry import DATASETS, METRICS, discover
@@ -99,7 +100,7 @@ def _current_values(df: pd.DataFrame, store: ResultStore, root, jobs: int,
             all_pairs = list(load_dataset(dataset, root=root).pairs)
             (summary,) = run(method, dataset, metrics=metrics, results=store.root, root=root, jobs=jobs,
                              progress=False, pairs=None if need_all else wanted, log=log)
-            scores = store.scores(summary.dataset, summary.method)
+            scores = method_frame(store, summary.dataset, summary.store_name)
         except MissingWeightsError as exc:
             log(f"skipped {method} on {dataset}: {exc}")
             errors[(dataset, method)] = "skipped"
@@ -193,7 +194,7 @@ def generate(datasets: Sequence[str], methods: Sequence[str], metrics: Sequence[
             for m in methods:
                 (s,) = run(m, d, metrics=metrics, results=tmp, root=root, jobs=jobs, progress=False,
                            pairs=subset, log=log)
-                scores = ResultStore(tmp).scores(s.dataset, s.method)
+                scores = method_frame(ResultStore(tmp), s.dataset, s.store_name)
                 rt, at = (tolerances or {}).get(m, (float("nan"), float("nan")))
                 for col in scores.columns:
                     for pair, v in scores[col].items():

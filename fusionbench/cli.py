@@ -129,7 +129,7 @@ def cmd_run(args) -> int:
                     preset=args.preset, results=args.results, root=args.data_root, jobs=args.jobs,
                     progress=False if args.no_progress else None, method_params=params,
                     pairs=[p for p in args.pairs.split(",") if p] if args.pairs else None,
-                    weights_root=args.weights_root)
+                    weights_root=args.weights_root, recompute=args.recompute)
     bad = sum(s.count("failed") for s in summaries)
     return 1 if bad else 0
 
@@ -174,6 +174,7 @@ def _configure_run(p) -> None:
                    help="override a method parameter (repeatable; value parsed as JSON when possible)")
     p.add_argument("--pairs", help="comma-separated pair names (default: every pair)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--recompute", action="store_true", help="ignore cached results: fuse and score again")
 
 
 def _configure_fuse(p) -> None:
@@ -222,6 +223,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
               "train a trainable method's weights (resumable; progress bar and loss log)"),
     "check": (_C + "check", "cmd_check", "_configure",
               "regression check of scores against a baseline CSV (exit 1 on any move)"),
+    "verify": ("fusionbench.verify", "cmd_verify", "configure",
+               "recompute stored metric values (all or --sample N) and report every mismatch"),
 }
 
 

@@ -57,6 +57,7 @@ class MethodSummary:
     dataset: str
     outcomes: list[PairOutcome] = field(default_factory=list)
     scores_path: Path | None = None
+    store_name: str = ""
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -190,10 +191,10 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     summaries = []
     for call in calls:
         name = store_name(call)
-        summary = MethodSummary(display_name(call), label)
+        summary = MethodSummary(display_name(call), label, store_name=name)
         info = {**method_fingerprint(call), "store_name": name, "label": display_name(call),
                 "dataset": label, "dataset_name": ds.name, "split": ds.split,
-                "description": call.spec.description}
+                "dataset_path": str(ds.path) if ds.path else None, "description": call.spec.description}
         info_written = False
 
         def finished(out: PairOutcome) -> None:

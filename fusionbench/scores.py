@@ -99,3 +99,15 @@ def wide(frame: pd.DataFrame, method: str) -> pd.DataFrame:
     sub = frame[frame["method"] == method]
     return sub.pivot_table(index="pair", columns="metric", values="value", aggfunc="first",
                            dropna=False)
+
+
+def method_frame(store: ResultStore, dataset: str, method: str, metrics: Sequence[str] | None = None,
+                 pairs: Sequence[str] | None = None) -> pd.DataFrame:
+    """One method's values as a DataFrame indexed by pair, one column per metric and part."""
+    import pandas as pd
+
+    vals = read_values(store, dataset, method, metrics, pairs)
+    df = pd.DataFrame.from_dict(vals, orient="index", dtype=float)
+    df.index = df.index.astype(str)
+    df.index.name = "pair"
+    return df

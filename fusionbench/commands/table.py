@@ -19,7 +19,10 @@ def _configure(p) -> None:
     p.add_argument("--methods", help="summary only: comma-separated methods (default: all in the store)")
     p.add_argument("--metrics", help="comma-separated metrics; with --table, metrics of a paper column "
                    "swap into it (e.g. --metrics qabf uses qabf for Q_ABF), otherwise they are the columns")
-    p.add_argument("--format", choices=("md", "csv", "latex", "json"), default="md")
+    p.add_argument("--format", choices=("text", "md", "csv", "latex", "json"), default=None,
+                   help="output format (default: text in a terminal, md otherwise)")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="rank rows scored on fewer pairs than the others against complete rows")
     p.add_argument("--compare", choices=("paper",), help="add the paper's values, differences and a ranking summary")
     p.add_argument("--per-pair", action="store_true", help="--table: per-pair values instead of means")
     p.add_argument("--extras", action="store_true", help="--table: add the extra rows (methods not in the paper)")
@@ -29,14 +32,25 @@ def _configure(p) -> None:
     add_data_root(p)
 
 
-def table_pairs(dataset: str, data_root=None) -> list[str] | None:
+def table_pairs(dataset: str, data_root=None, split: str | None = None) -> list[str] | None:
     """Pair names of a registered dataset when its data is present (else None: use all records)."""
-    from fusionbench.data import load_dataset
+    from fusionbench.data import is_registered_dataset, load_dataset
 
+    if not is_registered_dataset(dataset):
+        return None
     try:
-        return [p.name for p in load_dataset(dataset, root=data_root).pairs]
+        return [p.name for p in load_dataset(dataset, root=data_root, split=split).pairs]
     except FusionbenchError:
         return None
+
+
+def store_pairs(store, label: str, data_root=None) -> list[str] | None:
+    """The pairs a store folder's dataset has (from its methods' ``method.json``), when present."""
+    for info in store.method_infos(label).values():
+        name = info.get("dataset_name")
+        if isinstance(name, str):
+            return table_pairs(name, data_root, info.get("split"))
+    return table_pairs(label, data_root)
 
 
 def parse_tables(text: str) -> list[int]:
@@ -51,7 +65,8 @@ def parse_tables(text: str) -> list[int]:
 
 def render_paper_tables(store, paper_name: str, numbers: list[int], fmt: str = "md", *,
                         metrics=None, compare: bool = False, std: bool = False, per_pair: bool = False,
-                        extras: bool = False, data_root=None, dataset: str | None = None) -> str:
+                        extras: bool = False, data_root=None, dataset: str | None = None,
+                        allow_partial: bool = False) -> str:
     """Text of the paper's tables ``numbers`` in one format (json: one list of all cells)."""
     import json
 
@@ -64,7 +79,8 @@ def render_paper_tables(store, paper_name: str, numbers: list[int], fmt: str = "
         t = paper.table(n)
         pairs = table_pairs(dataset or t.dataset, data_root)
         results.append(build_paper_table(store, paper, n, metrics=metrics, pairs=pairs, extras=extras,
-                                         compare=compare, std=std, dataset=dataset))
+                                         compare=compare, std=std, dataset=dataset,
+                                         allow_partial=allow_partial))
     if fmt == "json":
         cells = []
         for r in results:
@@ -84,9 +100,14 @@ def render_paper_tables(store, paper_name: str, numbers: list[int], fmt: str = "
 
 
 def cmd_table(args) -> int:
+    import sys
+
+    from fusionbench.render import render
     from fusionbench.store import ResultStore
     from fusionbench.tables import summary_table
 
+    if args.format is None:
+        args.format = "text" if (sys.stdout.isatty() and not args.output) else "md"
     store = ResultStore(args.results, create=False)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     if args.table:
@@ -95,17 +116,27 @@ def cmd_table(args) -> int:
         text = render_paper_tables(store, args.paper, parse_tables(args.table), args.format,
                                    metrics=metrics, compare=args.compare == "paper", std=args.std,
                                    per_pair=args.per_pair, extras=args.extras,
-                                   data_root=args.data_root, dataset=args.dataset)
+                                   data_root=args.data_root, dataset=args.dataset,
+                                   allow_partial=args.allow_partial)
         emit(text, args.output)
         return 0
     if args.compare or args.per_pair or args.extras:
         raise InputError("--compare, --per-pair and --extras need --table N")
-    if args.format == "json":
-        raise InputError("--format json needs --table N (use csv for the store summary)")
-    datasets = [args.dataset] if args.dataset else store.datasets()
+    if args.dataset:
+        datasets = [args.dataset]
+    else:  # every dataset with results, the embedded synthetic set last
+        datasets = sorted((d for d in store.datasets() if store.method_infos(d)),
+                          key=lambda d: (d.startswith("synthetic"), d))
     if not datasets:
         raise FusionbenchError(f"no results in {store.root}; run `fusionbench run` first")
     methods = [m for m in args.methods.split(",") if m] if args.methods else None
-    texts = [summary_table(store, d, methods, metrics, std=args.std).render(args.format) for d in datasets]
-    emit("\n\n".join(texts), args.output)
+    grids = [summary_table(store, d, methods, metrics, std=args.std, allow_partial=args.allow_partial,
+                           expected_pairs=store_pairs(store, d, args.data_root)) for d in datasets]
+    if args.format == "json":
+        import json
+
+        emit(json.dumps([json.loads(render(g, "json")) for g in grids], indent=1, ensure_ascii=False)
+             if len(grids) > 1 else render(grids[0], "json"), args.output)
+        return 0
+    emit("\n\n".join(render(g, args.format) for g in grids), args.output)
     return 0

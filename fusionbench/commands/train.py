@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from fusionbench.cli import add_data_root
-from fusionbench.errors import FusionbenchError, InputError, UnknownNameError
+from fusionbench.errors import FusionbenchError, InputError
 
 
 def _configure(p) -> None:
@@ -30,20 +30,17 @@ def _configure(p) -> None:
 
 
 def cmd_train(args) -> int:
-    from fusionbench.registry import METHODS, discover
+    from fusionbench.registry import METHODS, discover, parse_method
 
-    discover()
-    name = args.method.partition(":")[0]
-    variant = args.variant or (args.method.partition(":")[2] or None)
-    if name not in METHODS:
-        raise UnknownNameError(f"unknown method {name!r}; `fusionbench methods` lists them")
-    spec = METHODS[name]
+    base, _, inline = args.method.partition(":")
+    variant = args.variant or inline or None
+    call = parse_method(base if variant in (None, "default") else f"{base}:{variant}")
+    spec = call.spec
+    name = spec.name
     if spec.trainer is None:
+        discover()
         trainable = ", ".join(sorted(n for n, s in METHODS.items() if s.trainer is not None)) or "none"
         raise InputError(f"method {name!r} is not trainable (trainable: {trainable})")
-    if variant and variant not in spec.variants and variant != "default":
-        raise UnknownNameError(f"unknown variant {variant!r} of method {name!r} "
-                               f"(variants: {', '.join(spec.variants) or 'none'})")
     if args.max_steps is not None and args.max_steps < 1:
         raise InputError("--max-steps must be at least 1")
     if args.epochs is not None and args.epochs <= 0:

@@ -23,16 +23,30 @@ def test_listings(capsys):
     for cmd in ("methods", "metrics", "datasets"):
         assert main([cmd]) == 0
     out = capsys.readouterr().out
-    assert "average" in out and "en" in out and "synthetic" in out and "presets" in out
+    lines = out.splitlines()
+    assert any(ln.split()[:1] == ["average"] for ln in lines)                 # a method row
+    en = [ln for ln in lines if ln.split()[:1] == ["en"]]
+    assert len(en) == 1 and en[0].split()[1] == "↑"                          # metric row with direction
+    assert any(ln.split()[:1] == ["synthetic"] and "(built in)" in ln for ln in lines)
+    assert any(ln.split()[:1] == ["paper"] and "nmi" in ln for ln in lines)   # preset row
 
 
 def test_run_then_table(tmp_path, capsys):
     res = str(tmp_path / "res")
     assert main(["run", "--methods", "average,max", "--dataset", "synthetic", "--metrics", "en,sd",
                  "--results", res, "--no-progress"]) == 0
+    capsys.readouterr()
     assert main(["table", "--results", res, "--format", "md"]) == 0
     out = capsys.readouterr().out
-    assert "| average" in out and "**" in out and "<u>" in out and "en ↑" in out
+    import pandas as pd
+
+    means = {m: pd.read_csv(tmp_path / "res" / "synthetic" / m / "scores.csv")[["en", "sd"]].mean()
+             for m in ("average", "max")}
+    rows = {ln.split("|")[1].strip(): ln for ln in out.splitlines() if ln.startswith("| average") or ln.startswith("| max")}
+    for k in ("en", "sd"):
+        hi, lo = sorted(means, key=lambda m: -means[m][k])
+        assert f"**{means[hi][k]:.4f}**" in rows[hi] and f"<u>{means[lo][k]:.4f}</u>" in rows[lo], (k, out)
+    assert "en ↑" in out and "| pairs" in out
 
 
 def test_fuse_and_evaluate(tmp_path, capsys):

@@ -17,7 +17,7 @@ from fusionbench.imageio import write_png
 from fusionbench.paper import load_paper, paper_from_dict
 from fusionbench.runner import run
 from fusionbench.store import ResultStore
-from fusionbench.tables import build_paper_table, rank_marks
+from fusionbench.tables import build_paper_table, rank_marks, ranking_summary
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("FUSIONBENCH_SHARED", PROJECT.parent / "shared"))
@@ -107,7 +107,7 @@ def test_metric_swap_and_header():
     assert [t.label(c) for c in range(4)] == ["NMI", "Q_Y", "Q_ABF (qabf)", "IFC"]
     t = build_paper_table(store, paper, 1)
     assert t.label(2) == "Q_ABF (qabf_liu)"
-    assert "Q_ABF (qabf_liu)" in t.to_markdown()
+    assert "Q_ABF (qabf_liu)" in t.render("md")
 
 
 # -- marking ------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def test_sources_counts_missing_rows_and_crosscheck(tiny_store):
     pub = store.scores("tno", "published:MAXPUB").dropna()
     assert by["mx"].crosscheck["published"][0] == pytest.approx(pub["en"].mean(), abs=1e-12)
     assert by["mx"].crosscheck["ours"][0] == pytest.approx(sc.loc[pub.index, "en"].mean(), abs=1e-12)
-    md = t.to_markdown()
+    md = t.render("md")
     assert "| Gone" in md and "n/a" in md and "published:MAXPUB (2/3 pairs)" in md
     assert "cross-check Max: published:MAXPUB on 2 pairs" in md
     assert "Gone: not available" in md
@@ -192,11 +192,13 @@ def test_best_second_marking_with_ties(tiny_store):
     # rows avg and avg2 are the same method: identical values tie
     assert marks[0] == marks[1]
     for c in range(2):
-        col = [r.means[c] for r in t.rows]
-        exp = rank_marks(col, True)
-        assert [m[c] for m in marks] == exp
-        assert exp.count("best") >= 1
-    md = t.to_markdown()
+        col = [None if r.means[c] is None else round(r.means[c], 4) for r in t.rows]
+        distinct = sorted({v for v in col if v is not None}, reverse=True)
+        for r, v in enumerate(col):  # independent of rank_marks: the highest is best, the next second
+            want = "" if v is None else "best" if v == distinct[0] else "second" if v == distinct[1] else ""
+            assert marks[r][c] == want, (r, c, col)
+        assert sum(m[c] == "best" for m in marks) >= 1
+    md = t.render("md")
     for r, rr in enumerate(t.rows):
         for c in range(2):
             s = t.fmt(rr.means[c])
@@ -204,7 +206,7 @@ def test_best_second_marking_with_ties(tiny_store):
                 assert f"**{s}**" in md
             elif marks[r][c] == "second":
                 assert f"<u>{s}</u>" in md
-    tex = t.to_latex()
+    tex = t.render("latex")
     n_best = sum(m.count("best") for m in marks)
     n_second = sum(m.count("second") for m in marks)
     assert tex.count(r"\textbf{") == n_best and tex.count(r"\underline{") == n_second
@@ -227,11 +229,11 @@ def test_marking_by_group_and_paper_marks():
 def test_formats_agree(tiny_store):
     store, paper, _ = tiny_store
     t = build_paper_table(store, paper, 1, compare=True, std=True)
-    cells = json.loads(t.to_json())
+    cells = json.loads(t.render("json"))
     assert len(cells) == 5 * 2
     assert [c["row"] for c in cells[::2]] == ["Average", "Average_again", "Max", "Pub only", "Gone"]
     assert set(cells[0]) >= {"table", "row", "metric", "ours", "paper", "source", "n_pairs"}
-    df = pd.read_csv(io.StringIO(t.to_csv()), keep_default_na=False, na_values=[""])  # source "n/a" stays text
+    df = pd.read_csv(io.StringIO(t.render("csv")), keep_default_na=False, na_values=[""])  # source "n/a" stays text
     assert list(df["method"]) == ["Average", "Average_again", "Max", "Pub only", "Gone"]
     for cell in cells:
         row = df[df["method"] == cell["row"]].iloc[0]
@@ -242,19 +244,19 @@ def test_formats_agree(tiny_store):
             assert v == cell["ours"]  # exact: both print repr(float)
             assert row[f"{cell['metric']} std"] == cell["std"]
             assert row[f"{cell['metric']} diff"] == pytest.approx(cell["ours"] - cell["paper"], abs=1e-12)
-            assert f"{cell['ours']:.4f} ± {cell['std']:.4f}" in t.to_markdown()
-            assert f"{cell['ours']:.4f} $\\pm$ {cell['std']:.4f}" in t.to_latex()
+            assert f"{cell['ours']:.4f} ± {cell['std']:.4f}" in t.render("md")
+            assert f"{cell['ours']:.4f} $\\pm$ {cell['std']:.4f}" in t.render("latex")
         assert row[f"{cell['metric']} paper"] == cell["paper"]
         assert row["source"] == cell["source"]
     # ranking summary compares our order with the paper's
-    summ = t.ranking_summary()
+    summ = ranking_summary(t)
     assert len(summ) == 2 and all("row pairs ordered as in the paper" in s for s in summ)
 
 
 def test_latex_is_well_formed(tiny_store):
     store, paper, _ = tiny_store
     for kw in ({}, {"compare": True}, {"compare": True, "std": True}):
-        tex = build_paper_table(store, paper, 1, **kw).to_latex()
+        tex = build_paper_table(store, paper, 1, **kw).render("latex")
         body = "\n".join(ln for ln in tex.splitlines() if not ln.startswith("%"))
         assert body.count(r"\begin{tabular}") == 1 and body.count(r"\end{tabular}") == 1
         assert body.index(r"\begin{tabular}") < body.index(r"\end{tabular}")

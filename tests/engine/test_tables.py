@@ -5,7 +5,8 @@ import io
 
 import pandas as pd
 
-from fusionbench.tables import Table, rank_marks
+from fusionbench.render import render
+from fusionbench.tables import rank_marks, simple_grid
 
 
 def test_rank_marks_with_ties_and_direction():
@@ -17,19 +18,18 @@ def test_rank_marks_with_ties_and_direction():
 
 
 def _table():
-    return Table(rows=["a", "b", "c"], columns=["x", "y"], values=[[1.0, 3.0], [2.0, None], [3.0, 1.0]],
-                 higher_is_better=[True, False])
+    return simple_grid(["a", "b", "c"], ["x", "y"], [[1.0, 3.0], [2.0, None], [3.0, 1.0]], [True, False])
 
 
 def test_markdown_marks_best_and_second():
-    md = _table().to_markdown()
+    md = render(_table(), "md")
     assert "**3.0000**" in md and "<u>2.0000</u>" in md       # x: higher is better
     assert "**1.0000**" in md and "<u>3.0000</u>" in md       # y: lower is better
     assert "x ↑" in md and "y ↓" in md and "n/a" in md
 
 
 def test_latex_marks_and_csv_numbers():
-    tex = _table().to_latex()
+    tex = render(_table(), "latex")
     assert r"\textbf{3.0000}" in tex and r"\underline{2.0000}" in tex and tex.count("{") == tex.count("}")
-    df = pd.read_csv(io.StringIO(_table().to_csv()))
+    df = pd.read_csv(io.StringIO(render(_table(), "csv")))
     assert df["x"].tolist() == [1.0, 2.0, 3.0] and pd.isna(df["y"][1])
