@@ -7,6 +7,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import evaluate, fuse  # noqa: E402
-
 __all__ = ["fuse", "evaluate", "__version__"]
+
+
+def __getattr__(name: str):
+    """``fuse`` and ``evaluate`` are imported on first use (``import fusionbench`` stays instant)."""
+    if name in ("fuse", "evaluate"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'fusionbench' has no attribute {name!r}")

@@ -202,3 +202,62 @@ def generate(datasets: Sequence[str], methods: Sequence[str], metrics: Sequence[
                     if subset is None:
                         rows.append((d, m, "mean", col, float(scores[col].mean()), rt, at))
     return pd.DataFrame(rows, columns=COLUMNS + ["rtol", "atol"])
+
+
+def package_methods() -> list[str]:
+    """Every deterministic method of the package (not test doubles, not ``published:``)."""
+    from .registry import METHODS, ORIGIN
+
+    discover()
+    return [n for n, sp in sorted(METHODS.items())
+            if sp.deterministic and not sp.any_variant and ORIGIN["methods"].get(n, "").startswith("fusionbench.methods.")]
+
+
+def missing_coverage(baseline: Path | str) -> tuple[list[str], list[str]]:
+    """(methods, metrics) registered in the package but without rows in the baseline."""
+    from .registry import ORIGIN
+
+    discover()
+    df = read_baseline(baseline)
+    have_metrics = {base_metric(m) for m in df.metric}
+    metrics = [m for m in sorted(METRICS) if m not in have_metrics
+               and ORIGIN["metrics"].get(m, "").startswith("fusionbench.metrics.")]
+    have_methods = {m.split(":")[0] for m in df.method}
+    return [m for m in package_methods() if m not in have_methods], metrics
+
+
+def add_missing(baseline: Path | str, *, root=None, jobs: int = 1,
+                tolerances: dict[str, tuple[float, float]] | None = None,
+                log: Callable[[str], None] = lambda m: None) -> pd.DataFrame:
+    """Append rows for registered methods and metrics that the baseline lacks; returns them.
+
+    New methods get every metric of the baseline (and the new ones), existing methods get the
+    new metrics; each on the baseline's own datasets and pairs (a dataset with ``mean`` rows:
+    every pair; else the pairs it lists). Existing rows are kept as they are.
+    """
+    df = read_baseline(baseline)
+    new_methods, new_metrics = missing_coverage(baseline)
+    if not new_methods and not new_metrics:
+        return df.iloc[0:0]
+    all_metrics = sorted({base_metric(m) for m in df.metric} | set(new_metrics))
+    parts = []
+    for d, g in df.groupby("dataset", sort=False):
+        subset = None if (g.pair == "mean").any() else sorted(set(g.pair))
+        pairs = {d: subset} if subset else None
+        methods_here = list(dict.fromkeys(g.method))
+        jobs_todo = [(m, all_metrics) for m in new_methods]
+        if new_metrics:
+            jobs_todo += [(m, new_metrics) for m in methods_here]
+        for m, metrics in jobs_todo:
+            tol = (tolerances or {}).get(m)
+            if tol is None and m in methods_here:
+                rt = g[g.method == m].rtol.dropna()
+                tol = (float(rt.iloc[0]), float("nan")) if len(rt) else None
+            try:
+                parts.append(generate([d], [m], metrics, pairs=pairs, tolerances={m: tol} if tol else None,
+                                      root=root, jobs=jobs, log=log))
+            except FusionbenchError as exc:
+                log(f"skipped {m} on {d}: {exc}")
+    new = pd.concat(parts, ignore_index=True) if parts else df.iloc[0:0]
+    write_baseline(baseline, pd.concat([df, new], ignore_index=True))
+    return new

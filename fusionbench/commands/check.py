@@ -11,6 +11,8 @@ def _configure(p) -> None:
     p.add_argument("--rtol", type=float, help="relative tolerance for rows without their own (default 1e-7)")
     p.add_argument("--atol", type=float, help="absolute tolerance for rows without their own (default 1e-12)")
     p.add_argument("--update", action="store_true", help="write the current values into the baseline and say what changed")
+    p.add_argument("--add-missing", action="store_true",
+                   help="with --update: add rows for registered methods and metrics the baseline lacks")
     p.add_argument("--results", help="read/extend this store instead of recomputing in a fresh temporary one")
     p.add_argument("--strict", action="store_true", help="also fail when rows are skipped (dataset absent)")
     g = p.add_argument_group("creating a baseline (with --init)")
@@ -32,6 +34,10 @@ def cmd_check(args) -> int:
 
     if args.init:
         return _init(args)
+    if args.add_missing and not args.update:
+        from fusionbench.errors import InputError
+
+        raise InputError("--add-missing goes with --update")
     res = check(args.baseline, rtol=args.rtol, atol=args.atol, results=args.results, root=args.data_root,
                 jobs=args.jobs, log=lambda m: None)
     if args.update:
@@ -39,6 +45,13 @@ def cmd_check(args) -> int:
         print(f"updated {args.baseline}: {len(changed)} value(s) changed")
         if not changed.empty:
             print(res.diff_table())
+        if args.add_missing:
+            from fusionbench.check import add_missing
+
+            added = add_missing(args.baseline, root=args.data_root, jobs=args.jobs, tolerances=_tolerances(args),
+                                log=lambda m: print(m, file=sys.stderr))
+            print(f"added {len(added)} row(s) for " + (", ".join(sorted(set(added.method) | {
+                m.split(".")[0] for m in added.metric})) if len(added) else "nothing (complete)"))
         return 0
     table = res.diff_table()
     if table:
@@ -51,23 +64,14 @@ def cmd_check(args) -> int:
 
 
 def _init(args) -> int:
-    from fusionbench.check import generate, write_baseline
-    from fusionbench.registry import METHODS, discover
+    from fusionbench.check import generate, package_methods, write_baseline
 
-    discover()
-    if args.methods:
-        methods = [m for m in args.methods.split(",") if m]
-    else:
-        methods = [n for n, s in sorted(METHODS.items())
-                   if s.deterministic and not s.any_variant and s.fn.__module__.startswith("fusionbench.methods.")]
+    methods = [m for m in args.methods.split(",") if m] if args.methods else package_methods()
     pairs = {}
     for item in args.pairs:
         d, _, names = item.partition(":")
         pairs[d] = [n for n in names.split(",") if n]
-    tols = {}
-    for item in args.tolerance:
-        m, _, r = item.rpartition(":")
-        tols[m] = (float(r), float("nan"))
+    tols = _tolerances(args)
     df = generate([d for d in args.datasets.split(",") if d], methods,
                   [m for m in args.metrics.split(",") if m] if args.metrics else None,
                   pairs=pairs, tolerances=tols, root=args.data_root, jobs=args.jobs,
@@ -75,3 +79,11 @@ def _init(args) -> int:
     write_baseline(args.baseline, df)
     print(f"wrote {args.baseline}: {len(df)} values ({len(methods)} methods)")
     return 0
+
+
+def _tolerances(args) -> dict:
+    tols = {}
+    for item in args.tolerance:
+        m, _, r = item.rpartition(":")
+        tols[m] = (float(r), float("nan"))
+    return tols

@@ -32,21 +32,46 @@ def test_committed_baseline_holds(capsys):
 
 
 def test_baseline_covers_every_metric_and_deterministic_method():
-    from fusionbench.registry import METHODS
+    from fusionbench.check import missing_coverage
+
+    methods, metrics = missing_coverage(BASELINE)
+    assert (methods, metrics) == ([], []), (
+        "add rows with `fusionbench check --baseline tests/regression/baseline.csv --update --add-missing "
+        "--data-root ../shared/data`")
+
+
+def test_add_missing_adds_rows_for_a_new_method(tmp_path, monkeypatch, capsys):
+    from fusionbench import registry
+    from fusionbench.check import missing_coverage
 
     discover()
     df = read_baseline(BASELINE)
-    synth = df[df.dataset == "synthetic"]
-    base = {m if m in METRICS else m.rsplit(".", 1)[0] for m in synth.metric}
-    assert set(METRICS) <= base
-    wanted = {n for n, s in METHODS.items() if s.deterministic and not s.any_variant
-              and s.fn.__module__.startswith("fusionbench.methods.")}  # not test doubles
-    assert wanted <= {m.split(":")[0] for m in synth.method}
+    sub = df[(df.dataset == "synthetic") & (df.method == "average") & df.metric.isin(["en", "sd"])]
+    path = tmp_path / "b.csv"
+    write_baseline(path, sub)
+
+    @registry.register_method("_t_newmethod", description="new", params={})
+    def _new(ir, vi):
+        return (ir + 3 * vi) / 4
+
+    monkeypatch.setitem(registry.ORIGIN["methods"], "_t_newmethod", "fusionbench.methods._t_newmethod")
+    monkeypatch.setattr("fusionbench.check.package_methods", lambda: ["average", "_t_newmethod"])
+    monkeypatch.setattr("fusionbench.check.METRICS", {k: registry.METRICS[k] for k in ("en", "sd")})
+    try:
+        assert "_t_newmethod" in missing_coverage(path)[0]
+        assert main(["check", "--baseline", str(path), "--update", "--add-missing"]) == 0
+        new = read_baseline(path)
+        rows = new[new.method == "_t_newmethod"]
+        assert set(rows.metric) == {"en", "sd"} and set(rows.pair) == set(sub.pair)
+        assert len(new) == len(sub) + len(rows)                      # existing rows kept
+        assert main(["check", "--baseline", str(path)]) == 0
+    finally:
+        registry.METHODS.pop("_t_newmethod", None)
 
 
 def _scaled(fn, factor):
-    def wrapper(*args):
-        v = fn(*args)
+    def wrapper(*args, **kw):
+        v = fn(*args, **kw)
         return {k: x * factor for k, x in v.items()} if isinstance(v, dict) else v * factor
     return wrapper
 
