@@ -24,21 +24,20 @@ DEFAULT_DATA_ROOT = Path("~/.cache/fusionbench/data")
 
 def data_root(explicit: os.PathLike | str | None = None) -> Path:
     """The data root: explicit argument, else ``$FUSIONBENCH_DATA``, else the default."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("FUSIONBENCH_DATA")
-    return Path(env).expanduser() if env else DEFAULT_DATA_ROOT.expanduser()
+    from .paths import configured_path
+
+    return configured_path(explicit, "FUSIONBENCH_DATA", DEFAULT_DATA_ROOT)
 
 
 def weights_root(explicit: os.PathLike | str | None = None, root: os.PathLike | str | None = None) -> Path:
     """Root of other authors' network weights: explicit (``--weights-root``), else
     ``$FUSIONBENCH_WEIGHTS``, else ``<data root>/../weights`` when that exists, else
     ``<data root>/weights``. Never committed to the project (licences unstated)."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("FUSIONBENCH_WEIGHTS")
-    if env:
-        return Path(env).expanduser()
+    from .paths import configured_path
+
+    chosen = configured_path(explicit, "FUSIONBENCH_WEIGHTS", None)
+    if chosen is not None:
+        return chosen
     base = data_root(root)
     sibling = base.parent / "weights"
     return sibling if sibling.is_dir() else base / "weights"

@@ -286,9 +286,11 @@ def _stamp() -> list[list[Any]]:
 def _cache_file() -> Path:
     from . import __version__
 
-    base = os.environ.get("FUSIONBENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "fusionbench")
-    return Path(base) / f"registry-{__version__}-v{MANIFEST_VERSION}.json"
+    from .paths import configured_path
+
+    xdg = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    base = configured_path(None, "FUSIONBENCH_CACHE", os.path.join(xdg, "fusionbench"))
+    return base / f"registry-{__version__}-v{MANIFEST_VERSION}.json"
 
 
 def build_manifest() -> dict[str, Any]:

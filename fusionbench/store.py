@@ -39,10 +39,9 @@ STORE_FILE = "fusionbench-store.json"
 
 def results_root(explicit: os.PathLike | str | None = None) -> Path:
     """Store root: explicit, else ``$FUSIONBENCH_RESULTS``, else ``./results``."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("FUSIONBENCH_RESULTS")
-    return Path(env).expanduser() if env else Path("results")
+    from .paths import configured_path
+
+    return configured_path(explicit, "FUSIONBENCH_RESULTS", "results")
 
 
 def method_dirname(full_name: str) -> str:

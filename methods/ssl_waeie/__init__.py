@@ -27,8 +27,9 @@ _LOCK = threading.Lock()
 
 
 def _trained_dir() -> Path:
-    env = os.environ.get("FUSIONBENCH_TRAINED")
-    return Path(env).expanduser() if env else Path("~/.cache/fusionbench/trained").expanduser()
+    from fusionbench.paths import trained_dir
+
+    return trained_dir()
 
 
 def resolve_weights(config: str = "default", weights: str | os.PathLike | None = None) -> Path:

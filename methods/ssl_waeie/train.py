@@ -39,8 +39,9 @@ LOG_FIELDS = ["step", "phase", "epoch", "lr", "total", "w_wae", "ssim", "fid", "
 
 def trained_dir() -> Path:
     """Where ``fusionbench train`` writes by default: ``$FUSIONBENCH_TRAINED`` or ``~/.cache/fusionbench/trained``."""
-    env = os.environ.get("FUSIONBENCH_TRAINED")
-    return Path(env).expanduser() if env else Path("~/.cache/fusionbench/trained").expanduser()
+    from fusionbench.paths import trained_dir as _trained
+
+    return _trained()
 
 
 def run_name(variant: str | None, mu: float | None) -> str:
