@@ -164,6 +164,58 @@ def summary_table(store: ResultStore, dataset: str, methods: Sequence[str] | Non
                 legend=legend, footnotes=notes, decimals=decimals, kind="summary")
 
 
+def leaderboard_table(store: ResultStore, dataset: str, *, metrics: Sequence[str] | None = None,
+                      expected_pairs: Sequence[str] | None = None, allow_partial: bool = False) -> Grid:
+    """Every method of the store on ``dataset``, sorted by mean rank over the metric columns.
+
+    Columns: the ``paper`` preset's metrics, then the ``cddfuse`` preset's (the columns of a
+    CDDFuse-style table), those registered and scored in the store (or ``metrics``). Rule: in each
+    column the methods are ranked (1 = best, direction from the registry, ties share the best
+    rank, compared at 4 decimals) among the rows complete on that column (all rows with
+    ``allow_partial``); a method's score is the mean of its ranks over the columns where it was
+    ranked; sorted by that mean rank, then by the number of ranked columns (more first), then by
+    name. Rows ranked on no column come last.
+    """
+    from .errors import UnknownNameError
+    from .registry import resolve_metrics
+
+    if metrics is None:
+        metrics = []
+        for preset in ("paper", "cddfuse"):
+            try:
+                metrics += [m for m in resolve_metrics(preset=preset) if m not in metrics]
+            except UnknownNameError:
+                continue
+        frame_metrics = {k for vals in (read_values(store, dataset, m, None, expected_pairs)
+                                        for m in store.methods(dataset)) for v in vals.values() for k in v}
+        metrics = [m for m in metrics if m in frame_metrics]
+    g = summary_table(store, dataset, metrics=metrics, expected_pairs=expected_pairs,
+                      allow_partial=allow_partial)
+    first = 2  # method, pairs
+    ranks: list[list[int]] = [[] for _ in g.rows]
+    for c in range(first, len(g.columns)):
+        hib = g.columns[c].arrow != "↓"
+        idx = [r for r, row in enumerate(g.rows) if row[c].value is not None and (allow_partial or not row[c].flag)]
+        if len(idx) < 1:
+            continue
+        rk = competition_ranks([g.rows[r][c].value for r in idx], hib, g.decimals)
+        for r, k in zip(idx, rk):
+            ranks[r].append(k)
+    means = [sum(r) / len(r) if r else None for r in ranks]
+    order = sorted(range(len(g.rows)), key=lambda r: (means[r] is None, means[r] if means[r] is not None else 0,
+                                                      -len(ranks[r]), g.rows[r][0].text or ""))
+    rows = []
+    for pos, r in enumerate(order, 1):
+        row = list(g.rows[r])
+        rows.append([Cell(text=str(pos))] + row[:first] +
+                    [Cell(value=means[r], mark="", n=len(ranks[r]), meta={"method": row[0].text})] + row[first:])
+    cols = [Column("#", key="position")] + g.columns[:first] + [Column("mean rank", "↓", key="mean_rank")] + g.columns[first:]
+    legend = g.legend + [f"sorted by mean rank over the {len(g.columns) - first} metric columns (1 = best; "
+                         "ranked among complete rows)"]
+    return Grid(title=f"Leaderboard on {dataset}: {len(rows)} methods", columns=cols, rows=rows,
+                legend=legend, footnotes=g.footnotes, decimals=g.decimals, kind="leaderboard")
+
+
 # ==========================================================================================
 # Paper tables: a paper's table rebuilt from the store, beside the paper's printed values
 # ==========================================================================================

@@ -12,7 +12,8 @@ from fusionbench.errors import FusionbenchError, InputError
 
 
 def _configure(p) -> None:
-    p.add_argument("--table", help="the paper's table number(s), e.g. 1 or 1,2 (default: summary of the store)")
+    p.add_argument("--table", help="the paper's table number(s), e.g. 1 or 1,2, or `leaderboard` (every method "
+                   "on --dataset sorted by mean rank; default: summary of the store)")
     p.add_argument("--paper", default="ssl_waeie", help="which paper's tables (default ssl_waeie)")
     p.add_argument("--dataset", help="dataset (summary: default every dataset in the store; "
                    "--table: override the table's dataset label)")
@@ -110,6 +111,15 @@ def cmd_table(args) -> int:
         args.format = "text" if (sys.stdout.isatty() and not args.output) else "md"
     store = ResultStore(args.results, create=False)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    if args.table == "leaderboard":
+        from fusionbench.tables import leaderboard_table
+
+        if not args.dataset:
+            raise InputError("--table leaderboard needs --dataset (e.g. tno, roadscene, vifb)")
+        g = leaderboard_table(store, args.dataset, metrics=metrics, allow_partial=args.allow_partial,
+                              expected_pairs=store_pairs(store, args.dataset, args.data_root))
+        emit(render(g, args.format), args.output)
+        return 0
     if args.table:
         if args.methods:
             raise InputError("--methods applies to the summary table; a paper table has the paper's rows")

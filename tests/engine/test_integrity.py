@@ -206,3 +206,25 @@ def test_interrupted_run_shows_finished_pairs_at_once(tmp_path):
     g = summary_table(ResultStore(res, create=False), "synthetic", expected_pairs=SYN)
     c = _cells(g, "average")
     assert c["en"].n == 2 and c["pairs"].text == "2/4"
+
+
+def test_leaderboard_sorts_by_mean_rank_in_every_format(tmp_path, capsys):
+    from fusionbench.tables import leaderboard_table
+
+    res = tmp_path / "r"
+    _run(res, "average,max", "en,sd,qabf_liu")
+    store = ResultStore(res, create=False)
+    g = leaderboard_table(store, "synthetic", metrics=["en", "sd", "qabf_liu"], expected_pairs=SYN)
+    vals = {r[1].text: {g.columns[i].key: r[i].value for i in range(len(r))} for r in g.rows}
+    ranks = {}
+    for m in vals:   # independent: count the other method beating it per column (all higher is better)
+        other = next(o for o in vals if o != m)
+        ranks[m] = sum(1 + (round(vals[other][k], 4) > round(vals[m][k], 4)) for k in ("en", "sd", "qabf_liu")) / 3
+    assert [r[1].text for r in g.rows] == sorted(ranks, key=lambda m: (ranks[m], m))
+    assert [round(r[3].value, 6) for r in g.rows] == [round(ranks[r[1].text], 6) for r in g.rows]
+    for fmt in ("text", "md", "csv", "latex", "json"):
+        capsys.readouterr()
+        assert main(["table", "--table", "leaderboard", "--dataset", "synthetic", "--results", str(res),
+                     "--format", fmt]) == 0
+        out = capsys.readouterr().out
+        assert "average" in out and "max" in out and ("mean rank" in out or "mean_rank" in out)
