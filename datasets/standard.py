@@ -42,7 +42,8 @@ register_dataset("vifb", description="VIFB benchmark, 21 colour pairs (JPEG)", f
 
 @register_dataset("roadscene", description="RoadScene (FLIR) pairs, colour visible; default split test20",
                   folder="roadscene", source="github.com/hanna-xu/RoadScene cropinfrared/ and crop_LR_visible/",
-                  splits=("test20", "all"), default_split="test20")
+                  splits=("test20", "all"), default_split="test20",
+                  split_notes={"test20": "fusionbench's own 20-pair list (the paper does not publish its pairs)"})
 def _roadscene(root: Path, split: str | None) -> list[Pair]:
     where = require_folder(DATASETS["roadscene"], root)
     names = None if split == "all" else read_split("roadscene_fusionbench_test20.txt")

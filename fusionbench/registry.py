@@ -125,6 +125,7 @@ class DatasetSpec:
     source: str = ""
     splits: tuple[str, ...] = ()
     default_split: str | None = None
+    split_notes: dict[str, str] = field(default_factory=dict)   # e.g. "fusionbench's own list"
 
 
 @dataclass

@@ -159,7 +159,12 @@ def summary_table(store: ResultStore, dataset: str, methods: Sequence[str] | Non
         notes.append(f"colour output, scored as gray by gray metrics: {', '.join(colour)}")
     split = next((i.get("split") for i in infos.values() if i.get("split")), None)
     name = next((i.get("dataset_name") for i in infos.values() if i.get("dataset_name")), None)
-    where = f"{dataset}" + (f" (dataset {name}, split {split})" if split and name else "")
+    where = dataset
+    if split and name:
+        from .registry import listing
+
+        note = (listing("datasets").get(name, {}).get("split_notes") or {}).get(split)
+        where += f" (dataset {name}, split {split}" + (f": {note}" if note else "") + ")"
     return Grid(title=title or f"Mean scores on {where}, {expected} pairs", columns=cols, rows=body,
                 legend=legend, footnotes=notes, decimals=decimals, kind="summary")
 
