@@ -13,7 +13,7 @@ from setuptools import setup
 HERE = Path(__file__).parent
 MAPPING = {"fusionbench": "fusionbench", "fusionbench.methods": "methods",
            "fusionbench.metrics": "metrics", "fusionbench.datasets": "datasets"}
-DATA_SUFFIXES = {".txt", ".csv", ".json", ".pt", ".npz", ".npy", ".md"}
+DATA_SUFFIXES = {".txt", ".csv", ".json", ".pt", ".npz", ".npy", ".md", ".js", ".css"}
 
 
 def _walk() -> tuple[list[str], dict[str, str], dict[str, list[str]]]:
