@@ -337,6 +337,14 @@ def load_frame(store: ResultStore, dataset: str, methods: Sequence[str] | None =
             raise InputError(f"metric(s) {', '.join(absent)} not scored on {dataset!r} in {store.root}")
     if frame.empty:
         raise FusionbenchError(f"no scores for dataset {dataset!r} in {store.root}")
+    order: list[str] = list(metrics) if metrics else []
+    for m in (methods or available):   # the run's column order (scores.csv header)
+        try:
+            head = (store.method_dir(dataset, m) / "scores.csv").read_text().split("\n", 1)[0].split(",")[1:]
+        except OSError:
+            continue
+        order += [c for c in head if "." not in c and c not in order]
+    frame.attrs["metric_order"] = order
     return frame
 
 
@@ -345,8 +353,9 @@ def frame_metrics(frame: pd.DataFrame) -> list[str]:
     from .registry import METRICS, discover
 
     discover()
+    first = {m: i for i, m in enumerate(frame.attrs.get("metric_order", []))}
     order = {m: i for i, m in enumerate(METRICS)}
-    return sorted(set(frame["metric"]), key=lambda m: (order.get(m, len(order)), m))
+    return sorted(set(frame["metric"]), key=lambda m: (first.get(m, len(first)), order.get(m, len(order)), m))
 
 
 def frame_methods(frame: pd.DataFrame) -> list[str]:
@@ -524,40 +533,45 @@ def cd_diagram(result: FriedmanResult, path: str | None = None, *, width: float 
     lo, hi = 1, max(k, 2)
     half = (k + 1) // 2
     cliques = result.cliques()
-    height = 0.9 + 0.17 * (half + len(cliques))
-    fig, ax = plt.subplots(figsize=(width, height))
-    ax.set_xlim(lo - 0.5, hi + 0.5)
-    top = 1.0
-    n_rows = half + max(1, len(cliques))
-    ax.set_ylim(-(n_rows + 1.2), top + 0.9)
+    labels = [f"{name} ({r:.2f})" for name, r in items]
+    char_in = 0.062                     # ~width of one 8 pt character, inches
+    left_in = max((len(s) for s in labels[:half]), default=4) * char_in + 0.12
+    right_in = max((len(s) for s in labels[half:]), default=4) * char_in + 0.12
+    n_rows = max(half, k - half)
+    height = 0.75 + 0.16 * max(len(cliques), 1) + 0.17 * n_rows
+    fig = plt.figure(figsize=(width, height))
+    lf, rf = min(0.45, left_in / width), min(0.45, right_in / width)
+    ax = fig.add_axes((lf, 0.02, 1 - lf - rf, 0.96))
     ax.axis("off")
-    ax.plot([lo, hi], [0, 0], color="k", lw=0.8)
+    ax.set_xlim(lo - 0.15, hi + 0.15)
+    top = 0.0
+    ax.plot([lo, hi], [top, top], color="k", lw=0.8)
     for t in range(lo, hi + 1):
-        ax.plot([t, t], [0, 0.12], color="k", lw=0.8)
-        ax.text(t, 0.2, str(t), ha="center", va="bottom", fontsize=8)
+        ax.plot([t, t], [top, top + 0.12], color="k", lw=0.8)
+        ax.text(t, top + 0.18, str(t), ha="center", va="bottom", fontsize=8)
     cd = result.cd
-    if np.isfinite(cd) and cd < hi - lo + 1:
-        ax.plot([lo, lo + cd], [top + 0.45, top + 0.45], color="k", lw=1.0)
+    if np.isfinite(cd) and cd <= hi - lo:
+        y = top + 0.85
+        ax.plot([lo, lo + cd], [y, y], color="k", lw=1.0)
         for xx in (lo, lo + cd):
-            ax.plot([xx, xx], [top + 0.35, top + 0.55], color="k", lw=1.0)
-        ax.text(lo + cd / 2, top + 0.6, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
-    # clique bars just under the axis
-    for j, (a, b) in enumerate(cliques):
-        y = -0.35 - 0.3 * j
-        ax.plot([items[a][1] - 0.04, items[b][1] + 0.04], [y, y], color="k", lw=2.2, solid_capstyle="round")
-    base = -0.35 - 0.3 * max(len(cliques), 1) - 0.2
-    for i, (name, r) in enumerate(items):
+            ax.plot([xx, xx], [y - 0.08, y + 0.08], color="k", lw=1.0)
+        ax.text(lo + cd / 2, y + 0.1, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+    for j, (a, b) in enumerate(cliques):   # bars just under the axis
+        y = top - 0.3 - 0.25 * j
+        ax.plot([items[a][1] - 0.05, items[b][1] + 0.05], [y, y], color="k", lw=2.2,
+                solid_capstyle="round")
+    base = top - 0.3 - 0.25 * max(len(cliques), 1) - 0.15
+    for i, ((name, r), text) in enumerate(zip(items, labels)):
         left = i < half
         row = i if left else k - 1 - i
-        y = base - 0.55 * row
-        xend = lo - 0.45 if left else hi + 0.45
-        ax.plot([r, r, xend], [0, y, y], color="k", lw=0.7)
-        ax.text(xend + (0.03 if left else -0.03), y + 0.08, f"{name} ({r:.2f})", fontsize=8,
-                ha="left" if left else "right", va="bottom")
-    ax.set_ylim(base - 0.55 * (half - 1) - 0.4, top + 1.0)
+        y = base - 0.4 * row
+        xend = lo - 0.15 if left else hi + 0.15
+        ax.plot([r, r, xend], [top, y, y], color="k", lw=0.7, clip_on=False)
+        ax.text(xend + (-0.05 if left else 0.05), y, text, fontsize=8, ha="right" if left else "left",
+                va="center", clip_on=False)
+    ax.set_ylim(base - 0.4 * (n_rows - 1) - 0.25, top + 1.25)
     if title:
         ax.set_title(title, fontsize=8)
-    fig.tight_layout(pad=0.2)
     if path:
         save_figure(fig, path)
     return fig
