@@ -704,3 +704,144 @@ def stats_report(store: ResultStore, datasets: Sequence[str], *, against: str | 
     except FusionbenchError:
         ranking = None
     return StatsReport(rows, ranking, against, frames)
+
+
+# ==========================================================================================
+# `table --significance`: is the best of a column significantly better than the second?
+# (A hook over the rendered text so that tables.py stays untouched; a table model with cell
+# flags can call :func:`table_flags` directly and drop :func:`mark_rendered`.)
+# ==========================================================================================
+DAGGER = "†"
+
+
+def table_flags(table: Any, store: ResultStore | None = None, dataset: str | None = None,
+                alpha: float = ALPHA) -> tuple[dict[tuple[int, int], dict[str, Any]], list[str]]:
+    """Significance of best vs second for every column (and group) of a rendered table.
+
+    ``table`` is a :class:`fusionbench.tables.Table` (summary: per-pair values are read from
+    ``store``/``dataset``) or a :class:`fusionbench.tables.PaperTableResult` (its rows' per-pair
+    values). Returns ``{(row, col): flag}`` for each unique best cell that has a second (flag as in
+    :func:`significance_flags`, plus ``'second'``), and the footnote lines. Holm runs across all the
+    table's comparisons (columns x groups).
+    """
+    from .scores import read_values
+
+    marks = table.marks()
+    n_cols = len(table.columns)
+    if hasattr(table, "_groups"):        # paper table
+        groups = table._groups()
+        names = [rr.row.name for rr in table.rows]
+        metric_of = [m for _, m in table.columns]
+        higher = [table.higher(c) for c in range(n_cols)]
+        label = [table.label(c) for c in range(n_cols)]
+
+        def per_pair(r: int, c: int) -> dict[str, float]:
+            return {p: v[metric_of[c]] for p, v in table.rows[r].per_pair.items() if metric_of[c] in v}
+    else:                                # summary table
+        if store is None or dataset is None:
+            raise InputError("significance of a summary table needs the store and the dataset")
+        groups = [list(range(len(table.rows)))]
+        names = list(table.rows)
+        metric_of, higher, label = list(table.columns), list(table.higher_is_better), list(table.columns)
+        cache: dict[int, dict[str, dict[str, float]]] = {}
+
+        def per_pair(r: int, c: int) -> dict[str, float]:
+            if r not in cache:
+                cache[r] = read_values(store, dataset, names[r], metric_of, parts=False)
+            return {p: v[metric_of[c]] for p, v in cache[r].items() if metric_of[c] in v}
+
+    cells, inputs = [], []
+    for g in groups:
+        for c in range(n_cols):
+            best = [r for r in g if marks[r][c] == "best"]
+            second = [r for r in g if marks[r][c] == "second"]
+            if len(best) != 1 or not second:
+                continue
+            a, b = per_pair(best[0], c), per_pair(second[0], c)
+            common = [p for p in a if p in b]
+            cells.append((best[0], c, second[0]))
+            inputs.append((np.array([a[p] for p in common], dtype=float),
+                           np.array([b[p] for p in common], dtype=float), higher[c]))
+    flags = significance_flags(inputs, alpha)
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    notes = []
+    for (r, c, s), fl in zip(cells, flags):
+        fl = {**fl, "second": names[s]}
+        out[(r, c)] = fl
+        verdict = "significant" if fl["significant"] else f"NOT significant {DAGGER}"
+        notes.append(f"{label[c]}: {names[r]} vs {names[s]} on {fl['n']} common pairs, "
+                     f"{fl['wins']}/{fl['losses']}/{fl['ties']} W/L/T, p = {_p(fl['p'])}, "
+                     f"p_holm = {_p(fl['p_holm'])}: {verdict}")
+    if out:
+        head = (f"{DAGGER} best not significantly better than the second (two-sided Wilcoxon signed-rank "
+                f"on the common pairs, Holm over the table's {len(out)} best-vs-second comparisons, "
+                f"alpha = {alpha}; best must also win more pairs than it loses):")
+        notes = [head, *notes]
+    return out, notes
+
+
+def _cell_offsets(table: Any, fmt: str) -> tuple[int, int]:
+    """(first value column, text cells per table column) of a rendered row."""
+    if hasattr(table, "_groups"):
+        has_group = any(rr.row.group for rr in table.rows)
+        return (1 if has_group else 0) + 1, (3 if table.compare else 1)
+    return 1, 1
+
+
+def mark_rendered(text: str, fmt: str, table: Any, flags: dict[tuple[int, int], dict[str, Any]],
+                  notes: list[str]) -> str:
+    """Put a dagger on every flagged best cell that is not significant, and append the notes.
+
+    ``md`` and ``latex`` are marked in place (row r = the r-th body line of the table); ``json``
+    cells of a paper table get ``significant``, ``p_holm`` and ``vs_second``.
+    """
+    if fmt == "json":
+        import json
+
+        cells = json.loads(text)
+        names = [rr.row.name for rr in table.rows]
+        ids = [m for _, m in table.columns]
+        for (r, c), fl in flags.items():
+            for d in cells:
+                if d.get("row") == names[r] and d.get("metric_id") == ids[c]:
+                    d.update({"best_vs_second": fl["second"], "p": fl["p"], "p_holm": fl["p_holm"],
+                              "significant": fl["significant"]})
+        return json.dumps(cells, indent=1, ensure_ascii=False)
+    if fmt not in ("md", "latex"):
+        raise InputError("--significance works with --format md, latex or json (paper tables)")
+    first, per = _cell_offsets(table, fmt)
+    lines = text.split("\n")
+    if fmt == "md":
+        body = [i for i, ln in enumerate(lines) if ln.startswith("|")][2:]     # skip header + rule
+        sep, dagger = "|", DAGGER
+    else:
+        rows = [i for i, ln in enumerate(lines) if ln.rstrip().endswith(r"\\")]
+        body = rows[1:]                                                       # skip the header row
+        sep, dagger = " & ", r"$^\dagger$"
+    for (r, c), fl in flags.items():
+        if fl["significant"] or r >= len(body):
+            continue
+        i = body[r]
+        parts = lines[i].split(sep)
+        k = (1 if fmt == "md" else 0) + first + c * per
+        cell = parts[k]
+        if fmt == "md":
+            parts[k] = " " + cell.strip() + dagger + " "
+        elif k == len(parts) - 1:                                   # last cell carries the row end
+            parts[k] = cell.rstrip()[:-2].rstrip() + dagger + r" \\"
+        else:
+            parts[k] = cell.rstrip() + dagger
+        lines[i] = sep.join(parts)
+    text = "\n".join(lines)
+    if not notes:
+        return text
+    if fmt == "md":
+        return text.rstrip("\n") + "\n\n" + "\n".join(f"- {n}" if j else n for j, n in enumerate(notes))
+    return text.rstrip("\n") + "\n" + "\n".join(f"% {n}" for n in notes) + "\n"
+
+
+def significance_hook(table: Any, text: str, fmt: str, store: ResultStore | None = None,
+                      dataset: str | None = None, alpha: float = ALPHA) -> str:
+    """``table --significance``: flags + marks on one rendered table (see :func:`mark_rendered`)."""
+    flags, notes = table_flags(table, store, dataset, alpha)
+    return mark_rendered(text, fmt, table, flags, notes)

@@ -194,3 +194,70 @@ def test_stats_cli_errors_are_one_line(synthetic_store, capsys):
     assert main(["stats", "--dataset", "synthetic", "--metrics", "vif", "--results", str(synthetic_store)]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 3 and "Traceback" not in err
+
+
+# -- table --significance ---------------------------------------------------------------------
+def _table4(n: int = 21):
+    """Table 4 filled with made-up per-pair values: within each group the last row is best.
+
+    NMI: the best row beats the second on every pair (significant); Q_Y: the best mean is higher
+    but the per-pair differences alternate in sign (not significant); other columns: constant offsets.
+    """
+    from fusionbench.paper import load_paper
+    from fusionbench.tables import PaperTableResult, RowResult
+
+    paper = load_paper("ssl_waeie")
+    t = paper.table(4)
+    cols = paper.resolve_columns(None)
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.4, 0.6, n)
+    alt = np.where(np.arange(n) % 2 == 0, 1.0, -0.9) * rng.uniform(0.05, 0.06, n)
+    rows = []
+    for i, row in enumerate(t.rows):
+        in_group = [r for r in t.rows if r.group == row.group].index(row)
+        per = {}
+        for j in range(n):
+            vals = {"nmi": base[j] + 0.05 * in_group + 0.001 * j * in_group,
+                    "qy": base[j] + (alt[j] if in_group == 3 or (row.group == "Loss" and in_group == 2) else 0.0),
+                    "qabf_liu": 0.5 + 0.01 * in_group, "ifc": 2.0 + 0.1 * in_group + 0.001 * j}
+            per[f"{j:02d}"] = vals
+        means = [float(np.mean([per[p][m] for p in per])) for _, m in cols]
+        rows.append(RowResult(row=row, source="ours", store_method=row.method, per_pair=per, means=means,
+                              stds=[None] * 4, counts=[n] * 4))
+    return PaperTableResult(paper=paper, table=t, dataset="tno", columns=cols, rows=rows)
+
+
+def test_table_significance_marks_paper_table_by_group():
+    res = _table4()
+    flags, notes = st.table_flags(res)
+    # 2 groups x 4 columns, one best and one second each
+    assert len(flags) == 8 and len(notes) == 9
+    nmi = [fl for (r, c), fl in flags.items() if c == 0]
+    qy = [fl for (r, c), fl in flags.items() if c == 1]
+    assert all(fl["significant"] and fl["wins"] == 21 for fl in nmi)
+    assert all(not fl["significant"] for fl in qy)
+    md = st.significance_hook(res, res.render("md"), "md")
+    body = [ln for ln in md.split("\n") if ln.startswith("|")][2:]
+    assert len(body) == 7
+    for (r, c), fl in flags.items():
+        cell = body[r].split("|")[1 + 2 + c].strip()      # group, method, then the columns
+        assert cell.startswith("**") and cell.endswith("†") == (not fl["significant"]), (r, c, cell)
+    assert sum(ln.count("†") for ln in body) == sum(not fl["significant"] for fl in flags.values())
+    tex = st.significance_hook(res, res.render("latex"), "latex")
+    assert tex.count(r"$^\dagger$") == sum(not fl["significant"] for fl in flags.values())
+    assert tex.count("{") == tex.count("}") and "% † best not significantly better" in tex
+    cells = json.loads(st.significance_hook(res, res.render("json"), "json"))
+    marked = [c for c in cells if "significant" in c]
+    assert len(marked) == 8 and all(c["p_holm"] >= c["p"] for c in marked)
+
+
+def test_table_cli_significance_on_summary(synthetic_store, capsys):
+    assert main(["table", "--dataset", "synthetic", "--results", str(synthetic_store), "--significance"]) == 0
+    out = capsys.readouterr().out
+    # 4 pairs: the smallest exact p is 2/16 = 0.125, so no best can be significant: every best has a dagger
+    rows = [ln for ln in out.split("\n") if ln.startswith("|")][2:]
+    bold = sum(ln.count("**") // 2 for ln in rows)
+    assert bold >= 1 and sum(ln.count("†") for ln in rows) == bold
+    assert "NOT significant" in out and "Holm" in out
+    assert main(["table", "--dataset", "synthetic", "--results", str(synthetic_store), "--significance",
+                 "--format", "csv"]) == 2
