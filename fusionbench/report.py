@@ -38,6 +38,7 @@ from .stats import ALPHA, LEVEL, N_RESAMPLES, SEED, StatsReport, StatsRow
 
 ASSETS = Path(__file__).parent / "report_assets"
 THUMB = 160   # thumbnail: longest side in pixels
+BEST_TD = '<td class="best">'
 
 esc = html.escape
 
@@ -238,8 +239,9 @@ def _gallery(store, dataset: str, out: Path, methods: list[str], metrics: list[s
     from .data import data_root as resolve_root
     from .data import load_dataset
     from .imageio import read_image
-    from .stats import metric_label
+    from .stats import higher_is_better, metric_label
     from .store import method_dirname
+    from .tables import rank_marks
 
     info: dict[str, Any] = {}
     sources: dict[str, Any] = {}
@@ -291,9 +293,14 @@ def _gallery(store, dataset: str, out: Path, methods: list[str], metrics: list[s
                 cells.append(f'<td class="label">{esc(m)}: no image</td>')
         sc = ['<table class="scores"><tr><th></th>' +
               "".join(f"<th>{esc(metric_label(k))}</th>" for k in metrics) + "</tr>"]
+        best = {}
+        for k in metrics:
+            col = [vals.get((m, p, k)) for m in methods]
+            best[k] = dict(zip(methods, rank_marks(col, higher_is_better(k))))
         for m in methods:
             sc.append(f"<tr><td>{esc(m)}</td>" + "".join(
-                f"<td>{_fmt(vals.get((m, p, k)))}</td>" for k in metrics) + "</tr>")
+                (BEST_TD if best[k][m] == "best" else "<td>") + f"{_fmt(vals.get((m, p, k)))}</td>"
+                for k in metrics) + "</tr>")
         sc.append("</table>")
         cells.append("<td>" + "".join(sc) + "</td>")
         rows.append(f'<tr id="pair-{esc(_safe(p))}"><th>{esc(p)}</th>' + "".join(cells) + "</tr>")
@@ -304,7 +311,8 @@ def _gallery(store, dataset: str, out: Path, methods: list[str], metrics: list[s
             f'<p class="warn">Source images not shown ({esc(why)}); pass --data-root or set '
             "FUSIONBENCH_DATA. The gallery shows the fused images only.</p>")
     info["images"] = n_img
-    return (note + "<p class=\"note\">One row per pair; click an image to zoom (Esc or click to close).</p>"
+    return (note + "<p class=\"note\">One row per pair; click an image to zoom (Esc or click to close). "
+            "Scores beside: the pair's values, best in bold.</p>"
             + head + "\n".join(rows) + "\n</tbody></table>"), info
 
 

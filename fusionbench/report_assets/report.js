@@ -99,6 +99,15 @@
       out.images.push({ src: img.getAttribute("src"), w: img.naturalWidth, ok: good });
       if (!good) { out.ok = false; out.errors.push("broken image " + img.getAttribute("src")); }
     });
+    var link = document.querySelector("a.zoom"), box = document.getElementById("zoom");
+    if (link) {
+      link.click();
+      out.zoom = { open: box.classList.contains("open"),
+                   src: box.querySelector("img").getAttribute("src") === link.getAttribute("href") };
+      box.click();
+      out.zoom.closed = !box.classList.contains("open");
+      if (!(out.zoom.open && out.zoom.src && out.zoom.closed)) { out.ok = false; out.errors.push("zoom"); }
+    }
     var pre = document.createElement("pre");
     pre.id = "selftest-result";
     pre.textContent = JSON.stringify(out);
