@@ -556,6 +556,9 @@ def cd_diagram(result: FriedmanResult, path: str | None = None, *, width: float 
         for xx in (lo, lo + cd):
             ax.plot([xx, xx], [y - 0.08, y + 0.08], color="k", lw=1.0)
         ax.text(lo + cd / 2, y + 0.1, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+    elif np.isfinite(cd):
+        ax.text((lo + hi) / 2, top + 0.85, f"CD = {cd:.2f} (wider than the rank range)", ha="center",
+                va="bottom", fontsize=8)
     for j, (a, b) in enumerate(cliques):   # bars just under the axis
         y = top - 0.3 - 0.25 * j
         ax.plot([items[a][1] - 0.05, items[b][1] + 0.05], [y, y], color="k", lw=2.2,
