@@ -343,7 +343,9 @@ def _weight_hashes(params: dict[str, Any]) -> dict[str, str]:
 
     out = {}
     for k, v in params.items():
-        if isinstance(v, str) and v and os.path.isfile(v):
+        if isinstance(v, dict) and "sha256" in v:       # resolved weights: {"file": ..., "sha256": ...}
+            out[k] = f"{v.get('file', v.get('path', ''))} sha256:{v['sha256']}"
+        elif isinstance(v, str) and v and os.path.isfile(v):
             out[k] = f"{v} sha256:{sha256_file(v)}"
         elif isinstance(k, str) and "sha" in k.lower():
             out[k] = str(v)
@@ -372,7 +374,7 @@ def _provenance_page(store, dataset: str, methods: list[str], data_root, info: d
            ("statistics", f"bootstrap {N_RESAMPLES} resamples, seed {SEED}; Wilcoxon: scipy.stats.wilcoxon; "
                           "Holm; Friedman: scipy.stats.friedmanchisquare; Nemenyi q from scipy.stats.studentized_range")]
     parts = ['<h2>Provenance</h2><table id="provenance"><tbody>' + "".join(
-        f"<tr><th>{esc(k)}</th><td style='text-align:left'>{esc(v)}</td></tr>" for k, v in gen) + "</tbody></table>"]
+        f"<tr><th>{esc(k)}</th><td style='text-align:left;white-space:normal'>{esc(v)}</td></tr>" for k, v in gen) + "</tbody></table>"]
     rows = []
     for m in methods:
         path = store.method_dir(dataset, m) / "method.json"
@@ -386,7 +388,7 @@ def _provenance_page(store, dataset: str, methods: list[str], data_root, info: d
         n_rec = len(list((store.method_dir(dataset, m) / "records").glob("*.json")))
         rows.append(f"<tr><td>{esc(m)}</td><td>{esc(str(mi.get('version', '')))}</td>"
                     f"<td style='text-align:left;white-space:normal'>{esc(str(mi.get('description', '')))}</td>"
-                    f"<td style='text-align:left'><code>{esc(json.dumps(params, sort_keys=True, default=str))}</code></td>"
+                    f"<td style='text-align:left;white-space:normal'><code>{esc(json.dumps(params, sort_keys=True, default=str))}</code></td>"
                     f"<td style='text-align:left;white-space:normal'>{esc('; '.join(f'{k}: {v}' for k, v in hashes.items()) or '-')}</td>"
                     f"<td style='text-align:left'>{esc(json.dumps(extra, sort_keys=True, default=str)) if extra else ''}</td>"
                     f"<td>{n_rec}</td><td style='text-align:left'>{esc(method_dirname(m))}/method.json</td></tr>")

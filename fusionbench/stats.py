@@ -503,8 +503,9 @@ def rank_analysis(frames: Mapping[str, pd.DataFrame], *, metrics: Sequence[str] 
                   methods: Sequence[str] | None = None, by: str = "metrics",
                   alpha: float = ALPHA) -> FriedmanResult:
     mat, hib, labels, methods = rank_blocks(frames, metrics=metrics, methods=methods, by=by)
-    what = (f"{len(labels)} blocks = {'dataset x metric means over common pairs' if by == 'metrics' else 'dataset x metric x pair values'}"
-            f" ({', '.join(frames)})")
+    kind = ("dataset x metric means over common pairs" if by == "metrics" else
+            "dataset x metric x pair values; blocks of one pair are not independent")
+    what = f"{len(labels)} blocks = {kind} ({', '.join(frames)})"
     return friedman(mat, hib, methods, alpha=alpha, blocks=what)
 
 
