@@ -161,13 +161,34 @@ def paired_test(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
     if ties == 0 and not tied_abs and n <= EXACT_MAX_N:
         method, how = "exact", "exact"
     elif nz.size <= PERMUTATION_MAX_N:
-        method = ss.PermutationMethod(n_resamples=np.inf)
-        how = "permutation"
+        stat, p = signed_rank_permutation(nz)
+        return PairedResult(n, wins, losses, ties, med, frac, stat, p, "permutation")
     else:
         method, how = "asymptotic", "normal"
     r = ss.wilcoxon(nz, zero_method="wilcox", alternative="two-sided", method=method)
     return PairedResult(n, wins, losses, ties, med, frac, float(r.statistic), float(min(1.0, r.pvalue)),
                         how)
+
+
+def signed_rank_permutation(nz: np.ndarray) -> tuple[float, float]:
+    """Exact two-sided p of the signed-rank statistic by enumerating all ``2**m`` sign patterns.
+
+    ``nz``: the non-zero differences (``m <= PERMUTATION_MAX_N``). Ranks of ``|d|`` with ties
+    averaged; ``p = min(1, 2 min(P(T+ <= t), P(T+ >= t)))``, the distribution SciPy's
+    ``wilcoxon(..., method=PermutationMethod(n_resamples=inf))`` computes (same values), vectorised
+    (a ``2**m x m`` 0/1 matrix times the ranks) instead of SciPy's ~1 s for m = 13.
+    Returns ``(min(T+, T-), p)``.
+    """
+    from scipy.stats import rankdata
+
+    m = nz.size
+    r = rankdata(np.abs(nz))
+    t = float(r[nz > 0].sum())
+    bits = ((np.arange(2 ** m)[:, None] >> np.arange(m)) & 1).astype(np.float64)
+    dist = bits @ r
+    eps = 1e-9 * max(1.0, float(r.sum()))
+    p = min(1.0, 2.0 * min(float((dist <= t + eps).mean()), float((dist >= t - eps).mean())))
+    return min(t, float(r.sum()) - t), p
 
 
 def holm(p: Sequence[float]) -> list[float]:

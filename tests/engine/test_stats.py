@@ -56,6 +56,14 @@ def test_zero_differences_are_discarded_and_ties_use_the_permutation_distributio
     # tied |d| among 4 wins: the permutation distribution conditional on ties: 2 * 1/16
     t2 = st.paired_test(np.array([1.0, 1.0, 2.0, 3.0]), np.zeros(4))
     assert t2.p_method == "permutation" and t2.p == pytest.approx(2 / 16)
+    # the enumeration equals SciPy's exhaustive permutation test on tied data
+    from scipy import stats as ss
+
+    d = np.array([3.0, -1.0, 2.0, 2.0, 5.0, -2.0, 4.0, 1.0])
+    t4 = st.paired_test(d, np.zeros(8))
+    ref = ss.wilcoxon(d, method=ss.PermutationMethod(n_resamples=np.inf))
+    assert t4.p_method == "permutation" and t4.p == pytest.approx(ref.pvalue, rel=1e-12)
+    assert t4.statistic == pytest.approx(ref.statistic)
     # many pairs with ties: normal approximation
     t3 = st.paired_test(np.r_[np.ones(10), np.arange(1, 11.0)], np.zeros(20))
     assert t3.p_method == "normal" and 0 < t3.p < 1e-3
