@@ -225,6 +225,14 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
               "regression check of scores against a baseline CSV (exit 1 on any move)"),
     "verify": ("fusionbench.verify", "cmd_verify", "configure",
                "recompute stored metric values (all or --sample N) and report every mismatch"),
+    "stats": (_C + "stats", "cmd_stats", "_configure",
+              "per-method statistics with bootstrap CIs; --against M: paired Wilcoxon + Holm; "
+              "mean ranks, Friedman, Nemenyi CD"),
+    "plot": (_C + "plot", "cmd_plot", "_configure",
+             "plots of stored scores (pairs, box, violin, scatter) as PNG/PDF/SVG"),
+    "report": (_C + "report", "cmd_report", "_configure",
+               "static HTML report: means with CIs and significance, CD diagram, plots, gallery, "
+               "metrics, provenance"),
 }
 
 

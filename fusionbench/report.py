@@ -247,8 +247,9 @@ def _gallery(store, dataset: str, out: Path, methods: list[str], metrics: list[s
     sources: dict[str, Any] = {}
     why = ""
     try:
-        _, pairs = load_dataset(dataset, root=data_root, split=split)
-        sources = {p.name: p for p in pairs}
+        name, split = _dataset_of(store, dataset, split)
+        ref = load_dataset(name, root=data_root, split=split)
+        sources = {p.name: p for p in ref.pairs}
         info["sources"] = f"from dataset {dataset!r} (data root {resolve_root(data_root)})"
     except FusionbenchError as exc:
         why = str(exc).splitlines()[0]
@@ -316,13 +317,25 @@ def _gallery(store, dataset: str, out: Path, methods: list[str], metrics: list[s
             + head + "\n".join(rows) + "\n</tbody></table>"), info
 
 
-def _metrics_page(metrics: list[str]) -> str:
-    from .registry import METRICS, discover
+def _dataset_of(store, label: str, split: str | None) -> tuple[str, str | None]:
+    """The registered dataset (and split) a store folder holds, from its methods' ``method.json``."""
+    for info in store.method_infos(label).values():
+        name = info.get("dataset_name")
+        if isinstance(name, str):
+            return name, split or info.get("split")
+    return label, split
 
-    discover()
+
+def _metrics_page(metrics: list[str]) -> str:
+    from .errors import UnknownNameError
+    from .registry import get_metric
+
     rows = []
     for m in metrics:
-        s = METRICS.get(m)
+        try:
+            s = get_metric(m)
+        except UnknownNameError:
+            s = None
         if s is None:
             rows.append(f"<tr><td>{esc(m)}</td><td colspan=5>not registered in this fusionbench</td></tr>")
             continue

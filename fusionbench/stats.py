@@ -45,7 +45,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -318,11 +318,12 @@ def significance_flags(columns: Sequence[tuple[Sequence[float], Sequence[float],
 # From the store
 # ==========================================================================================
 def _metric_info(metric: str) -> tuple[bool, str]:
-    from .registry import METRICS, discover
+    from .errors import UnknownNameError
+    from .registry import get_metric
 
-    discover()
-    spec = METRICS.get(metric)
-    if spec is None:
+    try:
+        spec = get_metric(metric)
+    except UnknownNameError:
         return True, metric
     return spec.higher_is_better, f"{spec.label or metric} {spec.arrow}"
 
@@ -371,11 +372,10 @@ def load_frame(store: ResultStore, dataset: str, methods: Sequence[str] | None =
 
 def frame_metrics(frame: pd.DataFrame) -> list[str]:
     """Metrics of a long frame in registry order (unregistered ones last, by name)."""
-    from .registry import METRICS, discover
+    from .registry import listing
 
-    discover()
     first = {m: i for i, m in enumerate(frame.attrs.get("metric_order", []))}
-    order = {m: i for i, m in enumerate(METRICS)}
+    order = {m: i for i, m in enumerate(listing("metrics"))}
     return sorted(set(frame["metric"]), key=lambda m: (first.get(m, len(first)), order.get(m, len(order)), m))
 
 
@@ -733,140 +733,116 @@ def stats_report(store: ResultStore, datasets: Sequence[str], *, against: str | 
 
 # ==========================================================================================
 # `table --significance`: is the best of a column significantly better than the second?
-# (A hook over the rendered text so that tables.py stays untouched; a table model with cell
-# flags can call :func:`table_flags` directly and drop :func:`mark_rendered`.)
+# Works on the table model (fusionbench.render.Grid): a dagger flag on the best cell and footnotes.
 # ==========================================================================================
 DAGGER = "†"
 
 
-def table_flags(table: Any, store: ResultStore | None = None, dataset: str | None = None,
-                alpha: float = ALPHA) -> tuple[dict[tuple[int, int], dict[str, Any]], list[str]]:
-    """Significance of best vs second for every column (and group) of a rendered table.
-
-    ``table`` is a :class:`fusionbench.tables.Table` (summary: per-pair values are read from
-    ``store``/``dataset``) or a :class:`fusionbench.tables.PaperTableResult` (its rows' per-pair
-    values). Returns ``{(row, col): flag}`` for each unique best cell that has a second (flag as in
-    :func:`significance_flags`, plus ``'second'``), and the footnote lines. Holm runs across all the
-    table's comparisons (columns x groups).
-    """
-    from .scores import read_values
-
-    marks = table.marks()
-    n_cols = len(table.columns)
-    if hasattr(table, "_groups"):        # paper table
-        groups = table._groups()
-        names = [rr.row.name for rr in table.rows]
-        metric_of = [m for _, m in table.columns]
-        higher = [table.higher(c) for c in range(n_cols)]
-        label = [table.label(c) for c in range(n_cols)]
-
-        def per_pair(r: int, c: int) -> dict[str, float]:
-            return {p: v[metric_of[c]] for p, v in table.rows[r].per_pair.items() if metric_of[c] in v}
-    else:                                # summary table
-        if store is None or dataset is None:
-            raise InputError("significance of a summary table needs the store and the dataset")
-        groups = [list(range(len(table.rows)))]
-        names = list(table.rows)
-        metric_of, higher, label = list(table.columns), list(table.higher_is_better), list(table.columns)
-        cache: dict[int, dict[str, dict[str, float]]] = {}
-
-        def per_pair(r: int, c: int) -> dict[str, float]:
-            if r not in cache:
-                cache[r] = read_values(store, dataset, names[r], metric_of, parts=False)
-            return {p: v[metric_of[c]] for p, v in cache[r].items() if metric_of[c] in v}
-
+def _best_second_flags(groups: Sequence[Sequence[int]], n_cols: int, mark: Callable[[int, int], str],
+                       per_pair: Callable[[int, int], dict[str, float]], higher: Callable[[int], bool],
+                       alpha: float) -> dict[tuple[int, int], dict[str, Any]]:
+    """``{(best row, column): flag}`` for every group x column with one best and a second row."""
     cells, inputs = [], []
     for g in groups:
         for c in range(n_cols):
-            best = [r for r in g if marks[r][c] == "best"]
-            second = [r for r in g if marks[r][c] == "second"]
+            best = [r for r in g if mark(r, c) == "best"]
+            second = [r for r in g if mark(r, c) == "second"]
             if len(best) != 1 or not second:
                 continue
             a, b = per_pair(best[0], c), per_pair(second[0], c)
             common = [p for p in a if p in b]
             cells.append((best[0], c, second[0]))
             inputs.append((np.array([a[p] for p in common], dtype=float),
-                           np.array([b[p] for p in common], dtype=float), higher[c]))
-    flags = significance_flags(inputs, alpha)
-    out: dict[tuple[int, int], dict[str, Any]] = {}
-    notes = []
-    for (r, c, s), fl in zip(cells, flags):
-        fl = {**fl, "second": names[s]}
-        out[(r, c)] = fl
-        verdict = "significant" if fl["significant"] else f"NOT significant {DAGGER}"
-        notes.append(f"{label[c]}: {names[r]} vs {names[s]} on {fl['n']} common pairs, "
-                     f"{fl['wins']}/{fl['losses']}/{fl['ties']} W/L/T, p = {_p(fl['p'])}, "
-                     f"p_holm = {_p(fl['p_holm'])}: {verdict}")
-    if out:
-        head = (f"{DAGGER} best not significantly better than the second (two-sided Wilcoxon signed-rank "
-                f"on the common pairs, Holm over the table's {len(out)} best-vs-second comparisons, "
-                f"alpha = {alpha}; best must also win more pairs than it loses):")
-        notes = [head, *notes]
-    return out, notes
+                           np.array([b[p] for p in common], dtype=float), higher(c)))
+    return {(r, c): {**fl, "second_row": s} for (r, c, s), fl in zip(cells, significance_flags(inputs, alpha))}
 
 
-def _cell_offsets(table: Any, fmt: str) -> tuple[int, int]:
-    """(first value column, text cells per table column) of a rendered row."""
-    if hasattr(table, "_groups"):
-        has_group = any(rr.row.group for rr in table.rows)
-        return (1 if has_group else 0) + 1, (3 if table.compare else 1)
-    return 1, 1
+def _footnotes(flags: dict[tuple[int, int], dict[str, Any]], row_name: Callable[[int], str],
+               col_name: Callable[[int], str], alpha: float) -> list[str]:
+    if not flags:
+        return []
+    out = [f"{DAGGER}: best not significantly better than the second (two-sided Wilcoxon signed-rank on "
+           f"the common pairs, Holm over the table's {len(flags)} best-vs-second comparisons, alpha = "
+           f"{alpha}; the best must also win more pairs than it loses):"]
+    for (r, c), fl in sorted(flags.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        verdict = "significant" if fl["significant"] else f"not significant {DAGGER}"
+        out.append(f"{col_name(c)}: {row_name(r)} vs {row_name(fl['second_row'])} on {fl['n']} common "
+                   f"pairs, {fl['wins']}/{fl['losses']}/{fl['ties']} W/L/T, p = {_p(fl['p'])}, "
+                   f"p_holm = {_p(fl['p_holm'])}: {verdict}")
+    return out
 
 
-def mark_rendered(text: str, fmt: str, table: Any, flags: dict[tuple[int, int], dict[str, Any]],
-                  notes: list[str]) -> str:
-    """Put a dagger on every flagged best cell that is not significant, and append the notes.
+def _dagger(cell: Any) -> None:
+    cell.flag = f"{cell.flag}, {DAGGER}" if cell.flag else DAGGER
 
-    ``md`` and ``latex`` are marked in place (row r = the r-th body line of the table); ``json``
-    cells of a paper table get ``significant``, ``p_holm`` and ``vs_second``.
-    """
-    if fmt == "json":
-        import json
 
-        cells = json.loads(text)
-        names = [rr.row.name for rr in table.rows]
-        ids = [m for _, m in table.columns]
-        for (r, c), fl in flags.items():
-            for d in cells:
-                if d.get("row") == names[r] and d.get("metric_id") == ids[c]:
-                    d.update({"best_vs_second": fl["second"], "p": fl["p"], "p_holm": fl["p_holm"],
-                              "significant": fl["significant"]})
-        return json.dumps(cells, indent=1, ensure_ascii=False)
-    if fmt not in ("md", "latex"):
-        raise InputError("--significance works with --format md, latex or json (paper tables)")
-    first, per = _cell_offsets(table, fmt)
-    lines = text.split("\n")
-    if fmt == "md":
-        body = [i for i, ln in enumerate(lines) if ln.startswith("|")][2:]     # skip header + rule
-        sep, dagger = "|", DAGGER
-    else:
-        rows = [i for i, ln in enumerate(lines) if ln.rstrip().endswith(r"\\")]
-        body = rows[1:]                                                       # skip the header row
-        sep, dagger = " & ", r"$^\dagger$"
+def paper_flags(t: Any, alpha: float = ALPHA) -> dict[tuple[int, int], dict[str, Any]]:
+    """Best-vs-second flags of a :class:`fusionbench.tables.PaperTableData` (per group, its marks)."""
+    marks = t.marks()
+    metric_of = [m for _, m in t.columns]
+
+    def per_pair(r: int, c: int) -> dict[str, float]:
+        return {p: v[metric_of[c]] for p, v in t.rows[r].per_pair.items() if metric_of[c] in v}
+
+    return _best_second_flags(t.groups(), len(t.columns), lambda r, c: marks[r][c], per_pair, t.higher, alpha)
+
+
+def mark_paper_grid(grid: Any, t: Any, alpha: float = ALPHA) -> Any:
+    """Dagger the non-significant best cells of ``paper_grid(t)`` and add the footnotes (in place)."""
+    flags = paper_flags(t, alpha)
+    col_index = {}
+    for c in range(len(t.columns)):
+        col_index[c] = next(i for i, col in enumerate(grid.columns) if col.key == t.label(c))
     for (r, c), fl in flags.items():
-        if fl["significant"] or r >= len(body):
-            continue
-        i = body[r]
-        parts = lines[i].split(sep)
-        k = (1 if fmt == "md" else 0) + first + c * per
-        cell = parts[k]
-        if fmt == "md":
-            parts[k] = " " + cell.strip() + dagger + " "
-        elif k == len(parts) - 1:                                   # last cell carries the row end
-            parts[k] = cell.rstrip()[:-2].rstrip() + dagger + r" \\"
-        else:
-            parts[k] = cell.rstrip() + dagger
-        lines[i] = sep.join(parts)
-    text = "\n".join(lines)
-    if not notes:
-        return text
-    if fmt == "md":
-        return text.rstrip("\n") + "\n\n" + "\n".join(f"- {n}" if j else n for j, n in enumerate(notes))
-    return text.rstrip("\n") + "\n" + "\n".join(f"% {n}" for n in notes) + "\n"
+        if not fl["significant"]:
+            _dagger(grid.rows[r][col_index[c]])
+    grid.footnotes += _footnotes(flags, lambda r: t.rows[r].row.name, t.label, alpha)
+    return grid
 
 
-def significance_hook(table: Any, text: str, fmt: str, store: ResultStore | None = None,
-                      dataset: str | None = None, alpha: float = ALPHA) -> str:
-    """``table --significance``: flags + marks on one rendered table (see :func:`mark_rendered`)."""
-    flags, notes = table_flags(table, store, dataset, alpha)
-    return mark_rendered(text, fmt, table, flags, notes)
+def mark_paper_cells(cells: list[dict[str, Any]], t: Any, alpha: float = ALPHA) -> list[dict[str, Any]]:
+    """``--format json`` of a paper table: the best cells get ``vs_second``, ``p``, ``p_holm``, ``significant``."""
+    for (r, c), fl in paper_flags(t, alpha).items():
+        for d in cells:
+            if d.get("row") == t.rows[r].row.name and d.get("metric_id") == t.columns[c][1]:
+                d.update({"vs_second": t.rows[fl["second_row"]].row.name, "p": fl["p"],
+                          "p_holm": fl["p_holm"], "significant": fl["significant"]})
+    return cells
+
+
+def mark_summary_grid(grid: Any, store: ResultStore, dataset: str, alpha: float = ALPHA) -> Any:
+    """Dagger the non-significant best cells of a ``summary_table`` grid (cells carry
+    ``meta = {'method', 'metric'}``; per-pair values read from the store) and add the footnotes."""
+    from .scores import read_values
+
+    value_cols = sorted({i for row in grid.rows for i, cell in enumerate(row) if "metric" in cell.meta})
+    methods = [next((cell.meta["method"] for cell in row if "method" in cell.meta), None) for row in grid.rows]
+    metrics = [next(row[i].meta["metric"] for row in grid.rows if "metric" in row[i].meta) for i in value_cols]
+    cache: dict[int, dict[str, dict[str, float]]] = {}
+
+    def per_pair(r: int, c: int) -> dict[str, float]:
+        if r not in cache:
+            cache[r] = read_values(store, dataset, methods[r], metrics, parts=False) if methods[r] else {}
+        return {p: v[metrics[c]] for p, v in cache[r].items() if metrics[c] in v}
+
+    flags = _best_second_flags([list(range(len(grid.rows)))], len(value_cols),
+                               lambda r, c: grid.rows[r][value_cols[c]].mark, per_pair,
+                               lambda c: higher_is_better(metrics[c]), alpha)
+    for (r, c), fl in flags.items():
+        if not fl["significant"]:
+            _dagger(grid.rows[r][value_cols[c]])
+    grid.footnotes += _footnotes(flags, lambda r: grid.rows[r][0].text or str(methods[r]),
+                                 lambda c: grid.columns[value_cols[c]].label, alpha)
+    return grid
+
+
+def render_paper_significance(t: Any, fmt: str, alpha: float = ALPHA) -> str:
+    """A paper table rendered with the significance marks (``table --table N --significance``)."""
+    import json
+
+    from .render import render
+    from .tables import paper_cells, paper_grid
+
+    if fmt == "json":
+        return json.dumps(mark_paper_cells(paper_cells(t), t, alpha), indent=1, ensure_ascii=False)
+    return render(mark_paper_grid(paper_grid(t), t, alpha), fmt)

@@ -1,1 +1,1 @@
-"""Extra CLI sub-commands; each module registers itself with ``register_command``."""
+"""CLI sub-command modules; each is declared once in ``fusionbench.cli.COMMANDS``."""

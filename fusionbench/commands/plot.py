@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from fusionbench.cli import add_results
-from fusionbench.registry import register_command
 
 
 def _configure(p) -> None:
@@ -20,8 +19,6 @@ def _configure(p) -> None:
     add_results(p)
 
 
-@register_command("plot", help="plots of stored scores (pairs, box, violin, scatter) as PNG/PDF/SVG",
-                  configure=_configure)
 def cmd_plot(args) -> int:
     import sys
 

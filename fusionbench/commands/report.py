@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from fusionbench.cli import add_data_root, add_results
-from fusionbench.registry import register_command
 
 
 def _configure(p) -> None:
@@ -17,8 +16,6 @@ def _configure(p) -> None:
     add_data_root(p)
 
 
-@register_command("report", help="static HTML report: means with CIs and significance, CD diagram, plots, "
-                  "gallery, metrics, provenance", configure=_configure)
 def cmd_report(args) -> int:
     import sys
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from fusionbench.cli import add_results, emit
 from fusionbench.errors import InputError
-from fusionbench.registry import register_command
 
 
 def split_list(text: str | None) -> list[str] | None:
@@ -29,8 +28,6 @@ def _configure(p) -> None:
     add_results(p)
 
 
-@register_command("stats", help="per-method statistics with bootstrap CIs; --against M: paired "
-                  "Wilcoxon + Holm; mean ranks, Friedman, Nemenyi CD", configure=_configure)
 def cmd_stats(args) -> int:
     import sys
 

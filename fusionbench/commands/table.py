@@ -28,6 +28,8 @@ def _configure(p) -> None:
     p.add_argument("--per-pair", action="store_true", help="--table: per-pair values instead of means")
     p.add_argument("--extras", action="store_true", help="--table: add the extra rows (methods not in the paper)")
     p.add_argument("--std", action="store_true", help="show mean ± std")
+    p.add_argument("--significance", action="store_true",
+                   help="dagger on a best value not significantly better than the second (Wilcoxon, Holm)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     add_results(p)
     add_data_root(p)
@@ -67,7 +69,7 @@ def parse_tables(text: str) -> list[int]:
 def render_paper_tables(store, paper_name: str, numbers: list[int], fmt: str = "md", *,
                         metrics=None, compare: bool = False, std: bool = False, per_pair: bool = False,
                         extras: bool = False, data_root=None, dataset: str | None = None,
-                        allow_partial: bool = False) -> str:
+                        allow_partial: bool = False, significance: bool = False) -> str:
     """Text of the paper's tables ``numbers`` in one format (json: one list of all cells)."""
     import json
 
@@ -82,12 +84,20 @@ def render_paper_tables(store, paper_name: str, numbers: list[int], fmt: str = "
         results.append(build_paper_table(store, paper, n, metrics=metrics, pairs=pairs, extras=extras,
                                          compare=compare, std=std, dataset=dataset,
                                          allow_partial=allow_partial))
+    if significance:  # --significance (fusionbench.stats): best vs second, per table
+        from fusionbench.stats import render_paper_significance
+
+        if per_pair or fmt == "csv":
+            raise InputError("--significance marks mean tables (text, md, latex, json), not csv or --per-pair")
+        rendered = [render_paper_significance(r, fmt) for r in results]
+    else:
+        rendered = [r.render(fmt, per_pair=per_pair) for r in results]
     if fmt == "json":
         cells = []
-        for r in results:
-            cells += json.loads(r.render("json", per_pair=per_pair))
+        for text in rendered:
+            cells += json.loads(text)
         return json.dumps(cells, indent=1, ensure_ascii=False)
-    texts = [r.render(fmt, per_pair=per_pair) for r in results]
+    texts = rendered
     if fmt == "csv":
         out, header = [], None
         for t in texts:
@@ -127,7 +137,7 @@ def cmd_table(args) -> int:
                                    metrics=metrics, compare=args.compare == "paper", std=args.std,
                                    per_pair=args.per_pair, extras=args.extras,
                                    data_root=args.data_root, dataset=args.dataset,
-                                   allow_partial=args.allow_partial)
+                                   allow_partial=args.allow_partial, significance=args.significance)
         emit(text, args.output)
         return 0
     if args.compare or args.per_pair or args.extras:
@@ -142,6 +152,12 @@ def cmd_table(args) -> int:
     methods = [m for m in args.methods.split(",") if m] if args.methods else None
     grids = [summary_table(store, d, methods, metrics, std=args.std, allow_partial=args.allow_partial,
                            expected_pairs=store_pairs(store, d, args.data_root)) for d in datasets]
+    if args.significance:  # --significance (fusionbench.stats): dagger + footnotes on each grid
+        from fusionbench.stats import mark_summary_grid
+
+        if args.format == "csv":
+            raise InputError("--significance marks mean tables (text, md, latex, json), not csv")
+        grids = [mark_summary_grid(g, store, d) for g, d in zip(grids, datasets)]
     if args.format == "json":
         import json
 

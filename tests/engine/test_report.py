@@ -74,14 +74,20 @@ def test_report_folder_is_self_contained(report):
     assert "nmi" in metrics and "higher is better" in metrics
 
 
-def test_report_without_sources_says_so(tmp_path):
+def test_report_without_sources_says_so(tmp_path, small_pair):
+    from PIL import Image
+
+    data = tmp_path / "mine"
+    for sub, img in (("ir", small_pair[0]), ("vi", small_pair[1])):
+        (data / sub).mkdir(parents=True)
+        Image.fromarray(img.astype("uint8")).save(data / sub / "a.png")
     store = tmp_path / "results"
-    assert main(["run", "--methods", "average", "--dataset", "synthetic", "--results", str(store),
+    assert main(["run", "--methods", "average", "--dataset", str(data), "--results", str(store),
                  "--no-progress", "--metrics", "en"]) == 0
-    # the store's dataset renamed: no dataset of that name, so no source images
-    (store / "synthetic").rename(store / "elsewhere")
+    shutil.rmtree(data)                       # the sources are gone; the store keeps the fused image
+    (label,) = [d.name for d in store.iterdir() if d.is_dir()]
     out = tmp_path / "rep"
-    assert main(["report", "--dataset", "elsewhere", "--results", str(store), "-o", str(out)]) == 0
+    assert main(["report", "--dataset", label, "--results", str(store), "-o", str(out)]) == 0
     index = (out / "index.html").read_text()
     assert "Source images not shown" in index and "img/src/" not in index and "img/fused/average/" in index
 

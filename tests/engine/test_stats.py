@@ -212,7 +212,7 @@ def _table4(n: int = 21):
     but the per-pair differences alternate in sign (not significant); other columns: constant offsets.
     """
     from fusionbench.paper import load_paper
-    from fusionbench.tables import PaperTableResult, RowResult
+    from fusionbench.tables import PaperTableData, RowResult
 
     paper = load_paper("ssl_waeie")
     t = paper.table(4)
@@ -232,40 +232,48 @@ def _table4(n: int = 21):
         means = [float(np.mean([per[p][m] for p in per])) for _, m in cols]
         rows.append(RowResult(row=row, source="ours", store_method=row.method, per_pair=per, means=means,
                               stds=[None] * 4, counts=[n] * 4))
-    return PaperTableResult(paper=paper, table=t, dataset="tno", columns=cols, rows=rows)
+    return PaperTableData(paper=paper, table=t, dataset="tno", columns=cols, rows=rows)
 
 
 def test_table_significance_marks_paper_table_by_group():
+    from fusionbench.render import render
+    from fusionbench.tables import paper_grid
+
     res = _table4()
-    flags, notes = st.table_flags(res)
+    flags = st.paper_flags(res)
     # 2 groups x 4 columns, one best and one second each
-    assert len(flags) == 8 and len(notes) == 9
+    assert len(flags) == 8
     nmi = [fl for (r, c), fl in flags.items() if c == 0]
     qy = [fl for (r, c), fl in flags.items() if c == 1]
     assert all(fl["significant"] and fl["wins"] == 21 for fl in nmi)
     assert all(not fl["significant"] for fl in qy)
-    md = st.significance_hook(res, res.render("md"), "md")
-    body = [ln for ln in md.split("\n") if ln.startswith("|")][2:]
-    assert len(body) == 7
+    n_dagger = sum(not fl["significant"] for fl in flags.values())
+    grid = st.mark_paper_grid(paper_grid(res), res)
+    value_cols = [i for i, col in enumerate(grid.columns) if col.key in {res.label(c) for c in range(4)}]
     for (r, c), fl in flags.items():
-        cell = body[r].split("|")[1 + 2 + c].strip()      # group, method, then the columns
-        assert cell.startswith("**") and cell.endswith("†") == (not fl["significant"]), (r, c, cell)
-    assert sum(ln.count("†") for ln in body) == sum(not fl["significant"] for fl in flags.values())
-    tex = st.significance_hook(res, res.render("latex"), "latex")
-    assert tex.count(r"$^\dagger$") == sum(not fl["significant"] for fl in flags.values())
-    assert tex.count("{") == tex.count("}") and "% † best not significantly better" in tex
-    cells = json.loads(st.significance_hook(res, res.render("json"), "json"))
+        cell = grid.rows[r][value_cols[c]]
+        assert cell.mark == "best" and (st.DAGGER in cell.flag) == (not fl["significant"]), (r, c)
+    assert sum(st.DAGGER in cell.flag for row in grid.rows for cell in row) == n_dagger
+    md = st.render_paper_significance(res, "md")
+    body = [ln for ln in md.split("\n") if ln.startswith("|")][2:]
+    assert len(body) == 7 and sum(ln.count(st.DAGGER) for ln in body) == n_dagger
+    assert "not significantly better than the second" in md
+    tex = st.render_paper_significance(res, "latex")
+    assert tex.count(r"$\dagger$") >= n_dagger and tex.count("{") == tex.count("}")
+    assert render(paper_grid(res), "md").count(st.DAGGER) == 0          # off unless asked
+    cells = json.loads(st.render_paper_significance(res, "json"))
     marked = [c for c in cells if "significant" in c]
     assert len(marked) == 8 and all(c["p_holm"] >= c["p"] for c in marked)
 
 
 def test_table_cli_significance_on_summary(synthetic_store, capsys):
-    assert main(["table", "--dataset", "synthetic", "--results", str(synthetic_store), "--significance"]) == 0
+    assert main(["table", "--dataset", "synthetic", "--results", str(synthetic_store), "--significance",
+                 "--format", "md"]) == 0
     out = capsys.readouterr().out
     # 4 pairs: the smallest exact p is 2/16 = 0.125, so no best can be significant: every best has a dagger
     rows = [ln for ln in out.split("\n") if ln.startswith("|")][2:]
     bold = sum(ln.count("**") // 2 for ln in rows)
-    assert bold >= 1 and sum(ln.count("†") for ln in rows) == bold
-    assert "NOT significant" in out and "Holm" in out
+    assert bold >= 1 and sum(ln.count(st.DAGGER) for ln in rows) == bold
+    assert "not significant" in out and "Holm" in out
     assert main(["table", "--dataset", "synthetic", "--results", str(synthetic_store), "--significance",
                  "--format", "csv"]) == 2
