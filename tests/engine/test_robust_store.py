@@ -54,7 +54,8 @@ def test_scores_csv_quotes_names_and_reads_them_back(tmp_path):
     root = _ds(tmp_path / "data", names=("a,b", 'q"x', "NA", "01"))
     res = tmp_path / "res"
     assert _run(root, res) == 0
-    rows = list(csv.reader(open(_scores_csv(res), newline="")))
+    with open(_scores_csv(res), newline="") as fh:
+        rows = list(csv.reader(fh))
     assert [r[0] for r in rows] == ["pair", "01", "NA", "a,b", 'q"x'] and all(len(r) == 2 for r in rows)
     (d,) = [p.parent.name for p in res.glob("*/average")]
     df = ResultStore(res).scores(d, "average")
