@@ -74,6 +74,9 @@ def fmt_float(x: float) -> str:
     return repr(float(x))
 
 
+_WARNED_RECORDS: set[tuple[str, str]] = set()
+
+
 def check_pair_name(name: str) -> str:
     """Refuse pair names with control characters (newline, tab, ...); returns the name."""
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
@@ -83,14 +86,18 @@ def check_pair_name(name: str) -> str:
 
 def record_problem(rec: Any) -> str | None:
     """Why a parsed record cannot be used (wrong JSON shape), or None when its shape is sound."""
+    def kind(v: Any) -> str:
+        return {list: "an array", type(None): "null", str: "a string", bool: "a boolean"}.get(
+            type(v), "a number" if isinstance(v, (int, float)) else type(v).__name__)
+
     if not isinstance(rec, dict):
-        return f"a JSON {type(rec).__name__}, not an object"
+        return f"JSON {kind(rec)}, not an object"
     for k in ("key", "fused_sha256"):
         if not isinstance(rec.get(k), str):
             return f"{k!r} is not a string"
     scores = rec.get("scores", {})
     if not isinstance(scores, dict):
-        return f"'scores' is a {type(scores).__name__}, not an object"
+        return f"'scores' is {kind(scores)}, not an object"
     for m, entry in scores.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("values"), dict):
             return f"scores of {m!r} are not an object with 'values'"
@@ -232,8 +239,11 @@ class ResultStore:
         if problem:
             import warnings
 
-            warnings.warn(f"{p}: malformed record ({problem}); treated as absent and recomputed",
-                          UserWarning, stacklevel=2)
+            seen = (str(p), problem)
+            if seen not in _WARNED_RECORDS:  # once per file and problem, however often it is read
+                _WARNED_RECORDS.add(seen)
+                warnings.warn(f"{p}: malformed record ({problem}); treated as absent and recomputed",
+                              UserWarning, stacklevel=2)
             return None
         if rec.get("store_version") != STORE_VERSION:
             return None
