@@ -15,9 +15,9 @@ from .registry import MethodCall, MetricSpec, get_metric, parse_method, resolve_
 ImageLike = np.ndarray | str | os.PathLike
 
 
-def _as_raw(img: ImageLike, role: str) -> np.ndarray:
+def _as_raw(img: ImageLike, role: str, **read_kw: Any) -> np.ndarray:
     if isinstance(img, (str, os.PathLike)):
-        return read_image(img)
+        return read_image(img, **read_kw)
     a = np.asarray(img)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
@@ -53,7 +53,8 @@ def run_method(method: str | MethodCall, ir: np.ndarray, vi: np.ndarray, *, vi_r
 
 
 def fuse(ir: ImageLike, vi: ImageLike, method: str = "average", *,
-         weights_root: os.PathLike | str | None = None, **params: Any) -> np.ndarray:
+         weights_root: os.PathLike | str | None = None, float_range: float | None = None,
+         max_megapixels: float | None = None, **params: Any) -> np.ndarray:
     """Fuse one pair with a registered method.
 
     ``ir``/``vi`` are arrays (gray or colour, 0..255) or image paths. Colour visible images are
@@ -61,8 +62,23 @@ def fuse(ir: ImageLike, vi: ImageLike, method: str = "average", *,
     colour. Returns the unquantised fused image, float64 on 0..255 (``HxW``; ``HxWx3`` only for
     methods that output colour). ``weights_root``: where other authors' weights are (else
     ``$FUSIONBENCH_WEIGHTS`` and the defaults of :func:`fusionbench.data.weights_root`).
+    ``float_range``/``max_megapixels`` are reading parameters of
+    :func:`fusionbench.imageio.read_image`; the method's memory estimate is checked against the
+    available memory before it runs (:mod:`fusionbench.guard`).
     """
-    ir_raw, vi_raw = _as_raw(ir, "ir"), _as_raw(vi, "vi")
+    from .guard import READ_OVERHEAD_BYTES_PER_PIXEL as OVER, check_memory
+    from .imageio import _check_pixels, image_shape
+
+    spec = (method if isinstance(method, MethodCall) else parse_method(method, **params)).spec
+    for x in (ir, vi):
+        if isinstance(x, (str, os.PathLike)) and os.path.isfile(x):
+            h, w = image_shape(x)
+            _check_pixels(x, h, w, max_megapixels)
+            check_memory([spec], h * w, what=f"{x} ({w}x{h})", overhead=OVER)
+    kw = {"float_range": float_range, "max_megapixels": max_megapixels}
+    ir_raw, vi_raw = _as_raw(ir, "ir", **kw), _as_raw(vi, "vi", **kw)
+    if not isinstance(ir, (str, os.PathLike)):
+        check_memory([spec], int(np.prod(np.shape(ir_raw)[:2])), what="the given arrays", overhead=OVER)
     if ir_raw.ndim == 3 and not is_gray_rgb(ir_raw):
         raise InputError("fuse: infrared image must be single-channel gray (got colour)")
     vi_rgb = vi_raw.astype(np.float64) if vi_raw.ndim == 3 and not is_gray_rgb(vi_raw) else None
@@ -102,7 +118,8 @@ def compute_metric(spec: MetricSpec, raw: Sequence[np.ndarray], gray: Sequence[n
 
 
 def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[str] | str | None = None,
-             *, parts: bool = False, preset: str | None = None) -> dict[str, float]:
+             *, parts: bool = False, preset: str | None = None, float_range: float | None = None,
+             max_megapixels: float | None = None) -> dict[str, float]:
     """Score a fused image against its two sources.
 
     ``ir``, ``vi``, ``fused``: arrays or paths. Plain metrics receive float64 gray 0..255
@@ -110,9 +127,11 @@ def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[s
     (uint8, 3 channels where the file has 3, as VIFB's ``imread`` gives them). ``metrics`` is a list or comma string of
     registered names and/or ``preset`` a preset name (default: ``en, sd``). With ``parts=True``
     the per-source parts (``"ifc.ir"``, ...) are included. Bad input raises ``ValueError``.
+    ``float_range``/``max_megapixels``: reading parameters (:func:`fusionbench.imageio.read_image`).
     """
     names = resolve_metrics(metrics, preset)
-    raw = [_as_raw(x, role) for x, role in zip((ir, vi, fused), ("ir", "vi", "fused"))]
+    kw = {"float_range": float_range, "max_megapixels": max_megapixels}
+    raw = [_as_raw(x, role, **kw) for x, role in zip((ir, vi, fused), ("ir", "vi", "fused"))]
     for a, role in zip(raw, ("ir", "vi", "fused")):
         check_images(a, names=(role,), who="evaluate", gray=False)
     shapes = {a.shape[:2] for a in raw}

@@ -52,6 +52,14 @@ def read_baseline(path: Path | str) -> pd.DataFrame:
     for c in ("rtol", "atol"):
         if c not in df.columns:
             df[c] = float("nan")
+    for c in ("value", "rtol", "atol"):  # text in a number column: name the line, never a TypeError later
+        num = pd.to_numeric(df[c], errors="coerce")
+        bad = num.isna() & df[c].notna() & ~df[c].astype(str).str.strip().str.lower().isin(["", "nan"])
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(f"{p}: line {i + 2}: column {c!r} holds {str(df[c].iloc[i])!r}, not a number"
+                             + (f" ({int(bad.sum())} such rows)" if bad.sum() > 1 else ""))
+        df[c] = num.astype(float)
     return df
 
 
@@ -93,7 +101,12 @@ def _current_values(df: pd.DataFrame, store: ResultStore, root, jobs: int,
         if spec is not None and not dataset_location(spec, root)[1]:
             errors[(dataset, method)] = "skipped"
             continue
-        metrics = sorted({base_metric(m) for m in g.metric})
+        unknown = sorted({m for m in g.metric if base_metric(m) not in METRICS})
+        for m in unknown:  # only these rows are errors; the group's other metrics are still checked
+            errors[(dataset, method, m)] = f"error: unknown metric {m!r}"
+        metrics = sorted({base_metric(m) for m in g.metric if m not in unknown})
+        if not metrics:
+            continue
         wanted = sorted(set(g.pair) - {"mean"})
         try:
             need_all = (g.pair == "mean").any()
@@ -132,7 +145,7 @@ def check(baseline: Path | str, *, rtol: float | None = None, atol: float | None
     cur, absd, reld, status = [], [], [], []
     for row in df.itertuples():
         key = (row.dataset, row.method, row.pair, row.metric)
-        err = errors.get((row.dataset, row.method))
+        err = errors.get((row.dataset, row.method, row.metric)) or errors.get((row.dataset, row.method))
         r_tol = row.rtol if not pd.isna(row.rtol) else (rtol if rtol is not None else DEFAULT_RTOL)
         a_tol = row.atol if not pd.isna(row.atol) else (atol if atol is not None else DEFAULT_ATOL)
         if err:
@@ -155,11 +168,16 @@ def check(baseline: Path | str, *, rtol: float | None = None, atol: float | None
 
 def write_baseline(path: Path | str, df: pd.DataFrame) -> None:
     """Write a baseline CSV atomically (values as exact shortest floats)."""
-    lines = [",".join(COLUMNS + ["rtol", "atol"])]
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")  # names with commas or quotes are quoted
+    w.writerow(COLUMNS + ["rtol", "atol"])
     for r in df.itertuples():
         tol = ["" if pd.isna(r.rtol) else repr(float(r.rtol)), "" if pd.isna(r.atol) else repr(float(r.atol))]
-        lines.append(",".join([r.dataset, r.method, r.pair, r.metric, fmt_float(r.value), *tol]))
-    atomic_write_text(path, "\n".join(lines) + "\n")
+        w.writerow([r.dataset, r.method, r.pair, r.metric, fmt_float(r.value), *tol])
+    atomic_write_text(path, buf.getvalue())
 
 
 def update(baseline: Path | str, result: CheckResult) -> pd.DataFrame:

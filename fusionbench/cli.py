@@ -39,6 +39,17 @@ def add_metric_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", help="a named metric set (see `fusionbench metrics`)")
 
 
+def add_reading(p: argparse.ArgumentParser, *, size: bool = True) -> None:
+    """``--float-range`` (and ``--max-megapixels``): how input images are read."""
+    p.add_argument("--float-range", type=float, choices=(1.0, 255.0), metavar="{1,255}",
+                   help="scale of float images (.npy, float TIFF): 1 = values on 0..1 (scaled by 255), "
+                   "255 = values on 0..255; without it a float image whose maximum is <= 1 is refused")
+    if size:
+        p.add_argument("--max-megapixels", type=float, metavar="MP",
+                       help="refuse images larger than this (default: Pillow's bomb limit, ~179 MP, "
+                       "for every format including .npy); sizes are read from file headers first")
+
+
 def parse_params(items: list[str]) -> dict:
     """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as JSON when possible)."""
     out = {}
@@ -129,17 +140,24 @@ def cmd_run(args) -> int:
                     preset=args.preset, results=args.results, root=args.data_root, jobs=args.jobs,
                     progress=False if args.no_progress else None, method_params=params,
                     pairs=[p for p in args.pairs.split(",") if p] if args.pairs else None,
-                    weights_root=args.weights_root, recompute=args.recompute)
+                    weights_root=args.weights_root, recompute=args.recompute,
+                    float_range=args.float_range, max_megapixels=args.max_megapixels)
     bad = sum(s.count("failed") for s in summaries)
     return 1 if bad else 0
 
 
 def cmd_fuse(args) -> int:
     from .api import fuse
-    from .imageio import quantize, write_png
+    from .imageio import atomic_write_bytes, encode_png, quantize
 
-    fused = fuse(args.ir, args.vi, method=args.method, weights_root=args.weights_root)
-    write_png(args.output, quantize(fused))
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise InputError(f"-o {out}: folder {out.parent} does not exist (create it first)")
+    if out.is_dir():
+        raise InputError(f"-o {out}: is a folder; give a file name such as {out / 'fused.png'}")
+    fused = fuse(args.ir, args.vi, method=args.method, weights_root=args.weights_root,
+                 float_range=args.float_range, max_megapixels=args.max_megapixels)
+    atomic_write_bytes(out, encode_png(quantize(fused)), make_parents=False)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
@@ -147,7 +165,8 @@ def cmd_fuse(args) -> int:
 def cmd_evaluate(args) -> int:
     from .api import evaluate
 
-    scores = evaluate(args.ir, args.vi, args.fused, metrics=args.metrics, preset=args.preset, parts=args.parts)
+    scores = evaluate(args.ir, args.vi, args.fused, metrics=args.metrics, preset=args.preset, parts=args.parts,
+                      float_range=args.float_range, max_megapixels=args.max_megapixels)
     if args.json:
         print(json.dumps(scores, indent=1))
     else:
@@ -175,6 +194,7 @@ def _configure_run(p) -> None:
     p.add_argument("--pairs", help="comma-separated pair names (default: every pair)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--recompute", action="store_true", help="ignore cached results: fuse and score again")
+    add_reading(p)
 
 
 def _configure_fuse(p) -> None:
@@ -183,6 +203,7 @@ def _configure_fuse(p) -> None:
     p.add_argument("vi")
     p.add_argument("-o", "--output", required=True)
     add_weights_root(p)
+    add_reading(p)
 
 
 def _configure_evaluate(p) -> None:
@@ -192,6 +213,7 @@ def _configure_evaluate(p) -> None:
     add_metric_args(p)
     p.add_argument("--json", action="store_true", help='print {"metric": value, ...}')
     p.add_argument("--parts", action="store_true", help="include per-source parts (e.g. ifc.ir)")
+    add_reading(p)
 
 
 def _configure_nothing(p) -> None:
@@ -279,6 +301,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except MemoryError:
+        print("error: out of memory (the images are too large for this machine; try smaller images "
+              "or fewer --jobs)", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, read-only filesystem, permissions: one line, never a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ class Pair:
     ir_path: Path | None = None
     vi_path: Path | None = None
     loader: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    #: reading parameters passed to :func:`fusionbench.imageio.read_image` (``float_range``, ...)
+    read_kw: dict = field(default_factory=dict, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def _load(self) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +77,8 @@ class Pair:
                 self._cache["raw"] = self.loader()
             else:
                 assert self.ir_path is not None and self.vi_path is not None
-                ir = read_image(self.ir_path)
-                vi = read_image(self.vi_path)
+                ir = read_image(self.ir_path, **self.read_kw)
+                vi = read_image(self.vi_path, **self.read_kw)
                 self._cache["raw"] = (ir, vi)
         return self._cache["raw"]
 
@@ -116,12 +118,38 @@ class Pair:
         return out
 
 
-def _stem_map(folder: Path) -> dict[str, Path]:
-    files = {}
+def _stem_map(folder: Path, problems: list[str] | None = None) -> dict[str, Path]:
+    """Image files of ``folder`` by stem. Two images with one stem (``01.jpg`` and ``01.png``) and
+    names with control characters are appended to ``problems``; other (non-image) files are
+    ignored with one warning per folder."""
+    import warnings
+
+    files: dict[str, list[Path]] = {}
+    ignored = []
     for p in sorted(folder.iterdir()):
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES:
-            files.setdefault(p.stem, p)
-    return files
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            files.setdefault(p.stem, []).append(p)
+        else:
+            ignored.append(p.name)
+    if ignored:
+        warnings.warn(f"{folder}: ignored {len(ignored)} file(s) that are not images "
+                      f"({', '.join(ignored[:3])}{', ...' if len(ignored) > 3 else ''}); images are "
+                      f"{', '.join(IMAGE_SUFFIXES)}", UserWarning, stacklevel=3)
+    out = {}
+    for stem, ps in files.items():
+        if any(ord(c) < 32 or ord(c) == 127 for c in stem):
+            if problems is not None:
+                problems.append(f"{str(ps[0])!r}: file name contains control characters; rename it")
+            continue
+        if len(ps) > 1:
+            if problems is not None:
+                problems.append(f"pair {stem}: several images with one name in {folder}: "
+                                f"{', '.join(q.name for q in ps)}; keep one")
+            continue
+        out[stem] = ps[0]
+    return out
 
 
 def folder_pairs(root: Path, names: list[str] | None = None, *, label: str | None = None) -> list[Pair]:
@@ -136,11 +164,11 @@ def folder_pairs(root: Path, names: list[str] | None = None, *, label: str | Non
     if missing:
         raise DatasetNotFoundError(f"{label}: missing folder(s) {', '.join(missing)} "
                                    "(a dataset folder holds ir/ and vi/ with matching file names)")
+    problems: list[str] = []
     try:
-        irs, vis = _stem_map(ir_dir), _stem_map(vi_dir)
+        irs, vis = _stem_map(ir_dir, problems), _stem_map(vi_dir, problems)
     except PermissionError as exc:
         raise InputError(f"{label}: cannot list folder ({exc.strerror}: {exc.filename})") from None
-    problems = []
     wanted = names if names is not None else sorted(set(irs) | set(vis))
     pairs = []
     for n in wanted:
@@ -166,6 +194,28 @@ def validate_pairs(pairs: list[Pair], label: str) -> None:
     problems = [msg for p in pairs for msg in p.problems()]
     if problems:
         raise InputError(f"{label}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+
+
+def prepare_pairs(pairs: list[Pair], boundary: Path, read_kw: dict | None = None) -> list[Pair]:
+    """Give ``pairs`` their reading parameters and warn once when files lie outside ``boundary``.
+
+    Files reached through symbolic links that leave ``boundary`` (the data root, or a folder
+    dataset's own folder) are followed, as users do link data, with one warning line per call.
+    """
+    import warnings
+
+    base = Path(boundary).resolve()
+    outside = []
+    for p in pairs:
+        if read_kw:
+            p.read_kw = {**p.read_kw, **read_kw}
+        for f in (p.ir_path, p.vi_path):
+            if f is not None and not Path(f).resolve().is_relative_to(base):
+                outside.append(f)
+    if outside:
+        warnings.warn(f"{len(outside)} file(s) are symbolic links to outside {base} (e.g. {outside[0]} -> "
+                      f"{Path(outside[0]).resolve()}); following them", UserWarning, stacklevel=3)
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -223,11 +273,14 @@ def is_registered_dataset(name: str) -> bool:
 
 
 def load_dataset(name: str, *, root: os.PathLike | str | None = None,
-                 split: str | None = None) -> DatasetRef:
+                 split: str | None = None, read_kw: dict | None = None) -> DatasetRef:
     """Resolve a registered dataset name or a folder path to a :class:`DatasetRef`.
 
     A path (anything that is an existing folder, or contains a path separator) is read as a
-    folder with ``ir/`` and ``vi/``; its store label is :func:`folder_label`.
+    folder with ``ir/`` and ``vi/``; its store label is :func:`folder_label`. ``read_kw`` are
+    reading parameters of :func:`fusionbench.imageio.read_image` (``float_range``,
+    ``max_megapixels``). Symbolic links leading outside the data root (a folder dataset: outside
+    its folder) are followed with a warning (:func:`prepare_pairs`).
     """
     from .registry import get_dataset
 
@@ -240,13 +293,13 @@ def load_dataset(name: str, *, root: os.PathLike | str | None = None,
             raise InputError(f"dataset folder {p}: a folder dataset has no splits (got --split {split})")
         label = folder_label(p)
         return DatasetRef(name=p.resolve().name, split=None, label=label, source=label,
-                          pairs=tuple(folder_pairs(p)), root=base, registered=False,
+                          pairs=tuple(prepare_pairs(folder_pairs(p), p, read_kw)), root=base, registered=False,
                           path=p.resolve())
     spec = get_dataset(name)
     if split and spec.splits and split not in spec.splits:
         raise InputError(f"dataset {name!r} has no split {split!r} (splits: {', '.join(spec.splits)})")
     split = split or spec.default_split
-    pairs = spec.loader(base, split)
+    pairs = prepare_pairs(spec.loader(base, split), base, read_kw)
     return DatasetRef(name=name, split=split, label=split_label(name, split, spec.default_split),
                       source=name, pairs=tuple(pairs), root=base)
 

@@ -51,3 +51,12 @@ class MissingResultError(InputError):
 
 class MissingWeightsError(WeightsError):
     """A weights file is absent (as opposed to unreadable or mismatched)."""
+
+
+class OutputError(StoreError, OSError):
+    """An output cannot be written: disk full, read-only filesystem, permission, a file where a
+    folder should be (exit code 2). A :class:`StoreError`, so it stops a run at once (and an
+    ``OSError``, for callers that catch those)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -10,7 +10,9 @@ Conventions (see ``../shared/reference/README.md``):
 * Methods return float64 on 0..255; the store saves ``uint8(clip(floor(x + 0.5), 0, 255))``
   (round half up, as MATLAB's uint8 conversion for non-negative values).
 * Every write goes to a temporary file in the same folder, is fsynced and renamed into place,
-  so a reader never sees a partial file.
+  so a reader never sees a partial file; the file then has mode ``0o666 & ~umask``.
+* Reading refuses, or converts with a warning saying exactly what was done, anything that could
+  be misread (see :func:`read_image` for the policy: float range, bit depth, alpha, frames, size).
 """
 from __future__ import annotations
 
@@ -22,26 +24,92 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
 RGB2GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".npy")
+
+#: default pixel limit of every format (``.npy`` included): Pillow's decompression-bomb limit
+DEFAULT_MAX_MEGAPIXELS = 2 * 89_478_485 / 1e6
+FLOAT_RANGES = (1.0, 255.0)
 
 
 def _fail(path: os.PathLike | str, problem: str) -> InputError:
     return InputError(f"{path}: {problem}")
 
 
-def read_image(path: os.PathLike | str, *, collapse_gray: bool = False) -> np.ndarray:
-    """Read an image file as stored.
+def _warn(path: os.PathLike | str, what: str) -> None:
+    warnings.warn(f"{path}: {what}", UserWarning, stacklevel=4)
 
-    Returns uint8 ``(H, W)`` or ``(H, W, 3)``. 16-bit images are scaled to 8 bits
-    (``round(x / 257)``) with a warning; float images (``.npy``, float TIFF) must be finite
-    and lie in 0..255 and are returned as float64. Any other problem (missing, unreadable,
-    truncated, zero-size, non-image, 4-channel with alpha dropped) raises :class:`InputError`
-    naming the file.
+
+def image_shape(path: os.PathLike | str) -> tuple[int, int]:
+    """``(height, width)`` of an image file from its header only (no pixel data is decoded).
+
+    ``.npy`` files are opened with ``mmap_mode='r'``; other formats with Pillow (header only).
+    Raises :class:`InputError` naming the file when it cannot be read.
     """
     p = Path(path)
+    if p.suffix.lower() == ".npy":
+        try:
+            arr = np.load(p, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001
+            raise _fail(p, f"unreadable .npy file ({exc.__class__.__name__})") from None
+        shape = arr.shape
+        del arr
+        if len(shape) < 2:
+            raise _fail(p, f"unsupported image shape {shape} (expected HxW or HxWx3)")
+        return int(shape[0]), int(shape[1])
+    from PIL import Image
+
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # header only: the size is what we want to know
+    try:
+        with Image.open(p) as im:
+            return im.size[1], im.size[0]
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(p, f"not a readable image ({exc.__class__.__name__})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def _check_pixels(p: Path, h: int, w: int, max_megapixels: float | None) -> None:
+    limit = DEFAULT_MAX_MEGAPIXELS if max_megapixels is None else float(max_megapixels)
+    mp = h * w / 1e6
+    if mp > limit:
+        raise _fail(p, f"image of {w}x{h} pixels ({mp:.1f} megapixels) exceeds the limit of "
+                       f"{limit:.1f} megapixels; pass --max-megapixels {int(mp) + 1} to read it anyway")
+
+
+def read_image(path: os.PathLike | str, *, collapse_gray: bool = False, float_range: float | None = None,
+               max_megapixels: float | None = None) -> np.ndarray:
+    """Read an image file as stored, refusing or converting (with a warning) anything ambiguous.
+
+    Returns uint8 ``(H, W)`` or ``(H, W, 3)``, or float64 for float files. Policy:
+
+    * **float** (``.npy``, float TIFF): must be finite. ``float_range=None`` (default) takes values
+      on 0..255 but *refuses* an image whose maximum is <= 1 (is it 0..1 data?): pass
+      ``float_range=1`` (CLI ``--float-range 1``) to scale 0..1 by 255, or ``float_range=255`` to
+      take such an image as it is.
+    * **more than 8 bits** (16-bit PNG/TIFF, ``uint16``/``int32`` ``.npy``), by the actual maximum
+      ``M``: ``M <= 255`` -> values taken as 8-bit unchanged; ``M <= 4095`` -> 12-bit data,
+      ``round(x * 255 / 4095)``; else 16-bit, ``round(x / 257)``. Each with a warning saying which.
+      Values above 65535 are refused. (The choice is per file: a dark 16-bit frame whose maximum
+      happens to be <= 4095 is scaled as 12-bit; the warning says so.)
+    * **signed integers with negative values** are refused (they would wrap); boolean images
+      become 0/255 with a warning.
+    * **alpha**: a fully opaque alpha channel is dropped (nothing is lost); any transparency is
+      refused (flatten the image first).
+    * **animated / multipage files** (GIF, TIFF, WebP with several frames) are refused.
+    * **size**: images above ``max_megapixels`` (default: Pillow's decompression-bomb limit,
+      about 179 MP, for every format, ``.npy`` included; checked from the header before the
+      pixels are loaded) are refused.
+
+    Any other problem (missing, unreadable, truncated, zero-size, non-image) raises
+    :class:`InputError` naming the file.
+    """
+    p = Path(path)
+    if float_range is not None and float(float_range) not in FLOAT_RANGES:
+        raise InputError(f"--float-range must be 1 or 255, got {float_range!r}")
     if not p.exists():
         raise _fail(p, "file not found")
     if p.is_dir():
@@ -49,56 +117,111 @@ def read_image(path: os.PathLike | str, *, collapse_gray: bool = False) -> np.nd
     if not os.access(p, os.R_OK):
         raise _fail(p, "permission denied (file not readable)")
     if p.suffix.lower() == ".npy":
+        h, w = image_shape(p)
+        _check_pixels(p, h, w, max_megapixels)
         try:
             arr = np.load(p, allow_pickle=False)
         except Exception as exc:  # noqa: BLE001 - report any decoder failure as one line
             raise _fail(p, f"unreadable .npy file ({exc.__class__.__name__})") from None
     else:
-        arr = _read_with_pillow(p)
-    return _normalise_array(arr, p, collapse_gray=collapse_gray)
+        arr = _read_with_pillow(p, max_megapixels)
+    return _normalise_array(arr, p, collapse_gray=collapse_gray, float_range=float_range)
 
 
-def _read_with_pillow(p: Path) -> np.ndarray:
+def _read_with_pillow(p: Path, max_megapixels: float | None) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our own limit (below) replaces Pillow's, for every format alike
     try:
         with Image.open(p) as im:
+            _check_pixels(p, im.size[1], im.size[0], max_megapixels)
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                raise _fail(p, f"has {frames} frames (animated or multipage file); save the frame "
+                               "you mean as a single-frame image")
             im.load()
             mode = im.mode
-            if mode in ("P", "PA", "LA", "RGBA", "CMYK", "YCbCr", "1"):
-                im = im.convert("RGB" if mode not in ("LA", "1") else "L")
+            if mode == "P":
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            elif mode in ("PA", "CMYK", "YCbCr", "LAB", "HSV"):
+                im = im.convert("RGBA" if mode == "PA" else "RGB")
+            elif mode == "1":
+                im = im.convert("L")
+            elif mode == "La":
+                im = im.convert("LA")
+            elif mode == "RGBa":
+                im = im.convert("RGBA")
             arr = np.array(im)
+    except InputError:
+        raise
     except UnidentifiedImageError:
         raise _fail(p, "not an image file (unrecognised format)") from None
     except PermissionError:
         raise _fail(p, "permission denied (file not readable)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise _fail(p, f"corrupt or truncated image ({exc})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
     return arr
 
 
-def _normalise_array(arr: np.ndarray, p: Path | str, *, collapse_gray: bool) -> np.ndarray:
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+def _drop_alpha(arr: np.ndarray, p: Path | str) -> np.ndarray:
+    alpha = arr[:, :, -1]
+    opaque = np.iinfo(arr.dtype).max if arr.dtype.kind in "iu" else 1.0
+    if arr.dtype == np.bool_ or not (alpha == opaque).all():
+        raise _fail(p, "has transparency (alpha channel not fully opaque); flatten it onto a "
+                       "background and save it without alpha")
+    return arr[:, :, :-1]
+
+
+def _normalise_array(arr: np.ndarray, p: Path | str, *, collapse_gray: bool,
+                     float_range: float | None = None) -> np.ndarray:
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
         raise _fail(p, f"unsupported image shape {arr.shape} (expected HxW or HxWx3)")
     if arr.size == 0 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise _fail(p, f"zero-size image {arr.shape}")
+    if arr.ndim == 3 and arr.shape[2] in (2, 4):
+        arr = _drop_alpha(arr, p)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        arr = arr[:, :, :3]
     if arr.dtype == np.uint8:
         out = arr
-    elif arr.dtype == np.uint16 or (arr.dtype.kind in "iu" and arr.max(initial=0) > 255):
-        warnings.warn(f"{p}: 16-bit image scaled to 8 bits (round(x/257))", stacklevel=3)
-        out = np.floor(arr.astype(np.float64) / 257.0 + 0.5).clip(0, 255).astype(np.uint8)
-    elif arr.dtype.kind in "iub":
-        out = arr.astype(np.uint8)
+    elif arr.dtype == np.bool_:
+        _warn(p, "boolean image converted to 0/255")
+        out = arr.astype(np.uint8) * 255
+    elif arr.dtype.kind in "iu":
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0:
+            raise _fail(p, f"signed integer image with negative values (range {lo}..{hi}); "
+                           "rescale it to 0..255 (or 0..65535) first")
+        if hi > 65535:
+            raise _fail(p, f"integer values up to {hi} exceed 16 bits; rescale it to 0..255 first")
+        if hi <= 255:
+            if arr.dtype.itemsize > 1:
+                _warn(p, f"{8 * arr.dtype.itemsize}-bit image holds values <= 255 only (max {hi}): "
+                         "taken as 8-bit values unchanged")
+            out = arr.astype(np.uint8)
+        elif hi <= 4095:
+            _warn(p, f"16-bit image holds 12-bit data (max {hi} <= 4095): scaled to 8 bits "
+                     "with round(x*255/4095)")
+            out = np.floor(arr.astype(np.float64) * (255.0 / 4095.0) + 0.5).clip(0, 255).astype(np.uint8)
+        else:
+            _warn(p, "16-bit image scaled to 8 bits (round(x/257))")
+            out = np.floor(arr.astype(np.float64) / 257.0 + 0.5).clip(0, 255).astype(np.uint8)
     elif arr.dtype.kind == "f":
         out = arr.astype(np.float64)
         if not np.isfinite(out).all():
             raise _fail(p, "contains NaN or infinite values")
-        if out.min() < 0 or out.max() > 255:
-            raise _fail(p, f"float image outside 0..255 (range {out.min():.4g}..{out.max():.4g})")
+        lo, hi = float(out.min()), float(out.max())
+        scale = 255.0 if float_range is None else float(float_range)
+        if lo < 0 or hi > scale:
+            raise _fail(p, f"float image outside 0..{scale:g} (range {lo:.4g}..{hi:.4g})")
+        if float_range is None and hi <= 1.0:
+            raise _fail(p, f"float image with values in 0..1 only (max {hi:.4g}): pass --float-range 1 "
+                           "if its scale is 0..1, or --float-range 255 to take it as 0..255")
+        if scale == 1.0:
+            out = out * 255.0
     else:
         raise _fail(p, f"unsupported pixel type {arr.dtype}")
     if collapse_gray and out.ndim == 3 and is_gray_rgb(out):
@@ -151,22 +274,64 @@ def array_digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+def current_umask() -> int:
+    """The process umask (read from ``/proc/self/status`` where possible, without changing it)."""
     try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _output_error(exc: OSError, p: Path) -> OutputError:
+    import errno
+
+    where = exc.filename or p
+    why = {errno.ENOSPC: "disk full (no space left on device)", errno.EROFS: "read-only filesystem",
+           errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+           errno.ENOTDIR: "a path component is a file, not a folder",
+           errno.EEXIST: "a file exists where a folder is needed",
+           errno.EDQUOT: "disk quota exceeded"}.get(exc.errno, exc.strerror or str(exc) or exc.__class__.__name__)
+    return OutputError(f"cannot write {p}: {why} ({where})")
+
+
+def atomic_write_bytes(path: os.PathLike | str, data: bytes, *, make_parents: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    The file gets mode ``0o666 & ~umask`` (as ``open()`` would give it; the temporary file's
+    private 0600 does not survive the rename); folders created on the way get ``0o777 & ~umask``.
+    With ``make_parents=False`` a missing folder is an error. Any OS failure (disk full,
+    read-only filesystem, permission, a file in the way) raises a one-line :class:`OutputError`
+    and leaves no temporary file behind.
+    """
+    p = Path(path)
+    try:
+        if make_parents:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        elif not p.parent.is_dir():
+            raise OutputError(f"cannot write {p}: folder {p.parent} does not exist (create it first)")
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as exc:
+        raise _output_error(exc, p) from None
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise _output_error(exc, p) from None
         raise
 
 

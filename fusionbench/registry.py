@@ -43,6 +43,9 @@ class MethodSpec:
     ``version`` is part of every cache key: bump it when the method's numerics change.
     ``resolve_params(params) -> params`` (optional) makes implicit choices explicit for the
     cache key, e.g. which weights file a ``weights=None`` will load.
+    ``mem_bytes_per_pixel`` (optional) is the measured peak memory per pixel of one call
+    (``benchmarks/mem_per_pixel.py``), used by :mod:`fusionbench.guard` to refuse images too
+    large for the machine; None means :data:`fusionbench.guard.DEFAULT_BYTES_PER_PIXEL`.
     """
 
     name: str
@@ -59,6 +62,7 @@ class MethodSpec:
     reference: str = ""
     trainer: Callable[..., Any] | None = None
     resolve_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    mem_bytes_per_pixel: float | None = None
 
 
 @dataclass

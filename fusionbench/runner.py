@@ -105,7 +105,7 @@ def process_pair(store: ResultStore, ds: DatasetRef, call: MethodCall, pair: Pai
         status = "fused"
     todo = list(st.missing)
     if todo:
-        fused8 = read_image(store.fused_path(dataset, name, pair.name))
+        fused8 = read_image(store.fused_path(dataset, name, pair.name), max_megapixels=float("inf"))  # our own PNG
         raw = (pair.ir_raw(), pair.vi_raw(), fused8)
         gray = [np.asarray(rgb2gray(a), dtype=np.float64) for a in raw]
         scores = {}
@@ -156,7 +156,8 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
         pairs: Sequence[str] | None = None, log=None,
         on_pair: Callable[[PairOutcome], None] | None = None,
         weights_root: os.PathLike | str | None = None,
-        calls: Sequence[MethodCall] | None = None, recompute: bool = False) -> list[MethodSummary]:
+        calls: Sequence[MethodCall] | None = None, recompute: bool = False,
+        float_range: float | None = None, max_megapixels: float | None = None) -> list[MethodSummary]:
     """Fuse and score a dataset with each method; returns one summary per method.
 
     Everything is validated before work starts (method names, metric names, every image of
@@ -168,6 +169,9 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     :class:`MethodCall` objects) may be given instead of ``methods`` names. ``weights_root``
     is passed to the methods explicitly (else ``$FUSIONBENCH_WEIGHTS`` and the defaults).
     ``recompute`` ignores every cached result (fuses and scores again, overwriting).
+    ``float_range`` and ``max_megapixels`` are reading parameters (see
+    :func:`fusionbench.imageio.read_image`); before any image is loaded, every pair's size is
+    checked against ``max_megapixels`` and each method's memory estimate (:mod:`fusionbench.guard`).
     """
     from tqdm import tqdm
 
@@ -183,6 +187,14 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     ds = dataset if isinstance(dataset, DatasetRef) else load_dataset(dataset, root=root, split=split)
     label, all_pairs = ds.label, list(ds.pairs)
     work = ds.select(list(pairs) if pairs is not None else None)
+    read_kw = {k: v for k, v in (("float_range", float_range), ("max_megapixels", max_megapixels))
+               if v is not None}
+    for p in work:
+        p.read_kw = {**p.read_kw, **read_kw}
+    from .guard import check_pairs
+
+    check_pairs(work, [c.spec for c in calls], max_megapixels=max_megapixels,
+                jobs=min(jobs, len(work)) if jobs > 1 else 1)
     validate_pairs(work, f"dataset {label}")
     store = ResultStore(results)
     store.sweep_stale_temps(label)

@@ -21,7 +21,9 @@ as the source of truth (tables, ``check`` and statistics read the records throug
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -72,17 +74,66 @@ def fmt_float(x: float) -> str:
     return repr(float(x))
 
 
+_WARNED_RECORDS: set[tuple[str, str]] = set()
+
+
+def check_pair_name(name: str) -> str:
+    """Refuse pair names with control characters (newline, tab, ...); returns the name."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise StoreError(f"pair name {name!r} contains control characters; rename its files")
+    return name
+
+
+def record_problem(rec: Any) -> str | None:
+    """Why a parsed record cannot be used (wrong JSON shape), or None when its shape is sound."""
+    def kind(v: Any) -> str:
+        return {list: "an array", type(None): "null", str: "a string", bool: "a boolean"}.get(
+            type(v), "a number" if isinstance(v, (int, float)) else type(v).__name__)
+
+    if not isinstance(rec, dict):
+        return f"JSON {kind(rec)}, not an object"
+    for k in ("key", "fused_sha256"):
+        if not isinstance(rec.get(k), str):
+            return f"{k!r} is not a string"
+    scores = rec.get("scores", {})
+    if not isinstance(scores, dict):
+        return f"'scores' is {kind(scores)}, not an object"
+    for m, entry in scores.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("values"), dict):
+            return f"scores of {m!r} are not an object with 'values'"
+        for k, v in entry["values"].items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return f"value {m}/{k} is {v!r}, not a number"
+    return None
+
+
+def _check_store_folder(root: Path) -> None:
+    """A ``--results`` that is a file, or lies under a file, is a one-line error."""
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"--results {root}: is a file, not a folder")
+    for parent in root.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(f"--results {root}: {parent} is a file, not a folder")
+            break
+
+
 class ResultStore:
     """Access to one store root; see the module docstring for the layout."""
 
     def __init__(self, root: os.PathLike | str | None = None, *, create: bool = True):
         self.root = results_root(root)
         marker = self.root / STORE_FILE
+        _check_store_folder(self.root)
         if marker.exists():
             try:
-                version = json.loads(marker.read_text()).get("store_version")
+                meta = json.loads(marker.read_text())
             except (OSError, ValueError) as exc:
                 raise StoreError(f"{marker}: unreadable store marker ({exc})") from None
+            if not isinstance(meta, dict):
+                raise StoreError(f"{marker}: malformed store marker (not a JSON object); if {self.root} "
+                                 "is a fusionbench store, delete the marker to rewrite it")
+            version = meta.get("store_version")
             if version != STORE_VERSION:
                 raise StoreError(f"{self.root}: result store version {version!r} is not this "
                                  f"fusionbench's version {STORE_VERSION}; use another --results folder")
@@ -105,12 +156,17 @@ class ResultStore:
     def sweep_stale_temps(self, dataset: str, older_than: float = 600.0) -> int:
         """Delete temporary files (``.<name>.*.tmp``) left by killed runs, older than ``older_than`` s.
 
-        Young ones may belong to a concurrent run and are left alone. Nothing ever reads them.
+        Covers the store marker's, and under ``dataset`` those of ``scores.csv``, ``method.json``,
+        fused images and records. Young ones may belong to a concurrent run and are left alone.
+        Nothing ever reads them.
         """
+        import itertools
         import time
 
         now, n = time.time(), 0
-        for p in (self.root / dataset).glob("*/*/.*.tmp"):
+        base = self.root / dataset
+        for p in itertools.chain(self.root.glob(f".{STORE_FILE}.*.tmp"), base.glob("*/.*.tmp"),
+                                 base.glob("*/*/.*.tmp")):
             try:
                 if now - p.stat().st_mtime > older_than:
                     p.unlink()
@@ -179,7 +235,15 @@ class ResultStore:
             return None
         except (OSError, ValueError):
             return None  # a foreign/corrupt record is recomputed, never trusted
-        if not isinstance(rec, dict) or not isinstance(rec.get("scores", {}), dict):
+        problem = record_problem(rec)
+        if problem:
+            import warnings
+
+            seen = (str(p), problem)
+            if seen not in _WARNED_RECORDS:  # once per file and problem, however often it is read
+                _WARNED_RECORDS.add(seen)
+                warnings.warn(f"{p}: malformed record ({problem}); treated as absent and recomputed",
+                              UserWarning, stacklevel=2)
             return None
         if rec.get("store_version") != STORE_VERSION:
             return None
@@ -257,14 +321,17 @@ class ResultStore:
         if metric_order:
             rank = {m: i for i, m in enumerate(metric_order)}
             cols.sort(key=lambda c: (rank.get(c.split(".")[0], len(rank)), c))
-        lines = [",".join(["pair", *cols])]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")  # quotes names holding commas or quotes
+        w.writerow(["pair", *cols])
         for n in names:
+            check_pair_name(n)
             vals: dict[str, float] = {}
             for m in recs[n].get("scores", {}).values():
                 vals.update(m["values"])
-            lines.append(",".join([n, *(fmt_float(vals[c]) if c in vals else "" for c in cols)]))
+            w.writerow([n, *(fmt_float(vals[c]) if c in vals else "" for c in cols)])
         path = self.method_dir(dataset, method) / "scores.csv"
-        atomic_write_text(path, "\n".join(lines) + "\n")
+        atomic_write_text(path, buf.getvalue())
         return path
 
     def scores(self, dataset: str, method: str):
@@ -274,4 +341,8 @@ class ResultStore:
         p = self.method_dir(dataset, method) / "scores.csv"
         if not p.exists():
             return None
-        return pd.read_csv(p, dtype={"pair": str}).set_index("pair")
+        with open(p, newline="") as fh:
+            header = next(csv.reader(fh), ["pair"])
+        # pair names are text exactly as written (a pair "NA" stays "NA"); empty / nan values are NaN
+        return pd.read_csv(p, dtype={"pair": str}, keep_default_na=False,
+                           na_values={c: ["", "nan", "NaN"] for c in header if c != "pair"}).set_index("pair")

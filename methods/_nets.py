@@ -69,6 +69,17 @@ def weights_file(rel: str, source: str, who: str, ctx: PairContext | None = None
     return p
 
 
+def unsafe_pickle_reason(exc: BaseException) -> str | None:
+    """For the error of ``torch.load(weights_only=True)`` on a pickle holding other objects (one
+    that could run code when loaded): torch's specific line (``... GLOBAL posix.system ...``);
+    None for any other error."""
+    text = str(exc)
+    if "weights only load failed" not in text.lower():
+        return None
+    lines = [ln.strip() for ln in text.splitlines()[1:] if ln.strip() and not ln.startswith("Check the doc")]
+    return (lines[0] if lines else "not a weights-only file")[:200]
+
+
 def read_torch(path: Path, who: str, key: str | None = "weight") -> dict[str, Any]:
     """Read a ``torch.save`` file on the CPU (``weights_only=True``).
 
@@ -80,6 +91,10 @@ def read_torch(path: Path, who: str, key: str | None = "weight") -> dict[str, An
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling/zip failure is a corrupt file
+        why = unsafe_pickle_reason(exc)
+        if why is not None:
+            raise WeightsError(f"{who}: {path}: refused: holds objects other than tensors and plain "
+                               f"values (an unsafe pickle: {why})") from None
         raise WeightsError(f"{who}: {path}: corrupt or unreadable weights file "
                            f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
                            ) from None

@@ -50,7 +50,7 @@ def _soft(x: np.ndarray, t: float | np.ndarray) -> np.ndarray:
 @register_method(
     "bayesian",
     description="Bayesian fusion: hierarchical Bayesian regression with TV prior, solved by EM",
-    reference="Zhao et al., Bayesian fusion for infrared and visible images, Signal Processing 177 (2020) "
+    mem_bytes_per_pixel=290, reference="Zhao et al., Bayesian fusion for infrared and visible images, Signal Processing 177 (2020) "
               "107734; port of BayesFusion.m (Zhaozixiang1228/IVIF-Bayesian-Fusion)",
     params={"lam": 0.5, "em_iters": 15, "m_iters": 2},
 )

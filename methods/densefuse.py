@@ -107,7 +107,7 @@ def fuse_features(f_ir, f_vi, strategy: str):
 @register_method(
     "densefuse",
     description="DenseFuse (Li & Wu TIP 2019), authors' TF weights (SSIM 1e2); variants add, l1",
-    reference="H. Li, X.-J. Wu, DenseFuse: A fusion approach to infrared and visible images, "
+    mem_bytes_per_pixel=1700, reference="H. Li, X.-J. Wu, DenseFuse: A fusion approach to infrared and visible images, "
               "IEEE TIP 28(5) 2019; code github.com/hli1221/imagefusion_densefuse",
     params={"strategy": "add"}, variants={"add": {"strategy": "add"}, "l1": {"strategy": "l1"}},
     default_variant="add", needs_context=True, version="1")

@@ -98,7 +98,7 @@ def load_model(ctx: PairContext | None = None):
 @register_method(
     "didfuse",
     description="DIDFuse (Zhao et al. IJCAI 2020) auto-encoder, authors' weights, Sum rule",
-    reference="Z. Zhao et al., DIDFuse: Deep Image Decomposition for Infrared and Visible Image "
+    mem_bytes_per_pixel=5700, reference="Z. Zhao et al., DIDFuse: Deep Image Decomposition for Infrared and Visible Image "
               "Fusion, IJCAI 2020; code github.com/Zhaozixiang1228/IVIF-DIDFuse",
     needs_context=True, version="1")
 def didfuse(ir: np.ndarray, vi: np.ndarray, *, ctx: PairContext | None = None) -> np.ndarray:

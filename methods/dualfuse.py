@@ -137,7 +137,7 @@ def fuse_features(f1, f2, rule: str):
     "dualfuse",
     description="DualFuse (Fu & Wu ICPR 2020) dual-branch auto-encoder, published weights; "
                 "variants l1 (default), add, channel",
-    reference="Y. Fu, X.-J. Wu, A dual-branch network for infrared and visible image fusion, "
+    mem_bytes_per_pixel=2900, reference="Y. Fu, X.-J. Wu, A dual-branch network for infrared and visible image fusion, "
               "ICPR 2020 (arXiv 2101.09643); code github.com/thfylsty/ImageFusion_Dualbranch_Fusion",
     params={"rule": "l1"},
     variants={"add": {"rule": "add"}, "l1": {"rule": "l1"}, "channel": {"rule": "channel"}},

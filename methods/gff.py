@@ -75,7 +75,7 @@ def gff_fuse(sources: list[np.ndarray], *, r1: int = 45, eps1: float = 0.3, r2: 
 @register_method(
     "gff",
     description="guided-filtering fusion (Li, Kang, Hu, TIP 2013), port of the authors' MATLAB code",
-    reference="S. Li, X. Kang, J. Hu, 'Image fusion with guided filtering', IEEE TIP 22(7):2864-2875, "
+    mem_bytes_per_pixel=220, reference="S. Li, X. Kang, J. Hu, 'Image fusion with guided filtering', IEEE TIP 22(7):2864-2875, "
               "2013; code: VIFB methods/GFF (GFF.m, guidedfilter.m, boxfilter.m)",
     params={"r1": 45, "eps1": 0.3, "r2": 7, "eps2": 1e-6, "rgb": False},
     variants={"rgb": {"rgb": True}},

@@ -71,7 +71,7 @@ def hybrid_msd_fuse(vis: np.ndarray, ir: np.ndarray, *, n_level: int = 4, lam: f
     "hybrid_msd",
     description="hybrid Gaussian/bilateral multi-scale decomposition fusion (Zhou et al., Inf. Fusion 2016), "
                 "port of the authors' MATLAB code",
-    reference="Z. Zhou, W. Bo, S. Li, L. Dong, 'Perceptual fusion of infrared and visible images through a "
+    mem_bytes_per_pixel=520, reference="Z. Zhou, W. Bo, S. Li, L. Dong, 'Perceptual fusion of infrared and visible images through a "
               "hybrid multi-scale decomposition with Gaussian and bilateral filters', Information Fusion "
               "30:15-26, 2016; code: VIFB methods/Hybrid_MSD (run_Hybrid_MSD.m, fast_bfilter2.m, fast_blf.cpp)",
     params={"n_level": 4, "lam": 30.0, "sigma": 2.0, "sigma_r": 0.05, "k": 2.0, "rgb": False},

@@ -163,7 +163,7 @@ def _blocks(h: int, w: int) -> list[tuple[slice, slice]]:
 @register_method(
     "mdlatlrr",
     description="MDLatLRR: multi-level LatLRR decomposition, nuclear-norm detail weights, averaged base",
-    reference="Li, Wu, Kittler, MDLatLRR: a novel decomposition method for infrared and visible image "
+    mem_bytes_per_pixel=680, reference="Li, Wu, Kittler, MDLatLRR: a novel decomposition method for infrared and visible image "
               "fusion, IEEE TIP 29 (2020) 4733-4746; port of hli1221/imagefusion_mdlatlrr (main.m settings)",
     params={"level": 2, "stride": 1, "accumulate": True, "block_split": True, "projection": None},
     variants={f"l{k}": {"level": k} for k in (1, 2, 3, 4)},

@@ -1,6 +1,9 @@
 """``published:<folder>``: fused images already on disk, scored like any other method.
 
-Reads ``<data root>/results/<dataset>/<folder>/<pair>.<ext>`` (png, jpg, bmp, tif). Colour
+Reads ``<data root>/results/<dataset>/<folder>/<pair>.<ext>`` (png, jpg, bmp, tif, ...). An
+absolute folder, ``published:/abs/path``, reads ``/abs/path/<pair>.<ext>`` instead: reading
+fused images from outside the data root this way is a deliberate feature (results kept
+elsewhere), not a path escape; the store records it under that name. Colour
 images are returned as ``HxWx3`` (the store keeps the colour; gray metrics see MATLAB's
 rgb2gray of it, VIFB-compatible metrics the colour as VIFB's code does). A missing file raises
 :class:`MissingResultError`; the runner reports every missing pair and never averages over
@@ -28,7 +31,7 @@ def published_path(ctx: PairContext, folder: str):
 @register_method("published", description="authors' published fused images: published:<folder> "
                  "reads <data root>/results/<dataset>/<folder>/<pair>.*; RFN-Nest and FusionGAN are "
                  "published-only (their weights are not available)", any_variant=True,
-                 needs_context=True, color=True, reference="published results")
+                 needs_context=True, color=True, mem_bytes_per_pixel=40, reference="published results")
 def published(ir: np.ndarray, vi: np.ndarray, *, ctx: PairContext, variant: str | None = None,
               vi_rgb: np.ndarray | None = None) -> np.ndarray:
     if not variant:

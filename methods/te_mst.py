@@ -60,7 +60,7 @@ def target_weight(low_ir: np.ndarray, lam: float) -> np.ndarray:
 @register_method(
     "te_mst",
     description="TE-MST: Laplacian pyramid, max-abs high bands, IR-target-weighted low band",
-    reference="Chen, Li, Luo, Mei, Ma, Infrared and visible image fusion based on target-enhanced multiscale "
+    mem_bytes_per_pixel=60, reference="Chen, Li, Luo, Mei, Ma, Infrared and visible image fusion based on target-enhanced multiscale "
               "transform decomposition, Information Sciences 508 (2020) 64-78; re-implemented from the paper",
     params={"levels": 4, "lam": 4.0},
 )

@@ -79,7 +79,7 @@ def load_model(ctx: PairContext | None = None):
 @register_method(
     "u2fusion",
     description="U2Fusion (Xu et al. TPAMI 2020) generator, authors' weights, output max-scaled",
-    reference="H. Xu, J. Ma, J. Jiang, X. Guo, H. Ling, U2Fusion: A unified unsupervised image "
+    mem_bytes_per_pixel=4100, reference="H. Xu, J. Ma, J. Jiang, X. Guo, H. Ling, U2Fusion: A unified unsupervised image "
               "fusion network, IEEE TPAMI 44(1) 2022 (online 2020); code github.com/hanna-xu/U2Fusion",
     params={"scaling": "max"}, variants={"minmax": {"scaling": "minmax"}},
     needs_context=True, version="1")

@@ -38,6 +38,11 @@ def cmd_check(args) -> int:
         from fusionbench.errors import InputError
 
         raise InputError("--add-missing goes with --update")
+    from fusionbench.check import read_baseline
+
+    if read_baseline(args.baseline).empty:
+        print(f"error: {args.baseline}: baseline holds 0 values (header only): nothing to check", file=sys.stderr)
+        return 1
     res = check(args.baseline, rtol=args.rtol, atol=args.atol, results=args.results, root=args.data_root,
                 jobs=args.jobs, log=lambda m: None)
     if args.update:

@@ -28,6 +28,7 @@ import torch
 
 from fusionbench.errors import InputError, WeightsError
 from fusionbench.imageio import atomic_write_bytes, atomic_write_text
+from fusionbench.methods._nets import unsafe_pickle_reason
 from fusionbench.methods.ssl_waeie import losses as L
 from fusionbench.methods.ssl_waeie.model import SSLConfig, SSLWAEIE, build, config_for
 
@@ -159,10 +160,38 @@ def load_weights_file(path: Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is one user-facing line
+        why = unsafe_pickle_reason(exc)
+        if why is not None:
+            raise WeightsError(f"{path}: refused: holds objects other than tensors and plain values "
+                               f"(an unsafe pickle: {why})") from None
         raise WeightsError(f"{path}: not a readable PyTorch weights file ({exc.__class__.__name__})") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT or "state_dict" not in obj or "config" not in obj:
         raise WeightsError(f"{path}: not an SSL-WAEIE weights file (written by `fusionbench train ssl_waeie`)")
     return obj
+
+
+def load_checkpoint(path: Path) -> dict | None:
+    """A training checkpoint, read with ``torch.load(weights_only=True)`` (tensors and plain values:
+    model and optimizer state dicts, the loss rows, numpy's bit-generator state as a dict of ints,
+    torch's RNG state as a uint8 tensor). A checkpoint holding any other object (a pickle that
+    would run code when loaded) is refused with :class:`WeightsError`; an unreadable (truncated,
+    foreign) one is ignored with a warning, and training starts again."""
+    import pickle
+    import warnings
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = unsafe_pickle_reason(exc)
+        if first is not None:
+            raise WeightsError(f"{path}: refused: the checkpoint holds objects other than tensors and "
+                               f"plain values (an unsafe pickle: {first}); delete it to train from scratch") from None
+        first = (str(exc).splitlines() or [""])[0][:160]
+        warnings.warn(f"{path}: unreadable checkpoint ({first}); training starts again", UserWarning, stacklevel=2)
+    except Exception as exc:  # noqa: BLE001 - an unreadable checkpoint is ignored (training restarts)
+        warnings.warn(f"{path}: unreadable checkpoint ({exc.__class__.__name__}); training starts again",
+                      UserWarning, stacklevel=2)
+    return None
 
 
 def model_from_weights(obj: dict, path: Path) -> SSLWAEIE:
@@ -230,11 +259,8 @@ def trainer(variant: str | None = None, *, mu: float | None = None, epochs: floa
     step, rows, seconds_before, resumed = 0, [], 0.0, False
     opt_state = None
     if resume and ckpt_path.is_file():
-        try:
-            ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        except Exception:  # noqa: BLE001 - an unreadable checkpoint is ignored (training restarts)
-            ck = None
-        if ck is not None and ck.get("plan") == plan:
+        ck = load_checkpoint(ckpt_path)
+        if isinstance(ck, dict) and ck.get("plan") == plan:
             model.load_state_dict(ck["model"])
             step, rows, seconds_before = ck["step"], ck["rows"], ck["seconds"]
             sampler.rng.bit_generator.state = ck["rng"]

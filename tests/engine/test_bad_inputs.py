@@ -8,7 +8,7 @@ Behaviour chosen per case (also in the README):
 | colour infrared | refused (exit 2): infrared must be single-channel |
 | mismatched IR/VI sizes, missing partner, empty folders | refused (exit 2), all problems listed |
 | unreadable permissions | refused (exit 2) |
-| 16-bit PNG | converted: scaled to 8 bits with round(x/257), with a warning |
+| 16-bit PNG | converted with a warning, by its maximum M: M <= 255 unchanged, M <= 4095 round(x*255/4095), else round(x/257) (see test_robust_input.py) |
 | results folder of another store version | refused (exit 2) |
 | corrupt weights file | refused (exit 2) |
 """
