@@ -14,6 +14,12 @@ from pathlib import Path
 from .errors import FusionbenchError, InputError
 
 
+GPU_HELP = """\
+GPU: deep methods (densefuse, didfuse, dualfuse, u2fusion, ssl_waeie and its training) run on
+CUDA automatically when PyTorch sees a GPU, else on the CPU. FUSIONBENCH_DEVICE overrides the
+choice (FUSIONBENCH_DEVICE=cpu, cuda, cuda:1). Classic methods and every metric run on the CPU."""
+
+
 # -- shared options (used by command modules too) ------------------------------------------
 def add_data_root(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", help="data root (default: $FUSIONBENCH_DATA or ~/.cache/fusionbench/data)")
@@ -23,8 +29,23 @@ def add_results(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", help="result store folder (default: $FUSIONBENCH_RESULTS or ./results)")
 
 
+def jobs_arg(text: str) -> int:
+    """``--jobs``: a positive integer; more than the CPU cores is capped with a note."""
+    from .runner import check_jobs
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes, got {text!r}") from None
+    try:
+        return check_jobs(n, lambda msg: print(msg, file=sys.stderr))
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_jobs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobs", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--jobs", type=jobs_arg, default=1,
+                   help="parallel processes (default 1; at most the CPU cores, larger is capped)")
 
 
 def add_metric_args(p: argparse.ArgumentParser) -> None:
@@ -121,7 +142,8 @@ def cmd_run(args) -> int:
     summaries = run(args.methods, args.dataset, split=args.split, metrics=args.metrics,
                     preset=args.preset, results=args.results, root=args.data_root, jobs=args.jobs,
                     progress=False if args.no_progress else None, method_params=params,
-                    pairs=[p for p in args.pairs.split(",") if p] if args.pairs else None)
+                    pairs=[p for p in args.pairs.split(",") if p] if args.pairs else None,
+                    allow_identical=args.allow_identical)
     bad = sum(s.count("failed") for s in summaries)
     return 1 if bad else 0
 
@@ -139,7 +161,19 @@ def cmd_fuse(args) -> int:
 def cmd_evaluate(args) -> int:
     from .api import evaluate
 
-    scores = evaluate(args.ir, args.vi, args.fused, metrics=args.metrics, preset=args.preset, parts=args.parts)
+    dirs = [Path(x).is_dir() for x in (args.ir, args.vi, args.fused)]
+    if any(dirs):
+        if not all(dirs):
+            raise InputError("evaluate takes three image files (IR VI FUSED) or three folders "
+                             "(IR_DIR VI_DIR FUSED_DIR), not a mix")
+        from .commands.score import evaluate_folders, format_rows
+
+        per_pair = evaluate_folders(args.ir, args.vi, args.fused, metrics=args.metrics, preset=args.preset,
+                                    parts=args.parts, allow_identical=args.allow_identical)
+        print(json.dumps(per_pair, indent=1) if args.json else format_rows(per_pair))
+        return 0
+    scores = evaluate(args.ir, args.vi, args.fused, metrics=args.metrics, preset=args.preset, parts=args.parts,
+                      allow_identical=args.allow_identical)
     if args.json:
         print(json.dumps(scores, indent=1))
     else:
@@ -152,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .registry import COMMANDS, discover
 
-    parser = argparse.ArgumentParser(prog="fusionbench", description="Benchmark infrared-and-visible image fusion.")
+    parser = argparse.ArgumentParser(prog="fusionbench", description="Benchmark infrared-and-visible image fusion.",
+                                     epilog=GPU_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fusionbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -176,7 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a method parameter (repeatable; value parsed as JSON when possible)")
     p.add_argument("--pairs", help="comma-separated pair names (default: every pair)")
+    p.add_argument("--allow-identical", action="store_true",
+                   help="run pairs whose infrared and visible images are identical (refused by default)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.epilog = GPU_HELP
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("fuse", help="fuse one pair: fusionbench fuse --method M IR VI -o OUT.png")
@@ -186,11 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_fuse)
 
-    p = sub.add_parser("evaluate", help="score one fused image: fusionbench evaluate IR VI FUSED")
-    p.add_argument("ir")
-    p.add_argument("vi")
-    p.add_argument("fused")
-    add_metric_args(p)
+    p = sub.add_parser("evaluate", help="score one fused image: fusionbench evaluate IR VI FUSED "
+                       "(or three folders: one row per pair)")
+    p.add_argument("ir", help="infrared image, or a folder of them")
+    p.add_argument("vi", help="visible image, or a folder of them (same file names)")
+    p.add_argument("fused", help="fused image, or a folder of them (same file names)")
+    p.add_argument("--metrics", help="comma-separated metric names (default: as `run`, the paper "
+                   "preset + en, sd; see `fusionbench metrics`)")
+    p.add_argument("--preset", help="a named metric set (see `fusionbench metrics`)")
+    p.add_argument("--allow-identical", action="store_true",
+                   help="score even when infrared and visible are identical (refused by default)")
     p.add_argument("--json", action="store_true", help='print {"metric": value, ...}')
     p.add_argument("--parts", action="store_true", help="include per-source parts (e.g. ifc.ir)")
     p.set_defaults(func=cmd_evaluate)

@@ -34,6 +34,9 @@ class MethodSpec:
     ``version`` is part of every cache key: bump it when the method's numerics change.
     ``resolve_params(params) -> params`` (optional) makes implicit choices explicit for the
     cache key, e.g. which weights file a ``weights=None`` will load.
+    ``pair_inputs(params, pair) -> list of paths`` (optional): files one pair's output is read
+    from; their contents enter that pair's cache key (``folder:<name>``: editing one image
+    recomputes only that pair).
     """
 
     name: str
@@ -50,6 +53,7 @@ class MethodSpec:
     reference: str = ""
     trainer: Callable[..., Any] | None = None
     resolve_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    pair_inputs: Callable[[dict[str, Any], str], list[Any]] | None = None
 
 
 @dataclass

@@ -27,7 +27,8 @@ from .errors import FusionbenchError, InputError, MissingResultError, StoreError
 
 #: errors that concern the whole method or store, not one pair: they abort the run
 FATAL = (WeightsError, StoreError)
-from .imageio import array_digest, atomic_write_bytes, encode_png, quantize, read_image, rgb2gray
+from .imageio import (array_digest, atomic_write_bytes, encode_png, is_gray_rgb, quantize, read_image,
+                      rgb2gray)
 from .registry import PRESETS, MethodCall, discover, get_dataset, get_metric, parse_method, resolve_metrics
 from .store import ResultStore, sha256_file
 
@@ -62,11 +63,41 @@ def method_fingerprint(call: MethodCall) -> dict[str, Any]:
 
 
 def cache_key(call: MethodCall, ir_raw: np.ndarray, vi_raw: np.ndarray, pair: str) -> str:
+    """Hash of the method fingerprint, the pair name, the input pixels and, for methods that
+    read a per-pair file (``spec.pair_inputs``, e.g. ``folder:<name>``), that file's content."""
     fp = json.dumps(method_fingerprint(call), sort_keys=True)
     h = hashlib.sha256(fp.encode())
     h.update(pair.encode())
     h.update(array_digest(ir_raw, vi_raw).encode())
+    if call.spec.pair_inputs is not None:
+        for f in call.spec.pair_inputs(dict(call.params), pair):
+            h.update(sha256_file(f).encode())
     return h.hexdigest()
+
+
+#: a fused image equal to one source on at least this fraction of pixels gets a note
+SAME_AS_SOURCE = 0.9
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may use (affinity-aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_jobs(jobs: Any, log: Callable[[str], None] | None = None) -> int:
+    """``--jobs``: 0, negative or non-integer is an :class:`InputError`; more than the usable CPU
+    cores is capped to them with a note (through ``log``)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
+        raise InputError(f"--jobs must be a positive whole number of processes (got {jobs!r})")
+    n = usable_cpus()
+    if jobs > n:
+        if log:
+            log(f"note: --jobs {jobs} is more than the {n} CPU cores available; using {n}")
+        return n
+    return int(jobs)
 
 
 @dataclass
@@ -76,6 +107,7 @@ class PairOutcome:
     metrics_computed: int = 0
     message: str = ""
     seconds: float = 0.0
+    note: str = ""  # e.g. "fused ≈ visible on 95% of pixels"
 
 
 @dataclass
@@ -118,17 +150,20 @@ def process_pair(store: ResultStore, dataset: str, call: MethodCall, pair: Pair,
             fused = run_method(name, pair.ir(), pair.vi(), vi_rgb=pair.vi_rgb(), ctx=ctx, **call.params)
         except MissingResultError as exc:
             return PairOutcome(pair.name, "missing", message=str(exc))
-        png = encode_png(quantize(fused))
+        q = quantize(fused)
+        png = encode_png(q)
         atomic_write_bytes(store.fused_path(dataset, name, pair.name), png)
         rec = {"key": key, "pair": pair.name, "method": name,
                "fused_sha256": hashlib.sha256(png).hexdigest(),
-               "fuse_seconds": round(time.perf_counter() - t0, 4), "scores": {}}
+               "fuse_seconds": round(time.perf_counter() - t0, 4), "scores": {},
+               "colour": bool(q.ndim == 3 and not is_gray_rgb(q))}
         store.write_record(dataset, name, pair.name, rec)
         status = "fused"
     todo = [m for m in metric_names
             if rec.get("scores", {}).get(m, {}).get("version") != get_metric(m).version]
+    fused8 = read_image(store.fused_path(dataset, name, pair.name))
+    note = _same_as_source_note(fused8, ir_raw, vi_raw)
     if todo:
-        fused8 = read_image(store.fused_path(dataset, name, pair.name))
         raw = (ir_raw, vi_raw, fused8)
         gray = [np.asarray(rgb2gray(a), dtype=np.float64) for a in raw]
         scores = dict(rec.get("scores", {}))
@@ -137,7 +172,18 @@ def process_pair(store: ResultStore, dataset: str, call: MethodCall, pair: Pair,
             scores[m] = {"version": spec.version, "values": compute_metric(spec, raw, gray)}
         rec = {**rec, "scores": scores}
         store.write_record(dataset, name, pair.name, rec)
-    return PairOutcome(pair.name, status, len(todo), seconds=time.perf_counter() - t0)
+    return PairOutcome(pair.name, status, len(todo), seconds=time.perf_counter() - t0, note=note)
+
+
+def _same_as_source_note(fused8: np.ndarray, ir_raw: np.ndarray, vi_raw: np.ndarray) -> str:
+    """"fused ≈ visible on 95% of pixels" when the fused image equals a source on most pixels."""
+    from .api import source_agreement
+
+    agree = source_agreement(fused8, ir_raw, vi_raw)
+    role, frac = max(agree.items(), key=lambda kv: kv[1])
+    if frac < SAME_AS_SOURCE:
+        return ""
+    return f"fused ≈ {'infrared' if role == 'ir' else 'visible'} on {frac:.0%} of pixels"
 
 
 _WORK: dict[str, Any] = {}
@@ -188,7 +234,8 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
         results: os.PathLike | str | None = None, root: os.PathLike | str | None = None,
         jobs: int = 1, progress: bool | None = None, method_params: dict[str, Any] | None = None,
         pairs: Sequence[str] | None = None, log=None,
-        on_pair: Callable[[PairOutcome], None] | None = None) -> list[MethodSummary]:
+        on_pair: Callable[[PairOutcome], None] | None = None,
+        allow_identical: bool = False) -> list[MethodSummary]:
     """Fuse and score a dataset with each method; returns one summary per method.
 
     Everything is validated before work starts (method names, metric names, every image of
@@ -196,10 +243,15 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     in that many forked processes; results are identical to ``jobs=1``. ``pairs`` restricts the
     run to those pair names (``scores.csv`` still lists every finished pair of the dataset).
     ``on_pair(outcome)`` is called after each pair (e.g. to drive an outer progress bar).
+    A pair whose infrared and visible images are identical is refused (:class:`InputError`)
+    unless ``allow_identical``; ``jobs`` < 1 is an error, more than the CPU cores is capped
+    (:func:`check_jobs`). A fused image equal to one source on >= 90% of the pixels gets a
+    per-pair note in the summary (``PairOutcome.note``), not an error.
     """
     from tqdm import tqdm
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
+    jobs = check_jobs(jobs, log)
     if isinstance(methods, str):
         methods = [m for m in methods.split(",") if m.strip()]
     if not methods:
@@ -220,6 +272,12 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     else:
         work = all_pairs
     validate_pairs(work, f"dataset {label}")
+    if not allow_identical:
+        from .api import identical_error, identical_sources
+
+        same = [p.name for p in work if identical_sources(p.ir_raw(), p.vi_raw())]
+        if same:
+            raise identical_error(f"dataset {label}, pair(s) {', '.join(same)}")
     store = ResultStore(results)
     store.sweep_stale_temps(label)
     order = [p.name for p in all_pairs]
@@ -263,6 +321,9 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
             if o.status in ("missing", "failed"):
                 log(f"{o.status}: {name} {label}/{o.pair}: {o.message}")
         log(summary.line())
+        for o in summary.outcomes:
+            if o.note:
+                log(f"  note: {name} {label}/{o.pair}: {o.note}")
         summaries.append(summary)
     return summaries
 
