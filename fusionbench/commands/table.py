@@ -20,9 +20,11 @@ def _configure(p) -> None:
     p.add_argument("--methods", help="summary only: comma-separated methods (default: all in the store)")
     p.add_argument("--metrics", help="comma-separated metrics; with --table, metrics of a paper column "
                    "swap into it (e.g. --metrics qabf uses qabf for Q_ABF), otherwise they are the columns")
-    p.add_argument("--format", choices=("md", "csv", "latex", "json"), default="md")
+    p.add_argument("--format", choices=("md", "csv", "latex", "json", "xlsx"), default="md",
+                   help="md, csv, latex, json (--table), or xlsx (-o FILE.xlsx: one sheet of means per "
+                   "dataset, one sheet of per-pair values per metric)")
     p.add_argument("--compare", choices=("paper",), help="add the paper's values, differences and a ranking summary")
-    p.add_argument("--per-pair", action="store_true", help="--table: per-pair values instead of means")
+    p.add_argument("--per-pair", action="store_true", help="per-pair values instead of means")
     p.add_argument("--extras", action="store_true", help="--table: add the extra rows (methods not in the paper)")
     p.add_argument("--std", action="store_true", help="show mean ± std")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -93,6 +95,8 @@ def cmd_table(args) -> int:
     store = ResultStore(args.results, create=False)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     if args.table:
+        if args.format == "xlsx":
+            raise InputError("--format xlsx is for the store summary (without --table)")
         if args.methods:
             raise InputError("--methods applies to the summary table; a paper table has the paper's rows")
         text = render_paper_tables(store, args.paper, parse_tables(args.table), args.format,
@@ -101,14 +105,46 @@ def cmd_table(args) -> int:
                                    data_root=args.data_root, dataset=args.dataset)
         emit(text, args.output)
         return 0
-    if args.compare or args.per_pair or args.extras:
-        raise InputError("--compare, --per-pair and --extras need --table N")
+    if args.compare or args.extras:
+        raise InputError("--compare and --extras need --table N")
     if args.format == "json":
         raise InputError("--format json needs --table N (use csv for the store summary)")
     datasets = [args.dataset] if args.dataset else store.datasets()
     if not datasets:
         raise FusionbenchError(f"no results in {store.root}; run `fusionbench run` first")
     methods = [m for m in args.methods.split(",") if m] if args.methods else None
+    if args.format == "xlsx":
+        return _write_xlsx(store, datasets, methods, metrics, args)
+    if args.per_pair:
+        from fusionbench.export import per_pair_text
+
+        emit("\n\n".join(per_pair_text(store, d, methods, metrics, args.format,
+                                         pairs=table_pairs(d, args.data_root)) for d in datasets), args.output)
+        return 0
     texts = [summary_table(store, d, methods, metrics, std=args.std).render(args.format) for d in datasets]
+    if args.format == "md":
+        texts = [t + _colour_lines(store, d, methods) for t, d in zip(texts, datasets)]
     emit("\n\n".join(texts), args.output)
+    return 0
+
+
+def _colour_lines(store, dataset: str, methods) -> str:
+    from fusionbench.export import colour_notes
+
+    notes = colour_notes(store, dataset, methods)
+    return "".join(f"\n{m}: {n}" for m, n in notes.items())
+
+
+def _write_xlsx(store, datasets, methods, metrics, args) -> int:
+    import sys
+
+    from fusionbench.export import write_xlsx
+
+    if not args.output:
+        raise InputError("--format xlsx writes a file: add -o FILE.xlsx")
+    if args.std:
+        raise InputError("--std is not available with --format xlsx (the metric sheets hold every value)")
+    sheets = write_xlsx(args.output, store, datasets, methods, metrics,
+                        pairs_of={d: table_pairs(d, args.data_root) for d in datasets})
+    print(f"wrote {args.output} (sheets: {', '.join(sheets)})", file=sys.stderr)
     return 0
