@@ -116,7 +116,7 @@ def per_pair_text(store: ResultStore, dataset: str, methods: Sequence[str] | Non
         return frame.to_csv(float_format=lambda x: repr(float(x))).rstrip("\n")
     flat = frame.reset_index()
     text = (flat.to_latex(float_format="%.4f", index=False) if fmt == "latex"
-            else flat.to_markdown(floatfmt=".4f", index=False))
+            else flat.to_markdown(floatfmt=".4f", index=False, disable_numparse=True))
     title = f"Per-pair scores on {dataset}"
     return text if fmt == "latex" else f"{title}\n\n{text}"
 
