@@ -15,9 +15,10 @@ from .errors import FusionbenchError, InputError
 
 
 GPU_HELP = """\
-GPU: deep methods (densefuse, didfuse, dualfuse, u2fusion, ssl_waeie and its training) run on
-CUDA automatically when PyTorch sees a GPU, else on the CPU. FUSIONBENCH_DEVICE overrides the
-choice (FUSIONBENCH_DEVICE=cpu, cuda, cuda:1). Classic methods and every metric run on the CPU."""
+GPU: the deep methods densefuse, didfuse, dualfuse and u2fusion run on CUDA automatically when
+PyTorch sees a GPU, else on the CPU; FUSIONBENCH_DEVICE overrides the choice (cpu, cuda, cuda:1).
+ssl_waeie also picks CUDA when present; `--param device=cpu` (or cuda) overrides it. Training
+(`fusionbench train`), the classic methods and every metric run on the CPU."""
 
 
 # -- shared options (used by command modules too) ------------------------------------------
