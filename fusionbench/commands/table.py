@@ -7,6 +7,8 @@ or ``n/a``); ``--compare paper`` adds the printed values, the differences and a 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from fusionbench.cli import add_data_root, add_results, emit
 from fusionbench.errors import FusionbenchError, InputError
 from fusionbench.registry import register_command
@@ -112,14 +114,21 @@ def cmd_table(args) -> int:
     datasets = [args.dataset] if args.dataset else store.datasets()
     if not datasets:
         raise FusionbenchError(f"no results in {store.root}; run `fusionbench run` first")
+    # a dataset given as a folder path (as to `run --dataset PATH`) is stored under its folder name
+    sources = {}
+    for i, d in enumerate(datasets):
+        if d not in store.datasets() and Path(d).expanduser().is_dir():
+            datasets[i] = Path(d).expanduser().resolve().name
+        sources[datasets[i]] = d
     methods = [m for m in args.methods.split(",") if m] if args.methods else None
+    pairs_of = {d: table_pairs(src, args.data_root) for d, src in sources.items()}
     if args.format == "xlsx":
-        return _write_xlsx(store, datasets, methods, metrics, args)
+        return _write_xlsx(store, datasets, methods, metrics, args, pairs_of)
     if args.per_pair:
         from fusionbench.export import per_pair_text
 
-        emit("\n\n".join(per_pair_text(store, d, methods, metrics, args.format,
-                                         pairs=table_pairs(d, args.data_root)) for d in datasets), args.output)
+        emit("\n\n".join(per_pair_text(store, d, methods, metrics, args.format, pairs=pairs_of[d])
+                           for d in datasets), args.output)
         return 0
     texts = [summary_table(store, d, methods, metrics, std=args.std).render(args.format) for d in datasets]
     if args.format == "md":
@@ -135,7 +144,7 @@ def _colour_lines(store, dataset: str, methods) -> str:
     return "".join(f"\n{m}: {n}" for m, n in notes.items())
 
 
-def _write_xlsx(store, datasets, methods, metrics, args) -> int:
+def _write_xlsx(store, datasets, methods, metrics, args, pairs_of) -> int:
     import sys
 
     from fusionbench.export import write_xlsx
@@ -144,7 +153,6 @@ def _write_xlsx(store, datasets, methods, metrics, args) -> int:
         raise InputError("--format xlsx writes a file: add -o FILE.xlsx")
     if args.std:
         raise InputError("--std is not available with --format xlsx (the metric sheets hold every value)")
-    sheets = write_xlsx(args.output, store, datasets, methods, metrics,
-                        pairs_of={d: table_pairs(d, args.data_root) for d in datasets})
+    sheets = write_xlsx(args.output, store, datasets, methods, metrics, pairs_of=pairs_of)
     print(f"wrote {args.output} (sheets: {', '.join(sheets)})", file=sys.stderr)
     return 0
