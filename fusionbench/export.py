@@ -171,3 +171,26 @@ def write_xlsx(path: os.PathLike | str, store: ResultStore, datasets: Sequence[s
             frame.to_excel(xw, sheet_name=name)
     atomic_write_bytes(path, buf.getvalue())
     return [n for n, _ in sheets]
+
+
+def user_methods(store: ResultStore, dataset: str) -> list[str]:
+    """Methods in the store made from the user's own folders (``folder:<name>``)."""
+    return [m for m in store.methods(dataset) if m.startswith("folder:")]
+
+
+def with_user_rows(paper, store: ResultStore, number: int, dataset: str | None = None):
+    """``paper`` with table ``number``'s extra rows extended by every ``folder:<name>`` method the
+    store holds on the table's dataset (so ``--extras`` shows your own results beside the paper's)."""
+    import dataclasses
+
+    from .paper import PaperRow
+
+    table = paper.table(number)
+    known = {r.method for r in (*table.rows, *table.extras)}
+    rows = tuple(PaperRow(key=m, name=m, label=m, method=m, extra=True)
+                 for m in user_methods(store, dataset or table.dataset) if m not in known)
+    if not rows:
+        return paper
+    tables = dict(paper.tables)
+    tables[number] = dataclasses.replace(table, extras=tuple(table.extras) + rows)
+    return dataclasses.replace(paper, tables=tables)

@@ -336,14 +336,18 @@ def write_tables(plan_: Plan, store: ResultStore, log: Callable[[str], None] | N
             text = res.render(fmt)
             atomic_write_text(p, text if text.endswith("\n") else text + "\n")
             out.append(p)
-        if t.extras:
-            ext = build_paper_table(store, plan_.paper, n, pairs=pairs, compare=True, extras=True,
+        from .export import with_user_rows
+
+        paper_x = with_user_rows(plan_.paper, store, n)   # folder:<name> results as extra rows
+        if paper_x.table(n).extras:
+            ext = build_paper_table(store, paper_x, n, pairs=pairs, compare=True, extras=True,
                                     metrics=[m for m in plan_.metrics if plan_.paper.column_of(m)] or None)
             p = folder / f"table{n}_extras.md"
             atomic_write_text(p, ext.render("md") + "\n")
             out.append(p)
         if log:
-            log(f"wrote {folder}/table{n}.{{md,csv,json}}" + (f" and table{n}_extras.md" if t.extras else ""))
+            log(f"wrote {folder}/table{n}.{{md,csv,json}}" + (f" and table{n}_extras.md" if paper_x.table(n).extras
+                                                               else ""))
     return out
 
 

@@ -68,6 +68,10 @@ def render_paper_tables(store, paper_name: str, numbers: list[int], fmt: str = "
     for n in numbers:
         t = paper.table(n)
         pairs = table_pairs(dataset or t.dataset, data_root)
+        if extras:  # your own folder:<name> results join the extra rows
+            from fusionbench.export import with_user_rows
+
+            paper = with_user_rows(paper, store, n, dataset)
         results.append(build_paper_table(store, paper, n, metrics=metrics, pairs=pairs, extras=extras,
                                          compare=compare, std=std, dataset=dataset))
     if fmt == "json":

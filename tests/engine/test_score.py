@@ -149,6 +149,10 @@ def test_folder_method_in_table_figure_and_check(tmp_path, mini, user_dir, capsy
     assert main(["table", "--dataset", "mini", "--results", str(res), "--per-pair", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "method,pair,nmi,en" and len(lines) == 4 and lines[1].startswith("folder:mine,01,")
+    # the paper tables' extra rows (table 1's dataset overridden by this store's dataset)
+    assert main(["table", "--table", "1", "--extras", "--dataset", "mini", "--results", str(res),
+                 "--metrics", "nmi"]) == 0
+    assert "folder:mine (extra)" in capsys.readouterr().out
     fig = tmp_path / "fig.png"
     assert main(["figure", "--dataset", str(mini), "--pair", "02", "--methods", "folder:mine",
                  "--results", str(res), "-o", str(fig)]) == 0
