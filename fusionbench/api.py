@@ -1,4 +1,11 @@
-"""Python API: :func:`fuse` and :func:`evaluate` on arrays or image paths."""
+"""Python API: :func:`fuse` and :func:`evaluate` on arrays or image paths.
+
+Errors: every problem the caller can fix raises a :class:`fusionbench.errors.FusionbenchError`,
+which is always a ``ValueError``; an unknown method/metric/preset name is also a ``KeyError``
+(:class:`~fusionbench.errors.UnknownNameError`), a missing file also a ``FileNotFoundError``.
+A ``ValueError`` raised inside a method or metric (e.g. an image too small for a pyramid) is
+re-raised as :class:`~fusionbench.errors.InputError` naming the method or metric.
+"""
 from __future__ import annotations
 
 import os
@@ -8,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .data import PairContext
-from .errors import InputError
+from .errors import FusionbenchError, InputError
 from .imageio import check_images, is_gray_rgb, read_image, rgb2gray
 from .registry import MethodCall, MetricSpec, get_metric, parse_method, resolve_metrics
 
@@ -44,7 +51,12 @@ def run_method(method: str | MethodCall, ir: np.ndarray, vi: np.ndarray, *, vi_r
         kw["vi_rgb"] = vi_rgb
     if call.spec.needs_context:
         kw["ctx"] = ctx
-    out = np.asarray(call.spec.fn(ir, vi, **kw), dtype=np.float64)
+    try:
+        out = np.asarray(call.spec.fn(ir, vi, **kw), dtype=np.float64)
+    except FusionbenchError:
+        raise
+    except ValueError as exc:  # a method's own check of its input or parameters
+        raise InputError(f"method {call.full_name}: {exc}") from None
     if out.shape[:2] != ir.shape:
         raise InputError(f"method {call.full_name} returned shape {out.shape}, expected {ir.shape}")
     if not np.isfinite(out).all():
@@ -109,7 +121,12 @@ def compute_metric(spec: MetricSpec, raw: Sequence[np.ndarray], gray: Sequence[n
             raise KeyError(f"metric {spec.name}: unknown input convention {spec.input!r}")
         conv = INPUTS[spec.input].convert
         args = [conv(np.asarray(a)) for a in raw]
-    value = spec.fn(*args, **spec.params)
+    try:
+        value = spec.fn(*args, **spec.params)
+    except FusionbenchError:
+        raise
+    except ValueError as exc:  # a metric's own check (image too small, ...)
+        raise InputError(f"metric {spec.name}: {exc}") from None
     if isinstance(value, dict):
         out = {spec.name: float(value["total"])}
         out.update({f"{spec.name}.{k}": float(v) for k, v in value.items() if k != "total"})
@@ -117,19 +134,58 @@ def compute_metric(spec: MetricSpec, raw: Sequence[np.ndarray], gray: Sequence[n
     return {spec.name: float(value)}
 
 
+def identical_sources(ir_raw: np.ndarray, vi_raw: np.ndarray) -> bool:
+    """True when infrared and visible are the same image (equal gray pixels, same size)."""
+    a, b = np.asarray(rgb2gray(np.asarray(ir_raw))), np.asarray(rgb2gray(np.asarray(vi_raw)))
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def identical_error(where: str) -> InputError:
+    """The error for identical infrared and visible inputs (see :func:`identical_sources`)."""
+    return InputError(f"{where}: infrared and visible are identical (same file or same pixels); "
+                      "fusion scores of such a pair are meaningless (e.g. nmi = 2). Check the "
+                      "inputs, or pass --allow-identical (allow_identical=True) to score anyway")
+
+
+def source_agreement(fused_raw: np.ndarray, ir_raw: np.ndarray, vi_raw: np.ndarray) -> dict[str, float]:
+    """Fraction of pixels where the (gray) fused image equals each source exactly: ``{'ir', 'vi'}``."""
+    f = np.asarray(rgb2gray(np.asarray(fused_raw)), dtype=np.float64)
+    out = {}
+    for role, src in (("ir", ir_raw), ("vi", vi_raw)):
+        s = np.asarray(rgb2gray(np.asarray(src)), dtype=np.float64)
+        out[role] = float(np.mean(f == s)) if s.shape == f.shape else 0.0
+    return out
+
+
 def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[str] | str | None = None,
              *, parts: bool = False, preset: str | None = None, float_range: float | None = None,
-             max_megapixels: float | None = None) -> dict[str, float]:
+             max_megapixels: float | None = None, allow_identical: bool = True) -> dict[str, float]:
     """Score a fused image against its two sources.
 
     ``ir``, ``vi``, ``fused``: arrays or paths. Plain metrics receive float64 gray 0..255
     (colour converted with MATLAB rgb2gray); ``vifb:*`` metrics receive the images as read
-    (uint8, 3 channels where the file has 3, as VIFB's ``imread`` gives them). ``metrics`` is a list or comma string of
-    registered names and/or ``preset`` a preset name (default: ``en, sd``). With ``parts=True``
-    the per-source parts (``"ifc.ir"``, ...) are included. Bad input raises ``ValueError``.
+    (uint8, 3 channels where the file has 3, as VIFB's ``imread`` gives them). ``metrics`` is a
+    list or comma string of registered names and/or ``preset`` a preset name (default: the same
+    metrics as ``fusionbench run``, :func:`fusionbench.runner.default_metrics`). With
+    ``parts=True`` the per-source parts (``"ifc.ir"``, ...) are included.
+    ``allow_identical=False`` refuses identical infrared and visible inputs (the CLI's default).
     ``float_range``/``max_megapixels``: reading parameters (:func:`fusionbench.imageio.read_image`).
+
+    Raises
+    ------
+    ValueError
+        Every input problem, as :class:`~fusionbench.errors.InputError` (size mismatch, NaN,
+        unreadable file, image too small for a metric, identical sources when refused).
+    KeyError
+        An unknown metric or preset name, as :class:`~fusionbench.errors.UnknownNameError`
+        (which is a ``ValueError`` too).
     """
-    names = resolve_metrics(metrics, preset)
+    if metrics is None and preset is None:
+        from .runner import default_metrics
+
+        names = resolve_metrics(None, None, default=tuple(default_metrics()))
+    else:
+        names = resolve_metrics(metrics, preset)
     kw = {"float_range": float_range, "max_megapixels": max_megapixels}
     raw = [_as_raw(x, role, **kw) for x, role in zip((ir, vi, fused), ("ir", "vi", "fused"))]
     for a, role in zip(raw, ("ir", "vi", "fused")):
@@ -138,6 +194,8 @@ def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[s
     if len(shapes) != 1:
         raise InputError("evaluate: size mismatch: " + ", ".join(
             f"{r} {a.shape[1]}x{a.shape[0]}" for r, a in zip(("ir", "vi", "fused"), raw)))
+    if not allow_identical and identical_sources(raw[0], raw[1]):
+        raise identical_error("evaluate")
     gray = [_gray(a) for a in raw]
     out: dict[str, float] = {}
     for n in names:

@@ -16,6 +16,13 @@ from pathlib import Path
 from .errors import FusionbenchError, InputError
 
 
+GPU_HELP = """\
+GPU: the deep methods densefuse, didfuse, dualfuse and u2fusion run on CUDA automatically when
+PyTorch sees a GPU, else on the CPU; FUSIONBENCH_DEVICE overrides the choice (cpu, cuda, cuda:1).
+ssl_waeie also picks CUDA when present; `--param device=cpu` (or cuda) overrides it. Training
+(`fusionbench train`), the classic methods and every metric run on the CPU."""
+
+
 # -- shared options (used by command modules too) ------------------------------------------
 def add_data_root(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", help="data root (default: $FUSIONBENCH_DATA or ~/.cache/fusionbench/data)")
@@ -25,8 +32,23 @@ def add_results(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", help="result store folder (default: $FUSIONBENCH_RESULTS or ./results)")
 
 
+def jobs_arg(text: str) -> int:
+    """``--jobs``: a positive integer; more than the CPU cores is capped with a note."""
+    from .runner import check_jobs
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes, got {text!r}") from None
+    try:
+        return check_jobs(n, lambda msg: print(msg, file=sys.stderr))
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_jobs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobs", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--jobs", type=jobs_arg, default=1,
+                   help="parallel processes (default 1; at most the CPU cores, larger is capped)")
 
 
 def add_weights_root(p: argparse.ArgumentParser) -> None:
@@ -141,7 +163,8 @@ def cmd_run(args) -> int:
                     progress=False if args.no_progress else None, method_params=params,
                     pairs=[p for p in args.pairs.split(",") if p] if args.pairs else None,
                     weights_root=args.weights_root, recompute=args.recompute,
-                    float_range=args.float_range, max_megapixels=args.max_megapixels)
+                    float_range=args.float_range, max_megapixels=args.max_megapixels,
+                    allow_identical=args.allow_identical)
     bad = sum(s.count("failed") for s in summaries)
     return 1 if bad else 0
 
@@ -165,8 +188,20 @@ def cmd_fuse(args) -> int:
 def cmd_evaluate(args) -> int:
     from .api import evaluate
 
+    dirs = [Path(x).is_dir() for x in (args.ir, args.vi, args.fused)]
+    if any(dirs):
+        if not all(dirs):
+            raise InputError("evaluate takes three image files (IR VI FUSED) or three folders "
+                             "(IR_DIR VI_DIR FUSED_DIR), not a mix")
+        from .commands.score import evaluate_folders, format_rows
+
+        per_pair = evaluate_folders(args.ir, args.vi, args.fused, metrics=args.metrics, preset=args.preset,
+                                    parts=args.parts, allow_identical=args.allow_identical)
+        print(json.dumps(per_pair, indent=1) if args.json else format_rows(per_pair))
+        return 0
     scores = evaluate(args.ir, args.vi, args.fused, metrics=args.metrics, preset=args.preset, parts=args.parts,
-                      float_range=args.float_range, max_megapixels=args.max_megapixels)
+                      allow_identical=args.allow_identical, float_range=args.float_range,
+                      max_megapixels=args.max_megapixels)
     if args.json:
         print(json.dumps(scores, indent=1))
     else:
@@ -192,9 +227,13 @@ def _configure_run(p) -> None:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a method parameter (repeatable; value parsed as JSON when possible)")
     p.add_argument("--pairs", help="comma-separated pair names (default: every pair)")
+    p.add_argument("--allow-identical", action="store_true",
+                   help="run pairs whose infrared and visible images are identical (refused by default)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--recompute", action="store_true", help="ignore cached results: fuse and score again")
     add_reading(p)
+    p.epilog = GPU_HELP
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def _configure_fuse(p) -> None:
@@ -207,10 +246,14 @@ def _configure_fuse(p) -> None:
 
 
 def _configure_evaluate(p) -> None:
-    p.add_argument("ir")
-    p.add_argument("vi")
-    p.add_argument("fused")
-    add_metric_args(p)
+    p.add_argument("ir", help="infrared image, or a folder of them")
+    p.add_argument("vi", help="visible image, or a folder of them (same file names)")
+    p.add_argument("fused", help="fused image, or a folder of them (same file names)")
+    p.add_argument("--metrics", help="comma-separated metric names (default: as `run`, the paper "
+                   "preset + en, sd; see `fusionbench metrics`)")
+    p.add_argument("--preset", help="a named metric set (see `fusionbench metrics`)")
+    p.add_argument("--allow-identical", action="store_true",
+                   help="score even when infrared and visible are identical (refused by default)")
     p.add_argument("--json", action="store_true", help='print {"metric": value, ...}')
     p.add_argument("--parts", action="store_true", help="include per-source parts (e.g. ifc.ir)")
     add_reading(p)
@@ -233,7 +276,9 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "fuse": ("fusionbench.cli", "cmd_fuse", "_configure_fuse",
              "fuse one pair: fusionbench fuse --method M IR VI -o OUT.png"),
     "evaluate": ("fusionbench.cli", "cmd_evaluate", "_configure_evaluate",
-                 "score one fused image: fusionbench evaluate IR VI FUSED"),
+                 "score one fused image: fusionbench evaluate IR VI FUSED (or three folders: one row per pair)"),
+    "score": (_C + "score", "cmd_score", "_configure",
+              "score your own fused images: fusionbench score DIR --dataset D [--name N] (method folder:<name>)"),
     "table": (_C + "table", "cmd_table", "_configure",
               "mean scores per method per metric; --table N: the paper's Table N (--compare paper)"),
     "figure": (_C + "figure", "cmd_figure", "_configure",
@@ -269,8 +314,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     from . import __version__
 
     parser = argparse.ArgumentParser(prog="fusionbench", description="Benchmark infrared-and-visible image fusion.",
-                                     epilog="GPU: deep methods use CUDA automatically when available; "
-                                     "FUSIONBENCH_DEVICE=cpu|cuda|cuda:N forces a device.")
+                                     epilog=GPU_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fusionbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, run_fn, configure_fn, help_) in COMMANDS.items():

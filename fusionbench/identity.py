@@ -55,17 +55,34 @@ def array_digest(*arrays: np.ndarray) -> str:
 
 
 def cache_key(call: MethodCall, ir_raw: np.ndarray, vi_raw: np.ndarray, pair: str) -> str:
+    """Hash of the method fingerprint, the pair name, the input pixels and, for methods that
+    read a per-pair file (``spec.pair_inputs``, e.g. ``folder:<name>``), that file's content."""
     fp = json.dumps(method_fingerprint(call), sort_keys=True)
     h = hashlib.sha256(fp.encode())
     h.update(pair.encode())
     h.update(array_digest(ir_raw, vi_raw).encode())
+    if call.spec.pair_inputs is not None:
+        for f in call.spec.pair_inputs(dict(call.params), pair):
+            h.update(sha256_file(f).encode())
     return h.hexdigest()
 
 
+def _resolved(call: MethodCall) -> dict[str, Any]:
+    if call.spec.resolve_params is None:
+        return dict(call.params)
+    try:
+        return call.spec.resolve_params(dict(call.params))
+    except Exception:  # noqa: BLE001 - e.g. default weights absent: compare the raw parameters
+        return dict(call.params)
+
+
 def overrides(call: MethodCall) -> dict[str, Any]:
-    """Parameters of ``call`` that differ from its variant's defaults."""
-    default = parse_method(call.full_name).params
-    return {k: v for k, v in sorted(call.params.items()) if k not in default or default[k] != v}
+    """Parameters of ``call`` that differ from its variant's defaults, compared after the
+    method's ``resolve_params`` (so what does not identify the output, e.g. the folder a
+    ``folder:<name>`` is read from, is no override)."""
+    default = _resolved(parse_method(call.full_name))
+    mine = _resolved(call)
+    return {k: call.params.get(k, v) for k, v in sorted(mine.items()) if k not in default or default[k] != v}
 
 
 def _short(v: Any) -> str:

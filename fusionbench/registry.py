@@ -46,6 +46,9 @@ class MethodSpec:
     ``mem_bytes_per_pixel`` (optional) is the measured peak memory per pixel of one call
     (``benchmarks/mem_per_pixel.py``), used by :mod:`fusionbench.guard` to refuse images too
     large for the machine; None means :data:`fusionbench.guard.DEFAULT_BYTES_PER_PIXEL`.
+    ``pair_inputs(params, pair) -> list of paths`` (optional): files one pair's output is read
+    from; their contents enter that pair's cache key (``folder:<name>``: editing one image
+    recomputes only that pair).
     """
 
     name: str
@@ -63,6 +66,7 @@ class MethodSpec:
     trainer: Callable[..., Any] | None = None
     resolve_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     mem_bytes_per_pixel: float | None = None
+    pair_inputs: Callable[[dict[str, Any], str], list[Any]] | None = None
 
 
 @dataclass

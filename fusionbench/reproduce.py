@@ -49,14 +49,65 @@ class Task:
     variant: str | None = None     # train
     weights: Path | None = None    # train: output file
     done: bool = False             # train: the weights file exists already
+    seconds: float | None = None   # estimated CPU time left (see estimate_seconds)
+    basis: str = ""                # where the estimate comes from: "store", "cost table"
+
+    def _eta(self) -> str:
+        if not self.seconds:
+            return ""
+        return f" [~{format_seconds(self.seconds)}, {self.basis}]"
 
     def describe(self) -> str:
         if self.kind == "train":
             state = "exists, reused" if self.done else "to train"
-            return f"train {self.method} -> {self.weights} ({state})"
+            return f"train {self.method} -> {self.weights} ({state})" + self._eta()
         extra = f" weights={Path(self.params['weights']).name}" if "weights" in self.params else ""
         return (f"fuse {self.dataset} with {self.method}{extra}: {self.todo} of {self.total} pairs "
-                f"to compute" + (" (all reused)" if self.todo == 0 else ""))
+                f"to compute" + (" (all reused)" if self.todo == 0 else "") + self._eta())
+
+
+def format_seconds(s: float) -> str:
+    """``42 s``, ``3.5 min``, ``2.1 h``."""
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def method_costs() -> dict[str, Any]:
+    """The shipped cost table (``fusionbench/method_costs.json``: CPU s per 640x480 image)."""
+    import json
+
+    return json.loads((Path(__file__).with_name("method_costs.json")).read_text())
+
+
+def estimate_seconds(task: Task, metrics: Sequence[str], megapixels: float | None,
+                     recorded: Sequence[float] = (), costs: dict[str, Any] | None = None
+                     ) -> tuple[float, str]:
+    """Estimated seconds left for a task, and its basis.
+
+    Fuse: ``todo`` pairs x (fusion + metrics). Fusion time per pair is the mean of the store's
+    recorded ``fuse_seconds`` for that method on that dataset when there are any ("store"),
+    else the cost table's figure scaled by the dataset's mean image size ("cost table"); metric
+    times always come from the cost table. Train: the table's seconds per variant (0 when done).
+    """
+    costs = costs or method_costs()
+    if task.kind == "train":
+        if task.done:
+            return 0.0, "reused"
+        base = task.method.partition(":")[0]
+        return float(costs["train"].get(base, costs["default_train"])), "cost table"
+    if task.todo == 0:
+        return 0.0, "reused"
+    scale = (megapixels or costs["reference_megapixels"]) / costs["reference_megapixels"]
+    table = costs["methods"]
+    base = task.method.partition(":")[0]
+    metric_s = sum(costs["metrics"].get(m, costs["default_metric"]) for m in metrics) * scale
+    if recorded:
+        return task.todo * (sum(recorded) / len(recorded) + metric_s), "store"
+    fuse_s = table.get(task.method, table.get(base, costs["default_method"])) * scale
+    return task.todo * (fuse_s + metric_s), "cost table"
 
 
 @dataclass
@@ -74,6 +125,11 @@ class Plan:
         return sum(t.todo for t in self.tasks if t.kind == "fuse")
 
     @property
+    def seconds(self) -> float:
+        """Estimated time left for the whole plan (sum over tasks)."""
+        return sum(t.seconds or 0.0 for t in self.tasks)
+
+    @property
     def trainings_todo(self) -> int:
         return sum(1 for t in self.tasks if t.kind == "train" and not t.done)
 
@@ -84,7 +140,9 @@ class Plan:
             lines.append(f"  [{i}/{len(self.tasks)}] {t.describe()}")
         for u in self.unavailable:
             lines.append(f"  n/a: {u}")
-        lines.append(f"  total: {self.trainings_todo} trainings, {self.pairs_todo} pairs to compute")
+        lines.append(f"  total: {self.trainings_todo} trainings, {self.pairs_todo} pairs to compute; "
+                     f"estimated time ~{format_seconds(self.seconds)} on one core (store's fuse_seconds "
+                     "where recorded, else the shipped per-method cost table)")
         return "\n".join(lines)
 
 
@@ -204,6 +262,10 @@ def plan(tables: Sequence[int] = (1, 2, 3, 4), *, paper: Paper | str = "ssl_waei
 
     store = ResultStore(store_root)
     out = list(tasks.values())
+    costs = method_costs()
+    for t in out:
+        if t.kind == "train":
+            t.seconds, t.basis = estimate_seconds(t, metric_names, None, costs=costs)
     for t in out:
         if t.kind != "fuse":
             continue
@@ -224,8 +286,28 @@ def plan(tables: Sequence[int] = (1, 2, 3, 4), *, paper: Paper | str = "ssl_waei
             t.todo = sum(not _pair_done(store, label, call, p, metric_names, pub) for p in pairs)
         except FusionbenchError:
             t.todo = t.total  # e.g. the method's weights are missing: the run will report it
+    for t in out:
+        if t.kind == "fuse":
+            ref = ref_of(t.dataset)
+            label, pairs = ref.label, list(ref.pairs)
+            t.seconds, t.basis = _fuse_estimate(t, store, label, pairs, metric_names, costs)
     return Plan(paper=paper, tables=list(tables), metrics=metric_names, tasks=out,
                 unavailable=unavailable, results=store_root, data_root=root)
+
+
+def _fuse_estimate(t: Task, store: ResultStore, label: str, pairs: list, metrics: Sequence[str],
+                   costs: dict[str, Any]) -> tuple[float, str]:
+    """:func:`estimate_seconds` for a counted fuse task (mean image size of the dataset's pairs)."""
+    import numpy as np
+
+    mp = float(np.mean([p.ir_raw().shape[0] * p.ir_raw().shape[1] for p in pairs])) / 1e6
+    try:
+        full = parse_method(t.method, **t.params).full_name
+    except FusionbenchError:
+        full = t.method
+    recorded = [float(r["fuse_seconds"]) for r in store.records(label, full).values()
+                if isinstance(r.get("fuse_seconds"), (int, float))]
+    return estimate_seconds(t, metrics, mp, recorded, costs)
 
 
 @dataclass
@@ -256,14 +338,18 @@ def write_tables(plan_: Plan, store: ResultStore, log: Callable[[str], None] | N
             text = res.render(fmt)
             atomic_write_text(p, text if text.endswith("\n") else text + "\n")
             out.append(p)
-        if t.extras:
-            ext = build_paper_table(store, plan_.paper, n, pairs=pairs, compare=True, extras=True,
+        from .export import with_user_rows
+
+        paper_x = with_user_rows(plan_.paper, store, n)   # folder:<name> results as extra rows
+        if paper_x.table(n).extras:
+            ext = build_paper_table(store, paper_x, n, pairs=pairs, compare=True, extras=True,
                                     metrics=[m for m in plan_.metrics if plan_.paper.column_of(m)] or None)
             p = folder / f"table{n}_extras.md"
             atomic_write_text(p, ext.render("md") + "\n")
             out.append(p)
         if log:
-            log(f"wrote {folder}/table{n}.{{md,csv,json}}" + (f" and table{n}_extras.md" if t.extras else ""))
+            log(f"wrote {folder}/table{n}.{{md,csv,json}}" + (f" and table{n}_extras.md" if paper_x.table(n).extras
+                                                               else ""))
     return out
 
 

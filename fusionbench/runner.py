@@ -27,7 +27,7 @@ from .errors import FusionbenchError, InputError, MissingResultError, StoreError
 
 #: errors that concern the whole method or store, not one pair: they abort the run
 FATAL = (WeightsError, StoreError)
-from .imageio import array_digest, atomic_write_bytes, encode_png, quantize, read_image, rgb2gray
+from .imageio import array_digest, atomic_write_bytes, encode_png, is_gray_rgb, quantize, read_image, rgb2gray
 from .registry import MethodCall, get_metric, parse_method, resolve_metrics
 from .identity import cache_key, display_name, method_fingerprint, store_name  # noqa: F401
 from .store import ResultStore
@@ -42,6 +42,31 @@ def default_metrics() -> list[str]:
     return names + [m for m in ("en", "sd") if m not in names]
 
 
+#: a fused image equal to one source on at least this fraction of pixels gets a note
+SAME_AS_SOURCE = 0.9
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may use (affinity-aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_jobs(jobs: Any, log: Callable[[str], None] | None = None) -> int:
+    """``--jobs``: 0, negative or non-integer is an :class:`InputError`; more than the usable CPU
+    cores is capped to them with a note (through ``log``)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
+        raise InputError(f"--jobs must be a positive whole number of processes (got {jobs!r})")
+    n = usable_cpus()
+    if jobs > n:
+        if log:
+            log(f"note: --jobs {jobs} is more than the {n} CPU cores available; using {n}")
+        return n
+    return int(jobs)
+
+
 @dataclass
 class PairOutcome:
     pair: str
@@ -49,6 +74,7 @@ class PairOutcome:
     metrics_computed: int = 0
     message: str = ""
     seconds: float = 0.0
+    note: str = ""  # e.g. "fused ≈ visible on 95% of pixels"
 
 
 @dataclass
@@ -94,18 +120,21 @@ def process_pair(store: ResultStore, ds: DatasetRef, call: MethodCall, pair: Pai
                                ctx=ds.context(pair.name, weights_root))
         except MissingResultError as exc:
             return PairOutcome(pair.name, "missing", message=str(exc))
-        png = encode_png(quantize(fused))
+        q = quantize(fused)
+        png = encode_png(q)
         atomic_write_bytes(store.fused_path(dataset, name, pair.name), png)
         rec = {"key": st.key, "pair": pair.name, "method": call.full_name,
                "fused_sha256": hashlib.sha256(png).hexdigest(),
-               "fuse_seconds": round(time.perf_counter() - t0, 4), "scores": {}}
+               "fuse_seconds": round(time.perf_counter() - t0, 4), "scores": {},
+               "colour": bool(q.ndim == 3 and not is_gray_rgb(q))}
         rec = store.merge_record(dataset, name, pair.name, rec) if not recompute else rec
         if recompute:
             store.write_record(dataset, name, pair.name, rec)
         status = "fused"
     todo = list(st.missing)
+    fused8 = read_image(store.fused_path(dataset, name, pair.name), max_megapixels=float("inf"))  # our own PNG
+    note = _same_as_source_note(fused8, pair.ir_raw(), pair.vi_raw())
     if todo:
-        fused8 = read_image(store.fused_path(dataset, name, pair.name), max_megapixels=float("inf"))  # our own PNG
         raw = (pair.ir_raw(), pair.vi_raw(), fused8)
         gray = [np.asarray(rgb2gray(a), dtype=np.float64) for a in raw]
         scores = {}
@@ -113,7 +142,18 @@ def process_pair(store: ResultStore, ds: DatasetRef, call: MethodCall, pair: Pai
             spec = get_metric(m)
             scores[m] = {"version": spec.version, "values": compute_metric(spec, raw, gray)}
         store.merge_record(dataset, name, pair.name, {**rec, "scores": {**rec.get("scores", {}), **scores}})
-    return PairOutcome(pair.name, status, len(todo), seconds=time.perf_counter() - t0)
+    return PairOutcome(pair.name, status, len(todo), seconds=time.perf_counter() - t0, note=note)
+
+
+def _same_as_source_note(fused8: np.ndarray, ir_raw: np.ndarray, vi_raw: np.ndarray) -> str:
+    """"fused ≈ visible on 95% of pixels" when the fused image equals a source on most pixels."""
+    from .api import source_agreement
+
+    agree = source_agreement(fused8, ir_raw, vi_raw)
+    role, frac = max(agree.items(), key=lambda kv: kv[1])
+    if frac < SAME_AS_SOURCE:
+        return ""
+    return f"fused ≈ {'infrared' if role == 'ir' else 'visible'} on {frac:.0%} of pixels"
 
 
 _WORK: dict[str, Any] = {}
@@ -157,7 +197,8 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
         on_pair: Callable[[PairOutcome], None] | None = None,
         weights_root: os.PathLike | str | None = None,
         calls: Sequence[MethodCall] | None = None, recompute: bool = False,
-        float_range: float | None = None, max_megapixels: float | None = None) -> list[MethodSummary]:
+        float_range: float | None = None, max_megapixels: float | None = None,
+        allow_identical: bool = False) -> list[MethodSummary]:
     """Fuse and score a dataset with each method; returns one summary per method.
 
     Everything is validated before work starts (method names, metric names, every image of
@@ -172,10 +213,15 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     ``float_range`` and ``max_megapixels`` are reading parameters (see
     :func:`fusionbench.imageio.read_image`); before any image is loaded, every pair's size is
     checked against ``max_megapixels`` and each method's memory estimate (:mod:`fusionbench.guard`).
+    A pair whose infrared and visible images are identical is refused (:class:`InputError`)
+    unless ``allow_identical``; ``jobs`` < 1 is an error, more than the CPU cores is capped
+    (:func:`check_jobs`). A fused image equal to one source on >= 90% of the pixels gets a
+    per-pair note in the summary (``PairOutcome.note``), not an error.
     """
     from tqdm import tqdm
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
+    jobs = check_jobs(jobs, log)
     if calls is None:
         if isinstance(methods, str):
             methods = [m for m in methods.split(",") if m.strip()]
@@ -196,6 +242,12 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     check_pairs(work, [c.spec for c in calls], max_megapixels=max_megapixels,
                 jobs=min(jobs, len(work)) if jobs > 1 else 1)
     validate_pairs(work, f"dataset {label}")
+    if not allow_identical:
+        from .api import identical_error, identical_sources
+
+        same = [p.name for p in work if identical_sources(p.ir_raw(), p.vi_raw())]
+        if same:
+            raise identical_error(f"dataset {label}, pair(s) {', '.join(same)}")
     store = ResultStore(results)
     store.sweep_stale_temps(label)
     order = [p.name for p in all_pairs]
@@ -241,12 +293,16 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
                     out = PairOutcome(pair.name, "failed", message=str(exc))
                 finished(out)
         bar.close()
-        if info_written:
-            store.write_method_info(label, name, info)  # again: the latest run's description
+        if info_written:  # again: the latest run's description, and which outputs are colour
+            info["colour_pairs"] = sorted(p for p, r in store.records(label, name).items() if r.get("colour"))
+            store.write_method_info(label, name, info)
         summary.scores_path = store.write_scores(label, name, order, metric_names)
         for o in summary.outcomes:
             if o.status in ("missing", "failed"):
                 log(f"{o.status}: {name} {label}/{o.pair}: {o.message}")
         log(summary.line())
+        for o in summary.outcomes:
+            if o.note:
+                log(f"  note: {name} {label}/{o.pair}: {o.note}")
         summaries.append(summary)
     return summaries

@@ -154,9 +154,11 @@ def summary_table(store: ResultStore, dataset: str, methods: Sequence[str] | Non
     ids = [f"{lab} = `{k}`" for k, (lab, _) in zip(metrics, info) if lab != k]
     if ids:
         legend.append("metrics: " + ", ".join(ids))
-    colour = [store.label(dataset, m) for m in methods if infos[m].get("colour_output")]
-    if colour:
-        notes.append(f"colour output, scored as gray by gray metrics: {', '.join(colour)}")
+    for m in methods:
+        colour = infos[m].get("colour_pairs")
+        if colour:
+            notes.append(f"{store.label(dataset, m)}: colour output, scored as gray by the gray metrics "
+                         f"(MATLAB rgb2gray; {len(colour)}/{n_rows[m]} pairs); vifb:* metrics read the colour")
     split = next((i.get("split") for i in infos.values() if i.get("split")), None)
     name = next((i.get("dataset_name") for i in infos.values() if i.get("dataset_name")), None)
     where = dataset

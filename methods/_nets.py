@@ -184,7 +184,18 @@ def device():
     torch = _torch()
     want = os.environ.get("FUSIONBENCH_DEVICE")
     if want:
-        return torch.device(want)
+        try:
+            dev = torch.device(want)
+        except RuntimeError:
+            from fusionbench.errors import InputError
+
+            raise InputError(f"FUSIONBENCH_DEVICE={want!r} is not a torch device (cpu, cuda, cuda:1)") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            from fusionbench.errors import InputError
+
+            raise InputError(f"FUSIONBENCH_DEVICE={want!r} but PyTorch sees no CUDA GPU here "
+                             "(unset it, or use FUSIONBENCH_DEVICE=cpu)")
+        return dev
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 

@@ -114,9 +114,9 @@ def test_parameter_override_is_a_separate_store_entry(tmp_path, alpha_method):
 
 
 def _folder(root: Path, value: int) -> Path:
-    for d in ("ir", "vi"):
+    for d, v in (("ir", value), ("vi", 255 - value)):
         (root / d).mkdir(parents=True)
-        Image.fromarray(np.full((24, 24), value, np.uint8)).save(root / d / "01.png")
+        Image.fromarray(np.full((24, 24), v, np.uint8)).save(root / d / "01.png")
     return root
 
 
