@@ -64,11 +64,13 @@ def average_gradient_matlab(f: np.ndarray, norm: str = "grid") -> float:
     return float(s.sum() / ((f.shape[0] - 1) * (f.shape[1] - 1)))
 
 
-def edge_intensity(f: np.ndarray) -> float:
+def edge_intensity(f: np.ndarray, border: str = "replicate") -> float:
     """Mean Sobel gradient magnitude, MATLAB ``imfilter(F, fspecial('sobel'), 'replicate')``
-    and its transpose (VIFB ``metricsEdge_intensity``; Rajalingam & Priya 2018)."""
+    and its transpose (VIFB ``metricsEdge_intensity``; Rajalingam & Priya 2018).
+
+    ``border='zero'``: zero padding instead (IVIF_ZOO ``EI_function``, ``conv2d(padding=1)``)."""
     f = np.asarray(f, np.float64)
-    gx, gy = sobel_xy(f, "replicate")
+    gx, gy = sobel_xy(f, border)
     return float(np.mean(np.sqrt(gx * gx + gy * gy)))
 
 
@@ -173,7 +175,7 @@ def ag(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, gradient: str = "fo
 @register_metric("ei", description="edge intensity: mean Sobel gradient magnitude of the fused image",
                  higher_is_better=True,
                  reference="Rajalingam & Priya 2018 (IJESI); = VIFB metricsEdge_intensity on gray")
-def ei(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+def ei(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, border: str = "replicate") -> float:
     """Edge intensity of the fused image.
 
     Notes
@@ -183,7 +185,7 @@ def ei(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     ``metricsEdge_intensity``. Range 0..~1442; higher is better. Sources are ignored.
     """
     (f,) = check_images(fused, names=("fused",), who="ei")
-    return edge_intensity(f)
+    return edge_intensity(f, border)
 
 
 @register_metric("nabf", description="N_ABF: Kumar's modified fusion-artifact measure (noise added by fusion)",

@@ -16,6 +16,14 @@ SIGMA_NSQ = 2.0
 EPS = 1e-10
 
 
+def _grid(n: int, grid: str) -> np.ndarray:
+    if grid == "centred":
+        return np.arange(n, dtype=np.float64) - (n - 1) / 2.0
+    if grid == "zoo":
+        return np.linspace(float(-n // 2), float(n // 2), n)   # -n//2 floors: -17//2 = -9
+    raise ValueError(f"vifp: grid must be 'centred' or 'zoo', got {grid!r}")
+
+
 def _window_1d(n: int, grid: str) -> np.ndarray:
     """1-D factor of the scale's ``n x n`` Gaussian window (sigma ``n/5``), normalised.
 
@@ -23,12 +31,7 @@ def _window_1d(n: int, grid: str) -> np.ndarray:
     (n-1)/2``). ``grid='zoo'``: IVIF_ZOO's ``torch.linspace(-n//2, n//2, n)``, e.g. 17 points
     from -9 to 8 (step 17/16): off-centre and non-integer, as its ``fspecial_gaussian``.
     """
-    if grid == "centred":
-        x = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
-    elif grid == "zoo":
-        x = np.linspace(float(-n // 2), float(n // 2), n)   # -n//2 floors: -17//2 = -9
-    else:
-        raise ValueError(f"vifp: grid must be 'centred' or 'zoo', got {grid!r}")
+    x = _grid(n, grid)
     sd = n / 5.0
     g = np.exp(-(x * x) / (2.0 * sd * sd))
     return g / g.sum()
@@ -43,7 +46,76 @@ def _filter(x: np.ndarray, g: np.ndarray, border: str) -> np.ndarray:
     return out[r:x.shape[0] - r, r:x.shape[1] - r]
 
 
-def vifp_mscale(ref: np.ndarray, dist: np.ndarray, *, grid: str = "centred", border: str = "valid") -> float:
+def _window_2d_float32(n: int, grid: str) -> np.ndarray:
+    """IVIF_ZOO's 2-D window in float32: ``exp(-(x^2 + y^2) / (2 (n/5)^2))`` on the grid, over its sum."""
+    x = _grid(n, grid).astype(np.float32)
+    r2 = x[:, None] ** 2 + x[None, :] ** 2
+    g = np.exp(-r2 / np.float32(2 * (n / 5) ** 2)).astype(np.float32)
+    return (g / g.sum(dtype=np.float32)).astype(np.float32)
+
+
+def _correlate_float32(x: np.ndarray, w: np.ndarray, border: str) -> np.ndarray:
+    """Full 2-D correlation in float32 by shifted multiply-adds (one rounding per tap)."""
+    r = w.shape[0] // 2
+    if border == "zero":
+        p = np.pad(x, r)
+        h, wd = x.shape
+    else:
+        p = x
+        h, wd = x.shape[0] - 2 * r, x.shape[1] - 2 * r
+    out = np.zeros((h, wd), np.float32)
+    tmp = np.empty_like(out)
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            np.multiply(p[i:i + h, j:j + wd], w[i, j], out=tmp)
+            out += tmp
+    return out
+
+
+def _vifp_float32(ref: np.ndarray, dist: np.ndarray, grid: str, border: str) -> float:
+    """The same computation in float32 with full (non-separable) 2-D windows, as IVIF_ZOO's
+    torch ``vifp_mscale`` (float32 ``F.conv2d``).
+
+    On 0..255 data the float32 round-off of ``E[x^2] - mu^2`` decides LIVE's ``< 1e-10``
+    guards and the low-variance terms, so the script's value depends on float32 arithmetic
+    (float64 differs by up to 5e-4, a separable float32 filter by 4e-4). Exact float32 sums
+    depend on the convolution backend: torch itself on 1 vs 2 threads differs by ~3e-5.
+    """
+    r = np.ascontiguousarray(ref, np.float32)
+    d = np.ascontiguousarray(dist, np.float32)
+    eps = np.float32(EPS)
+    num = den = 0.0
+    for scale in range(1, 5):
+        n = 2 ** (4 - scale + 1) + 1
+        w = _window_2d_float32(n, grid)
+        if scale > 1:
+            r = _correlate_float32(r, w, border)[::2, ::2].copy()
+            d = _correlate_float32(d, w, border)[::2, ::2].copy()
+        mu1, mu2 = _correlate_float32(r, w, border), _correlate_float32(d, w, border)
+        s11 = np.maximum(_correlate_float32(r * r, w, border) - mu1 * mu1, np.float32(0))
+        s22 = np.maximum(_correlate_float32(d * d, w, border) - mu2 * mu2, np.float32(0))
+        s12 = _correlate_float32(r * d, w, border) - mu1 * mu2
+        gain = s12 / (s11 + eps)
+        sv = s22 - gain * s12
+        low1 = s11 < EPS
+        gain[low1] = 0
+        sv[low1] = s22[low1]
+        s11[low1] = 0
+        low2 = s22 < EPS
+        gain[low2] = 0
+        sv[low2] = 0
+        neg = gain < 0
+        sv[neg] = s22[neg]
+        gain[neg] = 0
+        sv[sv <= EPS] = eps
+        num += float(np.sum(np.log10(1 + gain * gain * s11 / (sv + np.float32(SIGMA_NSQ))), dtype=np.float64))
+        den += float(np.sum(np.log10(1 + s11 / np.float32(SIGMA_NSQ)), dtype=np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.float64(num) / np.float64(den))
+
+
+def vifp_mscale(ref: np.ndarray, dist: np.ndarray, *, grid: str = "centred", border: str = "valid",
+                dtype: str = "float64") -> float:
     """LIVE ``vifp_mscale(ref, dist)`` on float64 images (0..255).
 
     Per scale s = 1..4: window N = 2^(5-s)+1, sigma N/5; for s > 1 both images are filtered
@@ -54,7 +126,10 @@ def vifp_mscale(ref: np.ndarray, dist: np.ndarray, *, grid: str = "centred", bor
     ``sum log10(1 + g^2 sigma1^2/(sv^2 + 2)) / sum log10(1 + sigma1^2/2)`` over all scales
     (NaN when the denominator is 0). ``grid``/``border``: see :func:`_window_1d`; ``border``
     ``'valid'`` (LIVE ``filter2(..., 'valid')``) or ``'zero'`` (zero-padded 'same').
+    ``dtype='float32'``: :func:`_vifp_float32`.
     """
+    if dtype == "float32":
+        return _vifp_float32(ref, dist, grid, border)
     ref = np.asarray(ref, np.float64)
     dist = np.asarray(dist, np.float64)
     num = den = 0.0
@@ -90,12 +165,12 @@ def vifp_mscale(ref: np.ndarray, dist: np.ndarray, *, grid: str = "centred", bor
 
 
 def vifp_sum(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, grid: str = "centred",
-             border: str = "valid", nan_as: float | None = None) -> dict:
+             border: str = "valid", nan_as: float | None = None, dtype: str = "float64") -> dict:
     """``vifp_mscale(IR, F) + vifp_mscale(VI, F)`` (range up to 2); ``nan_as`` replaces a NaN part."""
     from fusionbench.imageio import check_images
 
     a, b, f = check_images(ir, vi, fused, who="vifp")
-    parts = [vifp_mscale(x, f, grid=grid, border=border) for x in (a, b)]
+    parts = [vifp_mscale(x, f, grid=grid, border=border, dtype=dtype) for x in (a, b)]
     if nan_as is not None:
         parts = [nan_as if np.isnan(v) else v for v in parts]
     return {"total": parts[0] + parts[1], "ir": parts[0], "vi": parts[1]}
