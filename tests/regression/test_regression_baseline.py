@@ -45,8 +45,8 @@ def test_baseline_covers_every_metric_and_deterministic_method():
 
 
 def _scaled(fn, factor):
-    def wrapper(*args):
-        v = fn(*args)
+    def wrapper(*args, **params):
+        v = fn(*args, **params)
         return {k: x * factor for k, x in v.items()} if isinstance(v, dict) else v * factor
     return wrapper
 
