@@ -77,6 +77,8 @@ def cmd_metrics(args) -> int:
 
     from .registry import METRICS, PRESETS, discover
 
+    if getattr(args, "same_as", None):
+        return _metrics_same_as(args.same_as)
     discover()
     rows = [[n, s.arrow, s.description, s.reference] for n, s in sorted(METRICS.items())]
     print(tabulate(rows, headers=["metric", "dir", "description", "reference"], tablefmt="simple"))
@@ -84,6 +86,33 @@ def cmd_metrics(args) -> int:
         print("\npresets (--preset NAME):")
         print(tabulate([[p.name, ",".join(p.metrics), p.description] for p in PRESETS.values()],
                        headers=["preset", "metrics", "description"], tablefmt="simple"))
+    return 0
+
+
+def _metrics_same_as(quantity: str) -> int:
+    """``fusionbench metrics --same-as QUANTITY``: every configuration of one quantity with its conventions."""
+    from tabulate import tabulate
+
+    from .conventions import conventions_table
+
+    print(tabulate(conventions_table(quantity), headers=["metric", "input", "params", "dir", "description",
+                                                         "reference"], tablefmt="simple"))
+    return 0
+
+
+def _evaluate_compare(args) -> int:
+    """``fusionbench evaluate IR VI F --compare ssim,mi``: every convention's value side by side."""
+    from tabulate import tabulate
+
+    from .conventions import compare
+
+    rows = compare(args.ir, args.vi, args.fused, args.compare)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(tabulate([[r["quantity"], r["metric"], f"{r['value']:.6g}", r["input"], r["params"], r["note"]]
+                    for r in rows], headers=["quantity", "metric", "value", "input", "params", ""],
+                   tablefmt="simple", disable_numparse=True))
     return 0
 
 
@@ -139,6 +168,8 @@ def cmd_fuse(args) -> int:
 def cmd_evaluate(args) -> int:
     from .api import evaluate
 
+    if getattr(args, "compare", None):
+        return _evaluate_compare(args)
     scores = evaluate(args.ir, args.vi, args.fused, metrics=args.metrics, preset=args.preset, parts=args.parts)
     if args.json:
         print(json.dumps(scores, indent=1))
@@ -157,7 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("methods", help="list registered fusion methods").set_defaults(func=cmd_methods)
-    sub.add_parser("metrics", help="list metrics (direction, reference) and presets").set_defaults(func=cmd_metrics)
+    p = sub.add_parser("metrics", help="list metrics (direction, reference) and presets")
+    p.add_argument("--same-as", metavar="QUANTITY",
+                   help="list every configuration of one quantity (e.g. ssim) with its input and parameters")
+    p.set_defaults(func=cmd_metrics)
     p = sub.add_parser("datasets", help="list datasets, where they are expected and whether present")
     add_data_root(p)
     p.set_defaults(func=cmd_datasets)
@@ -193,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_metric_args(p)
     p.add_argument("--json", action="store_true", help='print {"metric": value, ...}')
     p.add_argument("--parts", action="store_true", help="include per-source parts (e.g. ifc.ir)")
+    p.add_argument("--compare", metavar="QUANTITIES",
+                   help="comma-separated quantities (e.g. ssim,mi,vif): every registered convention's value")
     p.set_defaults(func=cmd_evaluate)
 
     discover()
