@@ -175,3 +175,31 @@ def test_known_relations_on_synthetic_images():
     ident = fusionbench.evaluate(ir, vi, ir, metrics=["tang:ms_ssim", "tang:vif"], parts=True)
     assert ident["tang:vif.ir"] == pytest.approx(1.0, rel=1e-9)
     assert 0 < ident["tang:ms_ssim"] <= 1
+
+
+def test_cli_same_as_and_compare(tmp_path, capsys):
+    from fusionbench.cli import main
+    from fusionbench.imageio import write_png
+
+    assert main(["metrics", "--same-as", "ssim"]) == 0
+    out = capsys.readouterr().out
+    for name in ("ssim", "vifb:ssim", "cddfuse:ssim", "tang:ssim", "zoo:ssim"):
+        assert f"\n{name} " in "\n" + out
+    assert main(["metrics", "--same-as", "nosuchquantity"]) == 2
+    assert "no metric measures" in capsys.readouterr().err
+    rng = np.random.default_rng(1)
+    ir = rng.integers(0, 256, (48, 64), dtype=np.uint8)
+    vi = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    f = ((ir.astype(int) + vi[..., 1]) // 2).astype(np.uint8)
+    paths = []
+    for name, img in (("ir", ir), ("vi", vi), ("f", f)):
+        paths.append(str(tmp_path / f"{name}.png"))
+        write_png(paths[-1], img)
+    assert main(["evaluate", *paths, "--compare", "psnr,mi", "--json"]) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)
+    got = {r["metric"]: r["value"] for r in rows}
+    assert {"psnr", "cddfuse:psnr", "tang:psnr", "zoo:psnr", "vifb:psnr", "mi", "cddfuse:mi", "tang:mi",
+            "zoo:mi", "vifb:mi"} <= set(got)
+    assert got["zoo:psnr"] != got["tang:psnr"]          # PIL vs MATLAB gray of the colour visible image
