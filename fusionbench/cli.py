@@ -116,6 +116,9 @@ def cmd_metrics(args) -> int:
 
     from .registry import listing
 
+    if getattr(args, "same_as", None):
+        return _metrics_same_as(args.same_as)
+
     def params(s):
         return ", ".join(f"{k}={v}" for k, v in s["params"].items())
 
@@ -127,6 +130,33 @@ def cmd_metrics(args) -> int:
         print("\npresets (--preset NAME):")
         print(tabulate([[n, ",".join(p["metrics"]), p["description"]] for n, p in presets.items()],
                        headers=["preset", "metrics", "description"], tablefmt="simple"))
+    return 0
+
+
+def _metrics_same_as(quantity: str) -> int:
+    """``fusionbench metrics --same-as QUANTITY``: every configuration of one quantity with its conventions."""
+    from tabulate import tabulate
+
+    from .conventions import conventions_table
+
+    print(tabulate(conventions_table(quantity), headers=["metric", "input", "params", "dir", "description",
+                                                         "reference"], tablefmt="simple"))
+    return 0
+
+
+def _evaluate_compare(args) -> int:
+    """``fusionbench evaluate IR VI F --compare ssim,mi``: every convention's value side by side."""
+    from tabulate import tabulate
+
+    from .conventions import compare
+
+    rows = compare(args.ir, args.vi, args.fused, args.compare)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(tabulate([[r["quantity"], r["metric"], f"{r['value']:.6g}", r["input"], r["params"], r["note"]]
+                    for r in rows], headers=["quantity", "metric", "value", "input", "params", ""],
+                   tablefmt="simple", disable_numparse=True))
     return 0
 
 
@@ -188,6 +218,8 @@ def cmd_fuse(args) -> int:
 def cmd_evaluate(args) -> int:
     from .api import evaluate
 
+    if getattr(args, "compare", None):
+        return _evaluate_compare(args)
     dirs = [Path(x).is_dir() for x in (args.ir, args.vi, args.fused)]
     if any(dirs):
         if not all(dirs):
@@ -208,6 +240,11 @@ def cmd_evaluate(args) -> int:
         for k, v in scores.items():
             print(f"{k:16s} {v:.6f}")
     return 0
+
+
+def _configure_metrics(p) -> None:
+    p.add_argument("--same-as", metavar="QUANTITY",
+                   help="list every configuration of one quantity (e.g. ssim) with its input and parameters")
 
 
 def _configure_datasets(p) -> None:
@@ -256,6 +293,8 @@ def _configure_evaluate(p) -> None:
                    help="score even when infrared and visible are identical (refused by default)")
     p.add_argument("--json", action="store_true", help='print {"metric": value, ...}')
     p.add_argument("--parts", action="store_true", help="include per-source parts (e.g. ifc.ir)")
+    p.add_argument("--compare", metavar="QUANTITIES",
+                   help="comma-separated quantities (e.g. ssim,mi,vif): every registered convention's value")
     add_reading(p)
 
 
@@ -267,7 +306,7 @@ _C = "fusionbench.commands."
 #: every sub-command, declared once: name -> (module, run function, configure function, help)
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "methods": ("fusionbench.cli", "cmd_methods", "_configure_nothing", "list registered fusion methods"),
-    "metrics": ("fusionbench.cli", "cmd_metrics", "_configure_nothing",
+    "metrics": ("fusionbench.cli", "cmd_metrics", "_configure_metrics",
                 "list metrics (direction, parameters, reference) and presets"),
     "datasets": ("fusionbench.cli", "cmd_datasets", "_configure_datasets",
                  "list datasets, where they are expected and whether present"),

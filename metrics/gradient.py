@@ -14,15 +14,21 @@ from fusionbench.metrics._filters import sobel_xy
 from fusionbench.registry import register_metric
 
 
-def spatial_frequency(f: np.ndarray) -> float:
-    """``sqrt(RF^2 + CF^2)``, ``RF^2 = sum (F(i,j) - F(i,j-1))^2 / (M*N)``, CF likewise down columns.
+def spatial_frequency(f: np.ndarray, norm: str = "pixels") -> float:
+    """``sqrt(RF^2 + CF^2)``, ``RF^2 = sum (F(i,j) - F(i,j-1))^2 / D``, CF likewise down columns.
 
-    Eskicioglu & Fisher 1995; VIFB ``metricsSpatial_frequency`` (both divide by M*N, the full
-    pixel count, not by the number of differences).
+    ``norm='pixels'``: ``D = M*N`` for both terms (Eskicioglu & Fisher 1995; VIFB
+    ``metricsSpatial_frequency``). ``norm='differences'``: each term is the *mean* over its own
+    difference grid, ``M(N-1)`` and ``(M-1)N`` (CDDFuse ``Evaluator.SF``, Tang ``SF_evaluation``,
+    IVIF_ZOO ``SF_function``); about 0.1 % larger on TNO-sized images.
     """
     f = np.asarray(f, np.float64)
     dh = np.diff(f, axis=1)
     dv = np.diff(f, axis=0)
+    if norm == "differences":
+        return float(np.sqrt(np.mean(dh * dh) + np.mean(dv * dv)))
+    if norm != "pixels":
+        raise ValueError(f"spatial_frequency: norm must be 'pixels' or 'differences', got {norm!r}")
     return float(np.sqrt(np.sum(dh * dh) / f.size + np.sum(dv * dv) / f.size))
 
 
@@ -39,22 +45,32 @@ def average_gradient(f: np.ndarray) -> float:
     return float(np.mean(np.sqrt((dx * dx + dy * dy) / 2.0)))
 
 
-def average_gradient_matlab(f: np.ndarray) -> float:
+def average_gradient_matlab(f: np.ndarray, norm: str = "grid") -> float:
     """VIFB ``metricsAvg_gradient`` on one band: MATLAB ``gradient`` (central differences inside,
-    one-sided at the border) at all M*N pixels, ``sum(sqrt((gx^2 + gy^2)/2)) / ((M-1)(N-1))``."""
+    one-sided at the border) at all M*N pixels, ``sum(sqrt((gx^2 + gy^2)/2)) / D``.
+
+    ``norm='grid'``: ``D = (M-1)(N-1)`` (VIFB, Tang ``AG_evaluation``); ``norm='pixels'``:
+    ``D = M*N``, the plain mean (CDDFuse ``Evaluator.AG``, IVIF_ZOO ``AG_function``).
+    """
     f = np.asarray(f, np.float64)
     if min(f.shape) < 2:
         raise ValueError("average gradient needs at least 2x2 pixels")
     gy, gx = np.gradient(f)
     s = np.sqrt((gx * gx + gy * gy) / 2.0)
+    if norm == "pixels":
+        return float(s.sum() / f.size)
+    if norm != "grid":
+        raise ValueError(f"average gradient: norm must be 'grid' or 'pixels', got {norm!r}")
     return float(s.sum() / ((f.shape[0] - 1) * (f.shape[1] - 1)))
 
 
-def edge_intensity(f: np.ndarray) -> float:
+def edge_intensity(f: np.ndarray, border: str = "replicate") -> float:
     """Mean Sobel gradient magnitude, MATLAB ``imfilter(F, fspecial('sobel'), 'replicate')``
-    and its transpose (VIFB ``metricsEdge_intensity``; Rajalingam & Priya 2018)."""
+    and its transpose (VIFB ``metricsEdge_intensity``; Rajalingam & Priya 2018).
+
+    ``border='zero'``: zero padding instead (IVIF_ZOO ``EI_function``, ``conv2d(padding=1)``)."""
     f = np.asarray(f, np.float64)
-    gx, gy = sobel_xy(f, "replicate")
+    gx, gy = sobel_xy(f, border)
     return float(np.mean(np.sqrt(gx * gx + gy * gy)))
 
 
@@ -87,10 +103,12 @@ def _edge_preservation(gX: np.ndarray, aX: np.ndarray, gF: np.ndarray, aF: np.nd
     return np.sqrt(qg * qa)
 
 
-def nabf_kumar(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+def nabf_kumar(a: np.ndarray, b: np.ndarray, f: np.ndarray, wt_min: float = _NABF["wt_min"]) -> float:
     """Modified fusion artifacts N_ABF (Shreyamsha Kumar), ``objective_fusion_perform_fn.m``.
 
-    Inputs on the 0..255 scale (the threshold Td = 2 acts on gradient magnitudes).
+    Inputs on the 0..255 scale (the threshold Td = 2 acts on gradient magnitudes). ``wt_min``
+    is the weight of pixels whose source gradient is below Td (0.001 in the original;
+    IVIF_ZOO's vectorised ``get_Nabf`` uses 0).
     """
     p = _NABF
     gvA, ghA, gA = _sobel_kumar(np.asarray(a, np.float64))
@@ -99,8 +117,8 @@ def nabf_kumar(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     aA, aB, aF = _angle(gvA, ghA), _angle(gvB, ghB), _angle(gvF, ghF)
     qAF = _edge_preservation(gA, aA, gF, aF)
     qBF = _edge_preservation(gB, aB, gF, aF)
-    wA = np.where(gA >= p["Td"], gA ** p["Lg"], p["wt_min"])
-    wB = np.where(gB >= p["Td"], gB ** p["Lg"], p["wt_min"])
+    wA = np.where(gA >= p["Td"], gA ** p["Lg"], wt_min)
+    wB = np.where(gB >= p["Td"], gB ** p["Lg"], wt_min)
     na = (gF > gA) & (gF > gB)
     num = np.sum(np.where(na, (1 - qAF) * wA + (1 - qBF) * wB, 0.0))
     return float(num / np.sum(wA + wB))
@@ -111,7 +129,7 @@ def nabf_kumar(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
 @register_metric("sf", description="spatial frequency of the fused image, sqrt(RF^2+CF^2), sums / (M*N)",
                  higher_is_better=True,
                  reference="Eskicioglu & Fisher 1995, IEEE TCOM 43(12); = VIFB metricsSpatial_frequency on gray")
-def sf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+def sf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, norm: str = "pixels") -> float:
     """Spatial frequency of the fused image.
 
     Notes
@@ -121,15 +139,18 @@ def sf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     on a gray image (``vifb:sf`` differs on colour: see there). Some scripts divide by the
     number of differences (M(N-1)) instead; the difference is small for large images.
     Range 0..255; higher is better. Sources are ignored.
+    ``norm='differences'`` (a configuration parameter) takes each term's mean over its own
+    difference grid instead, as the CDDFuse, Tang and IVIF_ZOO scripts do.
     """
     (f,) = check_images(fused, names=("fused",), who="sf")
-    return spatial_frequency(f)
+    return spatial_frequency(f, norm)
 
 
 @register_metric("ag", description="average gradient (forward differences, mean over the (M-1)(N-1) grid)",
                  higher_is_better=True,
                  reference="Cui et al. 2015, Opt. Commun. 341 (VIFB's vifb:ag uses MATLAB gradient instead)")
-def ag(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+def ag(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, gradient: str = "forward",
+       norm: str = "grid") -> float:
     """Average gradient of the fused image.
 
     Notes
@@ -138,15 +159,23 @@ def ag(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     (Cui et al., Optics Communications 341, 2015). Deliberate difference from VIFB:
     ``metricsAvg_gradient`` takes MATLAB ``gradient`` (central differences) at all M*N pixels
     and divides by (M-1)(N-1) (``vifb:ag``). Range 0..255; higher is better.
+
+    Configuration parameters: ``gradient='central'`` uses MATLAB/NumPy ``gradient`` at all
+    M*N pixels (:func:`average_gradient_matlab`) with ``norm='grid'`` (divide by (M-1)(N-1),
+    VIFB/Tang) or ``norm='pixels'`` (divide by M*N, CDDFuse/IVIF_ZOO).
     """
     (f,) = check_images(fused, names=("fused",), who="ag")
+    if gradient == "central":
+        return average_gradient_matlab(f, norm)
+    if gradient != "forward" or norm != "grid":
+        raise ValueError(f"ag: unsupported gradient={gradient!r}, norm={norm!r}")
     return average_gradient(f)
 
 
 @register_metric("ei", description="edge intensity: mean Sobel gradient magnitude of the fused image",
                  higher_is_better=True,
                  reference="Rajalingam & Priya 2018 (IJESI); = VIFB metricsEdge_intensity on gray")
-def ei(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+def ei(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, border: str = "replicate") -> float:
     """Edge intensity of the fused image.
 
     Notes
@@ -156,13 +185,14 @@ def ei(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     ``metricsEdge_intensity``. Range 0..~1442; higher is better. Sources are ignored.
     """
     (f,) = check_images(fused, names=("fused",), who="ei")
-    return edge_intensity(f)
+    return edge_intensity(f, border)
 
 
 @register_metric("nabf", description="N_ABF: Kumar's modified fusion-artifact measure (noise added by fusion)",
                  higher_is_better=False,
                  reference="Shreyamsha Kumar 2013/2015 (SIVP 9:1193); objective_fusion_perform_fn.m (CBF code)")
-def nabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+def nabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, wt_min: float = 0.001,
+         operands: str = "ir,vi,fused") -> float:
     """Modified fusion artifacts N_ABF.
 
     Notes
@@ -176,6 +206,13 @@ def nabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     ``methods/CBF``). Images on the 0..255 scale: scripts that pass ``im2double`` images (0..1)
     make every weight 0.001 and get different values. Range 0..1 (0 = no artifacts); lower is
     better.
+
+    Configuration parameters: ``wt_min`` (weight below Td); ``operands`` names which images
+    play the original's ``(I1, I2, f)``: ``'vi,fused,ir'`` reproduces Tang's
+    ``analysis_Reference``, which calls ``analysis_nabf(ir, vi, F)`` although the function takes
+    the fused image first (so IR plays the fused image).
     """
     a, b, f = check_images(ir, vi, fused, who="nabf")
-    return nabf_kumar(a, b, f)
+    imgs = {"ir": a, "vi": b, "fused": f}
+    x1, x2, xf = (imgs[k.strip()] for k in operands.split(","))
+    return nabf_kumar(x1, x2, xf, wt_min)

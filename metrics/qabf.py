@@ -159,7 +159,7 @@ def _qabf_liu_sum(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
 
 
 @register_metric(
-    "qabf_liu", higher_is_better=True,
+    "qabf_liu", higher_is_better=True, quantity="qabf",
     description="Xydeas-Petrovic Q_ABF as Liu's toolbox metricXydeas (mean of per-pixel weighted Q)",
     reference="Xydeas & Petrovic, Proc. SPIE 4051 (2000); Liu et al. TPAMI 2012 toolbox "
               "(zhengliu6699/imageFusionMetrics @d6f7f1a0 metricXydeas.m), reference column QABF_liu",

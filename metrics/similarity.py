@@ -78,6 +78,66 @@ def ssim_index(a: np.ndarray, b: np.ndarray) -> float:
     return float(ssim_map.mean())
 
 
+def ssim_map_general(a: np.ndarray, b: np.ndarray, *, window: str = "gaussian", size: int = 11,
+                     sigma: float = 1.5, data_range: float = SSIM_L, sample_covariance: bool = False,
+                     border: str = "valid", k: tuple[float, float] = SSIM_K, dtype: str = "float64") -> np.ndarray:
+    """SSIM map of Wang et al. under the conventions that scripts vary (float64 throughout).
+
+    ``window``: ``'gaussian'`` (``fspecial('gaussian', size, sigma)``) or ``'uniform'``
+    (``size x size`` box, as scikit-image's default). ``data_range`` L sets ``C1 = (k1 L)^2``,
+    ``C2 = (k2 L)^2``. ``sample_covariance``: multiply (co)variances by ``NP/(NP-1)``
+    (scikit-image). ``border``: ``'valid'`` keeps only windows inside the image (``filter2
+    'valid'``; scikit-image's cropped map is the same set), ``'replicate'`` filters 'same'
+    with replicated borders and keeps every pixel (MATLAB ``ssim``). ``dtype='float32'`` (uniform
+    window, 'valid' only) computes as scikit-image >= 0.19 does for float32 input: every array
+    float32, ``scipy.ndimage.uniform_filter``; it reproduces that code's values bit for bit.
+    """
+    if dtype == "float32":
+        return _ssim_map_float32_uniform(a, b, size, data_range, sample_covariance, border, window, k)
+    if min(a.shape) < size:
+        raise ValueError(f"SSIM needs images of at least {size}x{size} pixels, got {a.shape[1]}x{a.shape[0]}")
+    g = gaussian_1d(size, sigma) if window == "gaussian" else np.full(size, 1.0 / size)
+    if window not in ("gaussian", "uniform"):
+        raise ValueError(f"SSIM window must be 'gaussian' or 'uniform', got {window!r}")
+    if border == "valid":
+        filt = lambda x: filter2_valid(x, g)  # noqa: E731
+    elif border == "replicate":
+        filt = lambda x: sep_correlate(x, g, border="replicate")  # noqa: E731
+    else:
+        raise ValueError(f"SSIM border must be 'valid' or 'replicate', got {border!r}")
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    mu_a, mu_b = filt(a), filt(b)
+    norm = size * size / (size * size - 1.0) if sample_covariance else 1.0
+    s_aa = norm * (filt(a * a) - mu_a * mu_a)
+    s_bb = norm * (filt(b * b) - mu_b * mu_b)
+    s_ab = norm * (filt(a * b) - mu_a * mu_b)
+    c1 = (k[0] * data_range) ** 2
+    c2 = (k[1] * data_range) ** 2
+    return ((2 * mu_a * mu_b + c1) * (2 * s_ab + c2)) / ((mu_a * mu_a + mu_b * mu_b + c1) * (s_aa + s_bb + c2))
+
+
+def _ssim_map_float32_uniform(a, b, size, data_range, sample_covariance, border, window, k) -> np.ndarray:
+    from scipy.ndimage import uniform_filter
+
+    if window != "uniform" or border != "valid":
+        raise ValueError("SSIM dtype='float32' is implemented for window='uniform', border='valid' only")
+    if min(a.shape) < size:
+        raise ValueError(f"SSIM needs images of at least {size}x{size} pixels, got {a.shape[1]}x{a.shape[0]}")
+    a = np.asarray(a, np.float32)
+    b = np.asarray(b, np.float32)
+    mu_a, mu_b = uniform_filter(a, size), uniform_filter(b, size)
+    norm = np.float32(size * size / (size * size - 1.0) if sample_covariance else 1.0)
+    s_aa = norm * (uniform_filter(a * a, size) - mu_a * mu_a)
+    s_bb = norm * (uniform_filter(b * b, size) - mu_b * mu_b)
+    s_ab = norm * (uniform_filter(a * b, size) - mu_a * mu_b)
+    c1 = np.float32((k[0] * data_range) ** 2)
+    c2 = np.float32((k[1] * data_range) ** 2)
+    m = ((2 * mu_a * mu_b + c1) * (2 * s_ab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (s_aa + s_bb + c2))
+    r = (size - 1) // 2
+    return m[r:m.shape[0] - r, r:m.shape[1] - r].astype(np.float64)
+
+
 def _downsample2(x: np.ndarray) -> np.ndarray:
     """``imfilter(x, ones(2)/4, 'symmetric', 'same')`` then ``x(1:2:end, 1:2:end)``."""
     p = np.pad(x, ((0, 1), (0, 1)), mode="symmetric")
@@ -145,7 +205,7 @@ def corr2(a: np.ndarray, b: np.ndarray) -> float:
 @register_metric("ssim", description="SSIM, mean of SSIM(IR,F) and SSIM(VI,F) (VIFB's vifb:ssim is their sum)",
                  higher_is_better=True, parts=("ir", "vi"),
                  reference="Wang et al. 2004, IEEE TIP 13(4); ssim_index.m (11x11 Gaussian 1.5, valid windows)")
-def ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
+def ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, combine: str = "mean", **conventions) -> dict:
     """Structural similarity of the fused image to both sources.
 
     Notes
@@ -155,10 +215,21 @@ def ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
     the valid windows. Range -1..1 (1 when F equals both sources); higher is better.
     Deliberate difference from VIFB: ``metricsSsim`` reports the *sum* of the two terms
     (range up to 2); ``vifb:ssim`` gives that, this is the mean. Parts ``ssim.ir``/``ssim.vi``.
+
+    Configuration parameters: ``combine`` (``'mean'`` or ``'sum'`` of the two per-source
+    values) and the keywords of :func:`ssim_map_general` (window, size, sigma, data_range,
+    sample_covariance, border); the map's mean is taken over its pixels.
     """
     a, b, f = check_images(ir, vi, fused, who="ssim")
-    s_ir, s_vi = ssim_index(a, f), ssim_index(b, f)
-    return {"total": (s_ir + s_vi) / 2.0, "ir": s_ir, "vi": s_vi}
+    if conventions:
+        s_ir = float(ssim_map_general(f, a, **conventions).mean(dtype=np.float64))
+        s_vi = float(ssim_map_general(f, b, **conventions).mean(dtype=np.float64))
+    else:
+        s_ir, s_vi = ssim_index(a, f), ssim_index(b, f)
+    if combine not in ("mean", "sum"):
+        raise ValueError(f"ssim: combine must be 'mean' or 'sum', got {combine!r}")
+    total = s_ir + s_vi if combine == "sum" else (s_ir + s_vi) / 2.0
+    return {"total": total, "ir": s_ir, "vi": s_vi}
 
 
 @register_metric("ms_ssim", description="multi-scale SSIM, mean of MS-SSIM(IR,F) and MS-SSIM(VI,F)",
@@ -182,7 +253,7 @@ def ms_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
 @register_metric("psnr", description="PSNR in dB from the true MSE averaged over IR and VI (VIFB's differs)",
                  higher_is_better=True,
                  reference="Jagalingam & Hegde 2015, Aquatic Procedia 4; 10*log10(255^2/MSE)")
-def psnr(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+def psnr(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, peak: str = "255", mse_scale: float = 1.0) -> float:
     """Peak signal-to-noise ratio of the fused image against both sources.
 
     Notes
@@ -191,12 +262,30 @@ def psnr(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     ``MSE(X,F) = mean((X - F)^2)``. Infinite when F equals both sources; higher is better.
     Deliberate difference from VIFB: ``metricsPsnr`` uses ``sqrt(sum((X-F)^2))/(M*N)`` in place
     of the MSE, which puts typical values at 55-65 dB instead of 10-20 dB (``vifb:psnr``).
+
+    Configuration parameters: ``peak='fused_max'`` puts ``max(F)`` in place of 255 (CDDFuse);
+    ``mse_scale=255`` takes the MSE of the images divided by 255 (0..1) while keeping the peak
+    255, i.e. adds ``20 log10(255) = 48.13 dB`` (Tang, IVIF_ZOO).
     """
     a, b, f = check_images(ir, vi, fused, who="psnr")
-    m = (mse(a, f) + mse(b, f)) / 2.0
+    m = (mse(a, f) + mse(b, f)) / 2.0 / (mse_scale * mse_scale)
     if m == 0:
         return float("inf")
-    return float(10.0 * np.log10(255.0 ** 2 / m))
+    if peak not in ("255", "fused_max"):
+        raise ValueError(f"psnr: peak must be '255' or 'fused_max', got {peak!r}")
+    top = 255.0 if peak == "255" else float(f.max())
+    return float(10.0 * np.log10(top ** 2 / m))
+
+
+def mean_mse(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, scale: float = 1.0) -> dict:
+    """``(MSE(IR,F) + MSE(VI,F)) / 2`` of the images divided by ``scale`` (1: 0..255, 255: 0..1).
+
+    Registered only as script configurations (``cddfuse:mse``, ``tang:mse``, ``zoo:mse``):
+    fusionbench's own error metric is ``rmse``. Lower is better.
+    """
+    a, b, f = check_images(ir, vi, fused, who="mse")
+    m_ir, m_vi = mse(a, f) / scale ** 2, mse(b, f) / scale ** 2
+    return {"total": (m_ir + m_vi) / 2.0, "ir": m_ir, "vi": m_vi}
 
 
 @register_metric("rmse", description="root mean squared error, mean of RMSE(IR,F) and RMSE(VI,F) (VIFB's differs)",
