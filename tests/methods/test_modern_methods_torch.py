@@ -279,7 +279,8 @@ def _datfuse_numpy(s, ir, vi):
 
     def att(f):
         g = f.mean(axis=(1, 2))
-        g = s["cam.fc.2.weight"][:, :, 0, 0] @ relu(s["cam.fc.0.weight"][:, :, 0, 0] @ g + s["cam.fc.0.bias"]) + s["cam.fc.2.bias"]
+        g = relu(s["cam.fc.0.weight"][:, :, 0, 0] @ g + s["cam.fc.0.bias"])
+        g = s["cam.fc.2.weight"][:, :, 0, 0] @ g + s["cam.fc.2.bias"]
         sp = relu(_bn(_conv(f, s["sam.body.0.weight"], s["sam.body.0.bias"], 1), s, "sam.body.1"))
         sp = sig(_bn(_conv(sp, s["sam.body.3.weight"], s["sam.body.3.bias"], 1), s, "sam.body.4"))
         return f * sig(g)[:, None, None] + f * sp
@@ -294,7 +295,8 @@ def _datfuse_numpy(s, ir, vi):
             p = f"basicLayer.blocks.{i}"
             qkv = ln(t, p + ".norm1") @ s[p + ".attn.qkv.weight"].T + s[p + ".attn.qkv.bias"]
             q, k, v = (qkv[:, j * 16:(j + 1) * 16].reshape(-1, 1, 8, 2) for j in range(3))  # tokens, N=1, heads, d
-            score = np.einsum("tnhd,tmhd->thnm", q * 2 ** -0.5, k) + s[p + ".attn.relative_position_bias_table"][0][None, :, None, None]
+            bias = s[p + ".attn.relative_position_bias_table"][0][None, :, None, None]
+            score = np.einsum("tnhd,tmhd->thnm", q * 2 ** -0.5, k) + bias
             w = np.exp(score - score.max(-1, keepdims=True))
             w = w / w.sum(-1, keepdims=True)  # softmax over one key
             a = np.einsum("thnm,tmhd->tnhd", w, v).reshape(-1, 16)
