@@ -47,6 +47,8 @@ imports), on random 37x53, 30x30 and 31x47 inputs and on TNO pair 06;
 ``tests/methods/test_modern_methods_torch.py`` compares it with an independent float64 NumPy
 re-implementation (< 1e-4).
 
+Cost (CPU, one thread, 640x480): about 1.2 s, peak extra memory about 300 MiB (1.0 GiB/MP).
+
 Weights: ``DATFuse/model_10.pth`` (a plain state dict, 64 tensors).
 """
 from __future__ import annotations

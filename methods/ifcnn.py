@@ -32,16 +32,21 @@ ImageNet normalisation. The rules are symmetric, so the source order does not ma
 
 Agreement:
 
-* the authors' own infrared-visible results (``Code/results/IFCNN-MAX-IV-*.png``, 14 pairs, inputs
-  in ``Code/datasets/IVDataset``; checked during development, not shipped): default ``ifcnn``,
-  median 91.0 dB, worst 88.5 dB, >= 99.99 % of the pixels equal;
+* the authors' own infrared-visible results (``Code/results/IFCNN-MAX-IV-*.png``, the 14 pairs
+  whose inputs are in ``Code/datasets/IVDataset``; checked during development, not in the data
+  root): default ``ifcnn``, median 90.4 dB, worst 87.0 dB, >= 99.98 % of the pixels equal;
 * ``results/tno/IFCNN`` (16 TNO pairs, run by the SeAFusion author with ImageNet normalisation):
-  ``ifcnn:imagenet`` median 94.2 dB, worst 92.9 dB; the default (``unit``) gives 33 dB there
-  (the normalisation is not the authors' infrared-visible setting);
-* ``results/vifb/IFCNN`` (21 colour pairs, JPEG quality 75): default ``ifcnn`` (RGB fusion with
-  ImageNet normalisation) median 44.4 dB, worst 38.7 dB; re-encoding this output as a JPEG of
-  quality 75 gives median 51.1 dB, so the gap is the stored JPEG. Fusing only the Y channel and
-  restoring Cb/Cr (VIF-Benchmark's ``img2RGB``) matches clearly worse (about 33-43 dB).
+  ``ifcnn:imagenet`` median 94.5 dB, worst 92.2 dB (>= 99.996 % equal); the default (``unit``,
+  the authors' infrared-visible setting) is a different image there: median 26.4 dB;
+* ``results/vifb/IFCNN`` (21 colour pairs, stored as JPEG quality 75): default ``ifcnn`` (RGB
+  fusion with ImageNet normalisation) median 40.9 dB, worst 36.6 dB; this output re-encoded as a
+  JPEG of quality 75 is at median 48.4 dB, worst 39.5 dB, so most of the gap is the stored JPEG.
+  Fusing only the Y channel and restoring Cb/Cr (VIF-Benchmark's ``img2RGB``) matched worse on
+  the two pairs tried (43.5 and 33.5 dB against 45.6 and 39.7 dB before re-encoding).
+
+The network's output is bit-identical to the authors' ``IFCNN`` class (``Code/model.py`` imported
+in a temporary folder, with a stand-in for ``torchvision.models.resnet101``) for all three files.
+Cost (CPU, one thread, 640x480): about 3.4 s, peak extra memory about 470 MiB (1.5 GiB/MP).
 
 Weights: ``IFCNN/IFCNN-{MAX,MEAN,SUM}.pth`` (plain state dicts saved by PyTorch 0.4, so without
 BatchNorm ``num_batches_tracked`` counters; those are filled with 0, they are not used in eval
