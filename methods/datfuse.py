@@ -211,7 +211,8 @@ def pil_gray(rgb: np.ndarray) -> np.ndarray:
     reference="W. Tang, F. He, Y. Liu, Y. Duan, T. Si, DATFuse: Infrared and visible image fusion "
               "via dual attention transformer, IEEE TCSVT 33(7) 2023; code "
               "github.com/tthinking/DATFuse",
-    needs_context=True, color=True, version="1")
+    needs_context=True, color=True, version="1",
+    mem_bytes_per_pixel=1100)
 def datfuse(ir: np.ndarray, vi: np.ndarray, *, vi_rgb: np.ndarray | None = None,
             ctx: PairContext | None = None) -> np.ndarray:
     """Fuse with DATFuse; float64 gray 0..255 in, ``floor(clip(255 out, 0, 255))`` out."""

@@ -134,7 +134,8 @@ def _variants():
               "framework based on convolutional neural network, Information Fusion 54 (2020) "
               "99-118; code github.com/uzeful/IFCNN",
     params={"rule": "max", "norm": "auto"}, variants=_variants(),
-    needs_context=True, color=True, version="1")
+    needs_context=True, color=True, version="1",
+    mem_bytes_per_pixel=1700)
 def ifcnn(ir: np.ndarray, vi: np.ndarray, *, rule: str = "max", norm: str = "auto",
           vi_rgb: np.ndarray | None = None, ctx: PairContext | None = None) -> np.ndarray:
     """Fuse with IFCNN; float64 0..255 (integers, the authors' saved image) out.

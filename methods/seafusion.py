@@ -168,7 +168,8 @@ def _save_rule(x: np.ndarray) -> np.ndarray:
     reference="L. Tang, J. Yuan, J. Ma, Image fusion in the loop of high-level vision tasks: a "
               "semantic-aware real-time infrared and visible image fusion network, Information "
               "Fusion 82 (2022) 28-42; code github.com/Linfeng-Tang/SeAFusion",
-    needs_context=True, color=True, version="1")
+    needs_context=True, color=True, version="1",
+    mem_bytes_per_pixel=1200)
 def seafusion(ir: np.ndarray, vi: np.ndarray, *, vi_rgb: np.ndarray | None = None,
               ctx: PairContext | None = None) -> np.ndarray:
     """Fuse with SeAFusion; float64 0..255 (integers, the authors' saved image) out.

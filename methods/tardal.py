@@ -150,7 +150,8 @@ def _resolve(params: dict) -> dict:
               "github.com/JinyuanLiu-CV/TarDAL",
     params={"model": "tardal", "bn": None},
     variants={"plus": {"model": "plus"}, "plusplus": {"model": "plusplus"}},
-    resolve_params=_resolve, needs_context=True, color=True, version="1")
+    resolve_params=_resolve, needs_context=True, color=True, version="1",
+    mem_bytes_per_pixel=1600)
 def tardal(ir: np.ndarray, vi: np.ndarray, *, model: str = "tardal", bn: str | None = None,
            vi_rgb: np.ndarray | None = None, ctx: PairContext | None = None) -> np.ndarray:
     """Fuse with TarDAL; float64 0..255 out (``HxW``, or ``HxWx3`` for a colour visible image).
