@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/methods.py [--methods gff,hybrid_msd] [--repeats 5]
-                                 [--data-root ../shared/data] [--pair 04]
+                                 [--data-root ../shared/data] [--pair 04] [--memory]
+                                 [--threads 1]
 
 Fuses TNO pair ``04`` (640x480) -- or, without the data, a synthetic 640x480 pair -- with
 each method (default variant; ``name:variant`` accepted in ``--methods``), once to warm up and
@@ -13,11 +14,20 @@ figure, on an idle one-thread run both agree). Methods that read a
 dataset context get one for the pair (``published:*`` is skipped: it reads files). A method
 that cannot run here (missing weights, ...) is reported as skipped with its one-line reason.
 Times are wall-clock on this machine with its current load; rerun baselines beside any
-comparison.
+comparison. ``--threads`` (default 1) is passed to ``torch.set_num_threads`` for the deep methods.
+
+``--memory`` adds the peak memory of one fusion: each method is warmed up (weights loaded) in
+this process, then run once more in a forked child, whose peak resident set (``VmHWM``, reset to
+the current RSS at fork) minus its RSS before the call is the inference's own memory; it is
+reported in MiB and per megapixel of the pair (MiB/MP). On CUDA the peak of
+``torch.cuda.max_memory_allocated`` is reported instead. One process per method, so the peaks
+do not mix.
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -46,14 +56,66 @@ def _pair(root: Path, pair: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | N
     return np.round(ir), np.round(vi), None, "synthetic"
 
 
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _child_peak(run, conn) -> None:
+    """Run once in a forked child; send the peak extra memory in bytes (RSS or CUDA)."""
+    try:
+        torch = sys.modules.get("torch")
+        cuda = torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        before = _status_kib("VmRSS")
+        run()
+        if cuda:
+            conn.send(("cuda", torch.cuda.max_memory_allocated() - base))
+        else:
+            conn.send(("rss", (_status_kib("VmHWM") - before) * 1024))
+    except Exception as exc:  # noqa: BLE001
+        conn.send(("error", str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__))
+    finally:
+        conn.close()
+
+
+def peak_memory(run) -> tuple[str, float]:
+    """``(kind, bytes)``: the peak extra memory of ``run()`` measured in a forked child."""
+    if not os.path.exists("/proc/self/status"):
+        return ("n/a", float("nan"))
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_peak, args=(run, child))
+    proc.start()
+    child.close()
+    kind, value = parent.recv()
+    proc.join()
+    if kind == "error":
+        raise RuntimeError(value)
+    return kind, float(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--methods", help="comma list (default: every registered deterministic method)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--data-root", type=Path, default=DEFAULT_ROOT)
     ap.add_argument("--pair", default="04", help="TNO pair of size 640x480 (default 04)")
+    ap.add_argument("--memory", action="store_true", help="also report peak memory (MiB, MiB/MP)")
+    ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     args = ap.parse_args(argv)
     discover()
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        pass
     if args.methods:
         names = [m.strip() for m in args.methods.split(",") if m.strip()]
     else:
@@ -61,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     ir, vi, vi_rgb, label = _pair(args.data_root, args.pair)
     ctx = PairContext(dataset="tno", pair=args.pair, data_root=args.data_root)
     print(f"pair: {label}, {ir.shape[1]}x{ir.shape[0]}; median of {args.repeats} runs after one warm-up")
-    print(f"{'method':<24}{'wall ms':>10}{'cpu ms':>10}")
+    mp_size = ir.size / 1e6
+    print(f"{'method':<24}{'wall ms':>10}{'cpu ms':>10}"
+          + (f"{'peak MiB':>10}{'MiB/MP':>9}  kind" if args.memory else ""))
     for name in names:
         try:
             call = parse_method(name)
@@ -73,8 +137,12 @@ def main(argv: list[str] | None = None) -> int:
                 run()
                 wall.append(time.perf_counter() - t0)
                 cpu.append(time.process_time() - c0)
-            print(f"{call.full_name:<24}{statistics.median(wall) * 1000:>10.1f}"
-                  f"{statistics.median(cpu) * 1000:>10.1f}", flush=True)
+            line = (f"{call.full_name:<24}{statistics.median(wall) * 1000:>10.1f}"
+                    f"{statistics.median(cpu) * 1000:>10.1f}")
+            if args.memory:
+                kind, peak = peak_memory(run)
+                line += f"{peak / 2**20:>10.1f}{peak / 2**20 / mp_size:>9.1f}  {kind}"
+            print(line, flush=True)
         except Exception as exc:  # noqa: BLE001 - report and go on with the next method
             msg = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
             print(f"{name:<24}{'skipped':>10}  ({msg})", flush=True)
