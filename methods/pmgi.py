@@ -27,8 +27,10 @@ fused and the result gets the visible Cb/Cr back (``img2RGB``), returned as RGB.
 
 Agreement with the published images (``results/tno/PMGI``, 16 TNO pairs, run by L. Tang with
 this script; checked in ``tests/methods/test_modern_methods_tf.py``), PSNR of the rounded output:
-median 88.4 dB, worst 51.9 dB (pair 07, at most 3 grey levels apart; every other pair >= 58.5 dB,
-most differ by at most 1 level at a few pixels: float32 summation order). With the checkpoint's
+median 88.4 dB, worst 51.9 dB. 14 pairs reach 84-95 dB (a few pixels 1 level apart: rounding of
+values within float32 noise of .5); pairs 07 (51.9 dB) and 08 (58.5 dB) show a spatially white
+difference of 1 level at many pixels (at most 3), like every pair of the published SDNet images,
+whose cause (the author's run environment) is not identified. With the checkpoint's
 moving statistics (``pmgi:moving``) the agreement drops to 16-33 dB, which confirms that the
 published images were made with per-image batch statistics.
 
