@@ -281,3 +281,63 @@ def checkpoint(rel_prefix: str, source: str, who: str, ctx=None) -> Path:
     index = _nets.weights_file(f"{rel_prefix}.index", source, who, ctx)
     _nets.weights_file(f"{rel_prefix}.data-00000-of-00001", source, who, ctx)
     return index.with_name(index.name[: -len(".index")])
+
+
+@dataclass(frozen=True)
+class Node:
+    """One ``NodeDef`` of a saved graph: name, op, inputs and raw ``AttrValue`` messages."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    attrs: dict[str, bytes]
+
+    def attr_float(self, key: str) -> float:
+        """``AttrValue.f`` (field 4, fixed32)."""
+        return struct.unpack("<f", struct.pack("<I", dict(_fields(self.attrs[key]))[4]))[0]
+
+    def attr_str(self, key: str) -> str:
+        """``AttrValue.s`` (field 2)."""
+        return dict(_fields(self.attrs[key]))[2].decode()
+
+    def attr_ints(self, key: str) -> list[int]:
+        """``AttrValue.list.i`` (field 1 -> field 3, packed or not)."""
+        out = []
+        for num, v in _fields(dict(_fields(self.attrs[key]))[1]):
+            if num == 3:
+                if isinstance(v, bytes):
+                    pos = 0
+                    while pos < len(v):
+                        x, pos = _varint(v, pos)
+                        out.append(x)
+                else:
+                    out.append(v)
+        return out
+
+
+def meta_graph_nodes(path: Path | str) -> list[Node]:
+    """The nodes of the ``GraphDef`` in a ``.meta`` file (``MetaGraphDef.graph_def``, field 2).
+
+    Used by the tests to compare the rebuilt networks with the authors' saved graph structure.
+    """
+    path = Path(path)
+    try:
+        graph = [v for num, v in _fields(path.read_bytes()) if num == 2]
+        if not graph:
+            raise _Bad("no graph_def")
+        nodes = []
+        for num, v in _fields(graph[0]):
+            if num != 1:
+                continue
+            f = _fields(v)
+            attrs = {}
+            for k, x in f:
+                if k == 5:
+                    entry = dict(_fields(x))
+                    attrs[entry[1].decode()] = entry.get(2, b"")
+            nodes.append(Node(next(x for k, x in f if k == 1).decode(),
+                              next(x for k, x in f if k == 2).decode(),
+                              tuple(x.decode() for k, x in f if k == 3), attrs))
+        return nodes
+    except (_Bad, StopIteration, KeyError, UnicodeDecodeError, struct.error) as exc:
+        raise WeightsError(f"{path}: not a readable MetaGraphDef ({exc})") from None

@@ -31,9 +31,12 @@ strategy":
 The classifier's three 2x2 pools before its last convolution need each side to be at least
 17 pixels (reflection padding 2 after the pools), as in the original; smaller inputs are refused.
 
-Verification: no published CSF outputs are staged; the tests compare the encoder, classifier
-gradient and decoder with an independent NumPy re-execution from the checkpoint arrays (forward
-pass and an analytic backward pass) on random input.
+Verification: no published CSF outputs are staged. The tests compare the encoder, classifier
+logits and decoder with an independent NumPy re-execution from the checkpoint arrays (float64)
+on random input (< 1e-4), the classifier gradient with central finite differences of the NumPy
+classifier, the whole strategy (steps 1-5 with the script's own ``exp / (exp + exp)``) with
+:func:`fuse_gray`, and the classifier's pools (2x2, stride 2, 'SAME'), reflection pads and batch
+norm epsilon (1e-3) with the authors' saved graph ``EC.ckpt.meta``.
 
 Weights: ``CSF/EC.ckpt.*`` and ``CSF/ED.ckpt.*`` (VIF-Benchmark ``Checkpoint/CSF``), read
 directly with :mod:`fusionbench.methods._tfbundle`.

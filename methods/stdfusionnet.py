@@ -20,9 +20,14 @@ mode='YCbCr')``, scaled ``x / 127.5 - 1``, native size; output ``(y + 1) * 127.5
 ``scipy.misc.imsave`` (min-max stretched to 0..255); colour visible images get their Cb/Cr back
 (``img2RGB``), returned as RGB.
 
-Verification: no published outputs of this checkpoint are staged, so the tests compare the
+Verification: no published outputs of this checkpoint are staged, so the tests compare (1) the
 PyTorch forward pass with an independent NumPy re-execution of the same layer list computed
-directly from the checkpoint arrays (HWIO kernels, ``numpy`` correlation), on random input.
+directly from the checkpoint arrays (float64, HWIO kernels), on random input: max difference
+< 2e-3 grey levels; and (2) the layer list with the authors' saved graph (``Fusion.model-29.meta``,
+read with :func:`~fusionbench.methods._tfbundle.meta_graph_nodes`): 40 convolutions (the training
+graph uses 'SAME' convolutions, equivalent to the test script's explicit zero padding), 29 leaky
+ReLUs of slope 0.2, 2 ELUs, 1 tanh, the ``[vi, ir]`` concatenation, and every convolution
+reading the variable the port assigns to it.
 
 Weights: ``STDFusionNet/Fusion.model-29.{index,data-00000-of-00001}`` (VIF-Benchmark
 ``Checkpoint/STDFusionNet``), read directly with :mod:`fusionbench.methods._tfbundle`.

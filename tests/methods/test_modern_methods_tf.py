@@ -431,3 +431,49 @@ def test_csf_pipeline_follows_generate_py(weights):
     ref = _csf_decode(ed, fused) / 2 + 0.5
     got = csf.fuse_gray(ir, vi)
     assert np.abs(got - ref).max() < 1e-3 and ref.std() > 0.01
+
+
+# --- the authors' saved graphs (.meta MetaGraphDef) -----------------------------------------
+
+def _meta(weights, rel):
+    from fusionbench.methods import _tfbundle
+
+    p = weights / f"{rel}.meta"
+    if not p.exists():
+        pytest.skip(f"{p} absent")
+    return _tfbundle.meta_graph_nodes(p)
+
+
+def test_stdfusionnet_layer_list_matches_saved_graph(weights):
+    """The training graph's ``Fusion/STDFusion_model`` ops: as many convolutions and activations
+    of each kind as the rebuilt network, leaky slope 0.2, and each conv reads the variable the
+    port maps to that position."""
+    from collections import Counter
+
+    from fusionbench.methods import stdfusionnet
+
+    nodes = [n for n in _meta(weights, "STDFusionNet/Fusion.model-29") if n.name.startswith("Fusion/")]
+    ops = Counter(n.op for n in nodes)
+    assert (ops["Conv2D"], ops["LeakyRelu"], ops["Elu"], ops["Tanh"], ops["ConcatV2"]) == (40, 29, 2, 1, 1)
+    assert {round(n.attr_float("alpha"), 6) for n in nodes if n.op == "LeakyRelu"} == {0.2}
+    kernels = {n.inputs[1].removesuffix("/read") for n in nodes if n.op == "Conv2D"}
+    assert kernels == {v for v in stdfusionnet._tf_names().values() if v.endswith("/w")}
+    concat = next(n for n in nodes if n.op == "ConcatV2")
+    assert "vi_extraction" in concat.inputs[0] and "ir_extraction" in concat.inputs[1]  # [vi, ir]
+
+
+def test_csf_classifier_matches_saved_graph(weights):
+    import struct
+
+    nodes = _meta(weights, "CSF/EC.ckpt")
+    pools = [n for n in nodes if n.op == "MaxPool"]
+    assert len(pools) == 4
+    assert all(n.attr_ints("ksize") == [1, 2, 2, 1] == n.attr_ints("strides") and n.attr_str("padding") == "SAME"
+               for n in pools)
+    assert {n.attr_str("mode") for n in nodes if n.op == "MirrorPad"} == {"REFLECT"}
+    eps = [n for n in nodes if n.name.startswith("Classification/classification/b")
+           and n.name.endswith("batch_normalization/batchnorm/add/y")]
+    assert len(eps) == 4
+    for n in eps:  # TensorProto float_val (field 5) of the epsilon constant
+        raw = n.attrs["value"]
+        assert struct.unpack("<f", raw[-4:])[0] == pytest.approx(1e-3)
