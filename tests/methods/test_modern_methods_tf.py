@@ -254,13 +254,14 @@ def test_sources_are_not_interchangeable(weights):
 
 # --- published TNO images -----------------------------------------------------------------
 
-PUBLISHED = {"pmgi": ("PMGI", 80.0), "sdnet": ("SDNet", 50.0)}
+PUBLISHED = {"pmgi": "PMGI", "sdnet": "SDNet"}
+# PSNR floors on the two smallest published pairs (measured: PMGI 86.2 / 58.5 dB, SDNet 52.4 / 54.6 dB)
+FLOORS = {("pmgi", "11"): 80.0, ("pmgi", "08"): 55.0, ("sdnet", "11"): 50.0, ("sdnet", "08"): 50.0}
 
 
-@pytest.mark.parametrize("method", ["pmgi", "sdnet"])
-@pytest.mark.parametrize("pair", ["11", "19"])
+@pytest.mark.parametrize("method, pair", sorted(FLOORS))
 def test_reproduces_published_tno(weights, data_root, method, pair):
-    folder, floor = PUBLISHED[method]
+    folder, floor = PUBLISHED[method], FLOORS[(method, pair)]
     ref = data_root / "results" / "tno" / folder / f"{pair}.png"
     if not ref.exists():
         pytest.skip(f"{ref} absent")
@@ -272,7 +273,7 @@ def test_reproduces_published_tno(weights, data_root, method, pair):
 @pytest.mark.slow
 @pytest.mark.parametrize("method, median, worst", [("pmgi", 80.0, 50.0), ("sdnet", 54.0, 52.0)])
 def test_reproduces_all_published_tno(weights, data_root, method, median, worst):
-    folder, _ = PUBLISHED[method]
+    folder = PUBLISHED[method]
     refs = sorted((data_root / "results" / "tno" / folder).glob("*.png"))
     if len(refs) < 16:
         pytest.skip("published TNO images absent")
