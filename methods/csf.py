@@ -179,7 +179,7 @@ def fuse_gray(ir: np.ndarray, vi_gray: np.ndarray, ctx: PairContext | None = Non
     reference="H. Xu, H. Zhang, J. Ma, Classification saliency-based rule for visible and infrared "
               "image fusion, IEEE TCI 7 2021; code github.com/hanna-xu/CSF, run as in "
               "github.com/Linfeng-Tang/VIF-Benchmark",
-    color=True, needs_context=True, version="1")
+    color=True, needs_context=True, mem_bytes_per_pixel=2400, version="1")
 def csf(ir: np.ndarray, vi: np.ndarray, *, vi_rgb: np.ndarray | None = None,
         ctx: PairContext | None = None) -> np.ndarray:
     """Fuse with CSF; float64 0..255 in, min-max stretched float64 0..255 out (RGB for colour VI)."""

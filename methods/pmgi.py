@@ -130,7 +130,7 @@ def load_model(ctx: PairContext | None = None):
               "AAAI 2020; code github.com/HaoZhang1018/PMGI_AAAI2020, run as in "
               "github.com/Linfeng-Tang/VIF-Benchmark",
     params={"bn": "batch"}, variants={"moving": {"bn": "moving"}},
-    color=True, needs_context=True, version="1")
+    color=True, needs_context=True, mem_bytes_per_pixel=2200, version="1")
 def pmgi(ir: np.ndarray, vi: np.ndarray, *, bn: str = "batch", vi_rgb: np.ndarray | None = None,
          ctx: PairContext | None = None) -> np.ndarray:
     """Fuse with PMGI; float64 0..255 in, min-max stretched float64 0..255 out (RGB for colour VI).

@@ -92,7 +92,7 @@ def load_model(ctx: PairContext | None = None):
     reference="H. Zhang, J. Ma, SDNet: A versatile squeeze-and-decomposition network for real-time "
               "image fusion, IJCV 129 2021; code github.com/HaoZhang1018/SDNet, run as in "
               "github.com/Linfeng-Tang/VIF-Benchmark",
-    color=True, needs_context=True, version="1")
+    color=True, needs_context=True, mem_bytes_per_pixel=1700, version="1")
 def sdnet(ir: np.ndarray, vi: np.ndarray, *, vi_rgb: np.ndarray | None = None,
           ctx: PairContext | None = None) -> np.ndarray:
     """Fuse with SDNet; float64 0..255 in, min-max stretched float64 0..255 out (RGB for colour VI)."""

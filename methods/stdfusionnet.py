@@ -141,7 +141,7 @@ def forward(ir: np.ndarray, vi_gray: np.ndarray, ctx: PairContext | None = None)
     reference="J. Ma, L. Tang, M. Xu, H. Zhang, G. Xiao, STDFusionNet: An infrared and visible image "
               "fusion network based on salient target detection, IEEE TIM 70 2021; code "
               "github.com/Linfeng-Tang/STDFusionNet, run as in github.com/Linfeng-Tang/VIF-Benchmark",
-    color=True, needs_context=True, version="1")
+    color=True, needs_context=True, mem_bytes_per_pixel=3200, version="1")
 def stdfusionnet(ir: np.ndarray, vi: np.ndarray, *, vi_rgb: np.ndarray | None = None,
                  ctx: PairContext | None = None) -> np.ndarray:
     """Fuse with STDFusionNet; float64 0..255 in, min-max stretched float64 0..255 out (RGB for colour VI)."""
