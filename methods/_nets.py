@@ -76,8 +76,10 @@ def unsafe_pickle_reason(exc: BaseException) -> str | None:
     text = str(exc)
     if "weights only load failed" not in text.lower():
         return None
-    lines = [ln.strip() for ln in text.splitlines()[1:] if ln.strip() and not ln.startswith("Check the doc")]
-    return (lines[0] if lines else "not a weights-only file")[:200]
+    lines = [ln.strip() for ln in text.splitlines()[1:] if "global" in ln.lower()]
+    if not lines:
+        return None  # e.g. "Unsupported operand 110": no object that runs code, a corrupt file
+    return lines[0][:200]
 
 
 def read_torch(path: Path, who: str, key: str | None = "weight") -> dict[str, Any]:
