@@ -23,7 +23,7 @@ def store_snapshot(root: Path) -> dict[str, object]:
     """Every file of a store: bytes, records parsed without their timing (``fuse_seconds``)."""
     out: dict[str, object] = {}
     for p in sorted(root.rglob("*")):
-        if p.is_dir() or p.name.endswith(".tmp"):
+        if p.is_dir() or p.name.startswith("."):  # temp files, the record lock
             continue
         rel = str(p.relative_to(root))
         if p.parent.name == "records":
