@@ -97,12 +97,28 @@ _SETUP_DONE = False
 
 
 def worker_setup() -> None:
-    """Once per worker process: one torch thread (names resolve lazily via the registry)."""
+    """Once per worker process: one torch thread (names resolve lazily via the registry).
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also turns off
+    glibc's dynamic mmap threshold: every array over 128 KiB is then mapped and unmapped, and
+    the page faults doubled the CPU time of the paper metrics (sys 2.6 s vs 0.01 s for 32 metric
+    calls at 640x512). Such a worker gets fixed thresholds instead (mmap above 64 MiB, trim
+    above 256 MiB), measured faster than the default too.
+    """
     global _SETUP_DONE
     if _SETUP_DONE:
         return
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+    if os.environ.get("MALLOC_TRIM_THRESHOLD_") and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
+            libc.mallopt(-3, 64 << 20)   # M_MMAP_THRESHOLD
+        except (OSError, AttributeError):
+            pass
     _SETUP_DONE = True
 
 
