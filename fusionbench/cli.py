@@ -56,6 +56,20 @@ def add_weights_root(p: argparse.ArgumentParser) -> None:
                    "else weights/ beside or under the data root)")
 
 
+# -- executor options (run, reproduce): see fusionbench.executor ----------------------------
+def add_executor(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="where tasks run: local processes (default) or a Dask cluster (pip install 'fusionbench[dask]')")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler to use (tcp://host:8786); default: a local cluster of --jobs workers")
+    p.add_argument("--ship-inputs", action="store_true",
+                   help="send the input images with each task (workers without the data root)")
+
+
+def executor_kwargs(args) -> dict:
+    return {"executor": args.executor, "scheduler": args.scheduler, "ship_inputs": args.ship_inputs}
+
+
 def add_metric_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", help="comma-separated metric names (see `fusionbench metrics`)")
     p.add_argument("--preset", help="a named metric set (see `fusionbench metrics`)")
@@ -171,13 +185,29 @@ def cmd_datasets(args) -> int:
     rows = []
     for name, entry in listing("datasets").items():
         s = SimpleNamespace(**entry)
-        where, present = dataset_location(s, args.data_root)
-        rows.append([name, s.description, str(where) if where else "(built in)",
-                     "yes" if present else "MISSING", s.source])
+        where, _ = dataset_location(s, args.data_root)
+        present = _presence(name, where, args.data_root)
+        rows.append([name, s.description, str(where) if where else "(built in)", present,
+                     getattr(s, "test_list", "") or "", s.source])
     print(f"data root: {data_root(args.data_root)}")
-    print(tabulate(rows, headers=["dataset", "description", "expected at", "present", "source"],
+    print(tabulate(rows, headers=["dataset", "description", "expected at", "present", "test list", "source"],
                    tablefmt="simple"))
     return 0
+
+
+def _presence(name: str, where, root) -> str:
+    """``yes (N pairs)`` when the dataset's loader finds it (layouts differ: ir/ vi/,
+    train/test, infrared/visible), ``MISSING`` otherwise; only folders that exist are read."""
+    if where is None:
+        return "yes"
+    if not Path(where).is_dir():
+        return "MISSING"
+    from .data import load_dataset
+
+    try:
+        return f"yes ({len(load_dataset(name, root=root).pairs)} pairs)"
+    except FusionbenchError:
+        return "MISSING"
 
 
 def cmd_run(args) -> int:
@@ -194,7 +224,7 @@ def cmd_run(args) -> int:
                     pairs=[p for p in args.pairs.split(",") if p] if args.pairs else None,
                     weights_root=args.weights_root, recompute=args.recompute,
                     float_range=args.float_range, max_megapixels=args.max_megapixels,
-                    allow_identical=args.allow_identical)
+                    allow_identical=args.allow_identical, **executor_kwargs(args))
     bad = sum(s.count("failed") for s in summaries)
     return 1 if bad else 0
 
@@ -259,6 +289,7 @@ def _configure_run(p) -> None:
     add_results(p)
     add_data_root(p)
     add_jobs(p)
+    add_executor(p)
     add_weights_root(p)
     p.add_argument("--weights", help="weights file passed to the method(s) as parameter `weights`")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",

@@ -54,17 +54,23 @@ def array_digest(*arrays: np.ndarray) -> str:
     return _digest(*arrays)
 
 
-def cache_key(call: MethodCall, ir_raw: np.ndarray, vi_raw: np.ndarray, pair: str) -> str:
-    """Hash of the method fingerprint, the pair name, the input pixels and, for methods that
-    read a per-pair file (``spec.pair_inputs``, e.g. ``folder:<name>``), that file's content."""
+def cache_key_from_digest(call: MethodCall, digest: str, pair: str) -> str:
+    """The cache key from the inputs' :func:`array_digest`: hash of the method fingerprint, the
+    pair name, the input pixels' digest and, for methods that read a per-pair file
+    (``spec.pair_inputs``, e.g. ``folder:<name>``), that file's content."""
     fp = json.dumps(method_fingerprint(call), sort_keys=True)
     h = hashlib.sha256(fp.encode())
     h.update(pair.encode())
-    h.update(array_digest(ir_raw, vi_raw).encode())
+    h.update(digest.encode())
     if call.spec.pair_inputs is not None:
         for f in call.spec.pair_inputs(dict(call.params), pair):
             h.update(sha256_file(f).encode())
     return h.hexdigest()
+
+
+def cache_key(call: MethodCall, ir_raw: np.ndarray, vi_raw: np.ndarray, pair: str) -> str:
+    """:func:`cache_key_from_digest` of the two input arrays."""
+    return cache_key_from_digest(call, array_digest(ir_raw, vi_raw), pair)
 
 
 def _resolved(call: MethodCall) -> dict[str, Any]:

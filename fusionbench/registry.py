@@ -65,6 +65,7 @@ class MethodSpec:
     reference: str = ""
     trainer: Callable[..., Any] | None = None
     resolve_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    resources: dict[str, float] = field(default_factory=dict)  # worker resources its fusing wants
     mem_bytes_per_pixel: float | None = None
     pair_inputs: Callable[[dict[str, Any], str], list[Any]] | None = None
 
@@ -134,6 +135,7 @@ class DatasetSpec:
     splits: tuple[str, ...] = ()
     default_split: str | None = None
     split_notes: dict[str, str] = field(default_factory=dict)   # e.g. "fusionbench's own list"
+    test_list: str = ""   # the official test list or split, shown by `fusionbench datasets`
 
 
 @dataclass

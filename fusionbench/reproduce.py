@@ -356,8 +356,12 @@ def write_tables(plan_: Plan, store: ResultStore, log: Callable[[str], None] | N
 def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs: float | None = None,
             max_steps: int | None = None, seed: int = 0, retrain: bool = False,
             log: Callable[[str], None] | None = None, write: bool = True,
-            weights_root: os.PathLike | str | None = None) -> ReproduceReport:
+            weights_root: os.PathLike | str | None = None, executor="local",
+            scheduler: str | None = None, ship_inputs: bool = False) -> ReproduceReport:
     """Run a plan's tasks in order (resumable), then write the tables.
+
+    ``executor``/``scheduler``/``ship_inputs``: see :func:`fusionbench.runner.run` (a Dask
+    cluster is started once for all tasks).
 
     Training uses the method's registered ``trainer`` (``epochs``/``max_steps`` budget; None =
     the recipe's defaults); an existing weights file is reused unless ``retrain`` (then the
@@ -367,9 +371,12 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
     """
     from tqdm import tqdm
 
+    from .executor import Executor, make_executor
     from .runner import run
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
+    ex = executor if isinstance(executor, Executor) or executor == "local" else \
+        make_executor(executor, jobs=jobs, scheduler=scheduler, log=log)
     show = progress if progress is not None else sys.stderr.isatty()
     report = ReproduceReport(plan=plan_)
     t0 = time.perf_counter()
@@ -422,7 +429,7 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
                 summaries = run([t.method], t.dataset, metrics=plan_.metrics, results=plan_.results,
                                 root=plan_.data_root, jobs=jobs, progress=False,
                                 method_params=t.params or None, log=runner_log, on_pair=on_pair,
-                                weights_root=weights_root)
+                                weights_root=weights_root, executor=ex, ship_inputs=ship_inputs)
                 report.summaries += summaries
                 for s in summaries:
                     if s.count("failed"):
@@ -439,6 +446,8 @@ def execute(plan_: Plan, *, jobs: int = 1, progress: bool | None = None, epochs:
                 log(f"{head} progress {done_pairs}/{plan_.pairs_todo} pairs, {el / 60:.1f} min elapsed, {eta}")
     finally:
         bar.close()
+        if ex is not executor:
+            ex.close()
     if write:
         report.tables_written = write_tables(plan_, ResultStore(plan_.results), log)
     report.seconds = time.perf_counter() - t0

@@ -5,15 +5,18 @@ Protocol (the paper's): metrics are computed on the *saved* 8-bit image
 resolved parameters (files named in them by content), the method's ``version`` and the input
 pixels; a finished pair whose key matches is reused, and only metrics missing from its record
 (or whose metric ``version`` changed) are computed. See :mod:`fusionbench.store` for the files.
+
+This module is the *client*: it validates the inputs once (keeping only their digests), plans
+one task per (method, pair) that still needs work (:func:`plan_task`, from ``store.status``),
+hands the tasks to an executor (:mod:`fusionbench.executor`: serial, a local process pool or a
+Dask cluster) and writes every result into the store itself (:func:`commit_result`: PNG, then
+record), so every executor gives the same files.
 """
 from __future__ import annotations
 
 import hashlib
-import json
-import multiprocessing as mp
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from .api import compute_metric, run_method
-from .data import DatasetRef, Pair, load_dataset, validate_pairs
-from .errors import FusionbenchError, InputError, MissingResultError, StoreError, WeightsError
+from .data import DatasetRef, Pair, load_dataset
+from .errors import FusionbenchError, InputError, StoreError, WeightsError
 
 #: errors that concern the whole method or store, not one pair: they abort the run
 FATAL = (WeightsError, StoreError)
-from .imageio import array_digest, atomic_write_bytes, encode_png, is_gray_rgb, quantize, read_image, rgb2gray
+from .imageio import array_digest, atomic_write_bytes
 from .registry import MethodCall, get_metric, parse_method, resolve_metrics
-from .identity import cache_key, display_name, method_fingerprint, store_name  # noqa: F401
+from .identity import cache_key, cache_key_from_digest, display_name, method_fingerprint, store_name  # noqa: F401
+from .executor import Executor, Task, TaskResult, execute_task, make_executor, portable, ship
 from .store import ResultStore
 
 
@@ -99,50 +102,80 @@ class MethodSummary:
                 f"{n_metrics} metric values computed) -> {self.scores_path}")
 
 
+def _modules(call: MethodCall, metric_names: Sequence[str]) -> tuple[str, ...]:
+    """Modules outside fusionbench that registered the method/metrics (a worker imports them)."""
+    mods = {call.spec.fn.__module__, *(get_metric(m).fn.__module__ for m in metric_names)}
+    return tuple(sorted(m for m in mods if not m.startswith("fusionbench") and m != "__main__"))
+
+
+def plan_task(store: ResultStore, ds: DatasetRef, call: MethodCall, pair: Pair, digest: str,
+              metric_names: Sequence[str], weights_root: Path | None, task_id: int, *,
+              recompute: bool = False, ship_inputs: bool = False):
+    """What one (method, pair) needs, from ``store.status``: ``(task or None, status)``.
+
+    No valid record for the cache key -> fuse and score every metric; a valid record missing
+    metrics (or with older metric versions) -> a scoring task carrying its stored PNG; else
+    nothing (None). The pair's pixels are dropped afterwards (client memory stays flat).
+    """
+    key = cache_key_from_digest(call, digest, pair.name)
+    st = store.status(ds.label, call, pair, metric_names, key=key, recompute=recompute)
+    if st.done:
+        return None, st
+    png = None if st.fuse else store.fused_path(ds.label, st.store_name, pair.name).read_bytes()
+    portable_pair = None if ship_inputs else portable(pair)
+    task = Task(id=task_id, method=call.spec.name, variant=call.variant, params=dict(call.params),
+                pair_name=pair.name, dataset=ds.label, store_name=st.store_name,
+                ctx=ds.context(pair.name, weights_root), digest=digest, fuse=st.fuse,
+                metrics=list(metric_names) if st.fuse else list(st.missing), pair=portable_pair,
+                inputs=ship(pair) if portable_pair is None else None, png=png,
+                modules=_modules(call, metric_names), resources=dict(getattr(call.spec, "resources", None) or {}))
+    pair._cache.clear()
+    return task, st
+
+
+def commit_result(store: ResultStore, task: Task, res: TaskResult, st, *, recompute: bool = False,
+                  method: str = "") -> PairOutcome:
+    """Write a worker's result into the store (PNG, then record): the client's job only.
+
+    Records are merged under the store's per-record lock (scores a concurrent run stored for
+    the same key are kept); ``recompute`` overwrites.
+    """
+    if res.status == "fatal":
+        raise res.error if res.error is not None else StoreError(f"{task.method}: worker failed")
+    if res.status in ("missing", "failed"):
+        return PairOutcome(task.pair_name, res.status, message=res.message, seconds=res.seconds)
+    rec = st.record
+    if res.status == "fused":
+        assert res.png is not None
+        atomic_write_bytes(store.fused_path(task.dataset, task.store_name, task.pair_name), res.png)
+        rec = {"key": st.key, "pair": task.pair_name, "method": method,
+               "fused_sha256": hashlib.sha256(res.png).hexdigest(),
+               "fuse_seconds": res.fuse_seconds, "scores": {}, "colour": res.colour}
+    assert rec is not None
+    rec = {k: v for k, v in rec.items() if k != "store_version"}
+    rec = {**rec, "scores": {**rec.get("scores", {}), **res.scores}}
+    if recompute:
+        store.write_record(task.dataset, task.store_name, task.pair_name, rec)
+    else:
+        store.merge_record(task.dataset, task.store_name, task.pair_name, rec)
+    return PairOutcome(task.pair_name, "fused" if res.status == "fused" else "reused",
+                       len(res.scores), seconds=res.seconds, note=res.note)
+
+
 def process_pair(store: ResultStore, ds: DatasetRef, call: MethodCall, pair: Pair,
                  metric_names: Sequence[str], weights_root: Path | None = None, *,
                  recompute: bool = False) -> PairOutcome:
-    """Fuse (or reuse) one pair and compute its missing metrics; writes PNG then record.
+    """Fuse (or reuse) one pair and compute its missing metrics in this process; writes PNG
+    then record (the serial path of :func:`run`, one task).
 
     The store folder is ``ds.label`` (``roadscene-all``) / :func:`store_name` of the call;
-    context-aware methods receive ``ds.context(pair)`` (the dataset's own name under the data
-    root, ``roadscene``). ``recompute`` ignores the cache (fuses and scores again).
+    context-aware methods receive ``ds.context(pair)``. ``recompute`` ignores the cache.
     """
-    t0 = time.perf_counter()
-    dataset = ds.label
-    st = store.status(dataset, call, pair, metric_names, recompute=recompute)
-    name = st.store_name
-    rec = st.record
-    status = "reused"
-    if st.fuse:
-        try:
-            fused = run_method(call, pair.ir(), pair.vi(), vi_rgb=pair.vi_rgb(),
-                               ctx=ds.context(pair.name, weights_root))
-        except MissingResultError as exc:
-            return PairOutcome(pair.name, "missing", message=str(exc))
-        q = quantize(fused)
-        png = encode_png(q)
-        atomic_write_bytes(store.fused_path(dataset, name, pair.name), png)
-        rec = {"key": st.key, "pair": pair.name, "method": call.full_name,
-               "fused_sha256": hashlib.sha256(png).hexdigest(),
-               "fuse_seconds": round(time.perf_counter() - t0, 4), "scores": {},
-               "colour": bool(q.ndim == 3 and not is_gray_rgb(q))}
-        rec = store.merge_record(dataset, name, pair.name, rec) if not recompute else rec
-        if recompute:
-            store.write_record(dataset, name, pair.name, rec)
-        status = "fused"
-    todo = list(st.missing)
-    fused8 = read_image(store.fused_path(dataset, name, pair.name), max_megapixels=float("inf"))  # our own PNG
-    note = _same_as_source_note(fused8, pair.ir_raw(), pair.vi_raw())
-    if todo:
-        raw = (pair.ir_raw(), pair.vi_raw(), fused8)
-        gray = [np.asarray(rgb2gray(a), dtype=np.float64) for a in raw]
-        scores = {}
-        for m in todo:
-            spec = get_metric(m)
-            scores[m] = {"version": spec.version, "values": compute_metric(spec, raw, gray)}
-        store.merge_record(dataset, name, pair.name, {**rec, "scores": {**rec.get("scores", {}), **scores}})
-    return PairOutcome(pair.name, status, len(todo), seconds=time.perf_counter() - t0, note=note)
+    digest = array_digest(pair.ir_raw(), pair.vi_raw())
+    task, st = plan_task(store, ds, call, pair, digest, metric_names, weights_root, 0, recompute=recompute)
+    if task is None:
+        return PairOutcome(pair.name, "reused")
+    return commit_result(store, task, execute_task(task), st, recompute=recompute, method=call.full_name)
 
 
 def _same_as_source_note(fused8: np.ndarray, ir_raw: np.ndarray, vi_raw: np.ndarray) -> str:
@@ -156,24 +189,30 @@ def _same_as_source_note(fused8: np.ndarray, ir_raw: np.ndarray, vi_raw: np.ndar
     return f"fused ≈ {'infrared' if role == 'ir' else 'visible'} on {frac:.0%} of pixels"
 
 
-_WORK: dict[str, Any] = {}
+def _validate(pairs: Sequence[Pair], label: str, *, allow_identical: bool = True) -> dict[str, str]:
+    """Load every pair once, reporting all problems in one :class:`InputError` (as
+    :func:`fusionbench.data.validate_pairs`); returns each pair's input digest. The pixels are
+    not kept, so the client's memory does not grow with the dataset. Unless
+    ``allow_identical``, a pair whose infrared and visible are identical is refused."""
+    from .api import identical_error, identical_sources
 
-
-def _worker_init() -> None:
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-
-
-def _work_one(i: int) -> PairOutcome:
-    w = _WORK
-    pair = w["pairs"][i]
-    try:
-        return process_pair(w["store"], w["ds"], w["call"], pair, w["metrics"], w["weights_root"],
-                            recompute=w["recompute"])
-    except FATAL:
-        raise
-    except FusionbenchError as exc:
-        return PairOutcome(pair.name, "failed", message=str(exc))
+    if not pairs:
+        raise InputError(f"{label}: empty dataset (no pairs)")
+    problems, digests, same = [], {}, []
+    for p in pairs:
+        msgs = p.problems()
+        problems += msgs
+        if not msgs:
+            digests[p.name] = array_digest(p.ir_raw(), p.vi_raw())
+            if not allow_identical and identical_sources(p.ir_raw(), p.vi_raw()):
+                same.append(p.name)
+        if p.loader is not None or p.ir_path is not None:
+            p._cache.clear()
+    if problems:
+        raise InputError(f"{label}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    if same:
+        raise identical_error(f"{label}, pair(s) {', '.join(same)}")
+    return digests
 
 
 def _parse_with_params(methods: Sequence[str], params: dict[str, Any]) -> list[MethodCall]:
@@ -198,12 +237,18 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
         weights_root: os.PathLike | str | None = None,
         calls: Sequence[MethodCall] | None = None, recompute: bool = False,
         float_range: float | None = None, max_megapixels: float | None = None,
-        allow_identical: bool = False) -> list[MethodSummary]:
+        executor: str | Executor = "local", scheduler: str | None = None,
+        ship_inputs: bool = False, allow_identical: bool = False) -> list[MethodSummary]:
     """Fuse and score a dataset with each method; returns one summary per method.
 
     Everything is validated before work starts (method names, metric names, every image of
-    the dataset). Finished pairs are reused (see module docstring). ``jobs > 1`` fuses pairs
-    in that many forked processes; results are identical to ``jobs=1``. ``pairs`` restricts the
+    the dataset). Finished pairs are reused (see module docstring). The work, one task per
+    (method, pair) still to do, runs on ``executor`` (:mod:`fusionbench.executor`): ``"local"``
+    (this process for ``jobs=1``, else a pool of ``jobs`` processes), ``"dask"`` (the cluster at
+    ``scheduler``, else a local one of ``jobs`` workers) or an :class:`Executor` instance; only
+    this process writes the store, so results are identical whatever runs the tasks.
+    ``ship_inputs`` sends each pair's file bytes with its task (workers without the data root).
+    Outcomes arrive in completion order (``on_pair``); summaries list them in pair order. ``pairs`` restricts the
     run to those pair names (``scores.csv`` still lists every finished pair of the dataset).
     ``on_pair(outcome)`` is called after each pair (e.g. to drive an outer progress bar).
     ``dataset`` is a name/folder or an already resolved :class:`DatasetRef`; ``calls`` (parsed
@@ -218,8 +263,6 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     (:func:`check_jobs`). A fused image equal to one source on >= 90% of the pixels gets a
     per-pair note in the summary (``PairOutcome.note``), not an error.
     """
-    from tqdm import tqdm
-
     log = log or (lambda msg: print(msg, file=sys.stderr))
     jobs = check_jobs(jobs, log)
     if calls is None:
@@ -241,68 +284,80 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
 
     check_pairs(work, [c.spec for c in calls], max_megapixels=max_megapixels,
                 jobs=min(jobs, len(work)) if jobs > 1 else 1)
-    validate_pairs(work, f"dataset {label}")
-    if not allow_identical:
-        from .api import identical_error, identical_sources
-
-        same = [p.name for p in work if identical_sources(p.ir_raw(), p.vi_raw())]
-        if same:
-            raise identical_error(f"dataset {label}, pair(s) {', '.join(same)}")
+    digests = _validate(work, f"dataset {label}", allow_identical=allow_identical)
     store = ResultStore(results)
     store.sweep_stale_temps(label)
     order = [p.name for p in all_pairs]
-    pairs = work
+    rank = {n: i for i, n in enumerate(order)}
+    own = not isinstance(executor, Executor)
+    ex = make_executor(executor, jobs=jobs if len(work) > 1 or executor != "local" else 1,
+                       scheduler=scheduler, log=log) if own else executor
     summaries = []
-    for call in calls:
-        name = store_name(call)
-        summary = MethodSummary(display_name(call), label, store_name=name)
-        info = {**method_fingerprint(call), "store_name": name, "label": display_name(call),
-                "dataset": label, "dataset_name": ds.name, "split": ds.split,
-                "dataset_path": str(ds.path) if ds.path else None, "description": call.spec.description}
-        info_written = False
-
-        def finished(out: PairOutcome) -> None:
-            # method.json as soon as one pair is finished: an interrupted run's pairs show at once
-            nonlocal info_written
-            if not info_written and out.status in ("fused", "reused"):
-                store.write_method_info(label, name, info)
-                info_written = True
-            summary.outcomes.append(out)
-            bar.update(1)
-            if on_pair:
-                on_pair(out)
-
-        bar = tqdm(total=len(pairs), desc=f"{name} [{label}]", unit="pair", disable=progress is False
-                   or (progress is None and not sys.stderr.isatty()), file=sys.stderr)
-        if jobs > 1 and len(pairs) > 1:
-            _WORK.update(store=store, ds=ds, call=call, pairs=pairs, metrics=metric_names,
-                         weights_root=wroot, recompute=recompute)
-            ctx = mp.get_context("fork")
-            with ctx.Pool(min(jobs, len(pairs)), initializer=_worker_init) as pool:
-                for out in pool.imap(_work_one, range(len(pairs))):
-                    finished(out)
-            _WORK.clear()
-        else:
-            for pair in pairs:
-                try:
-                    out = process_pair(store, ds, call, pair, metric_names, wroot, recompute=recompute)
-                except FATAL:
-                    bar.close()
-                    raise
-                except FusionbenchError as exc:
-                    out = PairOutcome(pair.name, "failed", message=str(exc))
-                finished(out)
-        bar.close()
-        if info_written:  # again: the latest run's description, and which outputs are colour
-            info["colour_pairs"] = sorted(p for p, r in store.records(label, name).items() if r.get("colour"))
-            store.write_method_info(label, name, info)
-        summary.scores_path = store.write_scores(label, name, order, metric_names)
-        for o in summary.outcomes:
-            if o.status in ("missing", "failed"):
-                log(f"{o.status}: {name} {label}/{o.pair}: {o.message}")
-        log(summary.line())
-        for o in summary.outcomes:
-            if o.note:
-                log(f"  note: {name} {label}/{o.pair}: {o.note}")
-        summaries.append(summary)
+    try:
+        for call in calls:
+            summaries.append(_run_call(call, ds, work, digests, store, ex, metric_names, wroot, order, rank,
+                                       recompute=recompute, ship_inputs=ship_inputs, progress=progress,
+                                       log=log, on_pair=on_pair))
+    finally:
+        if own:
+            ex.close()
     return summaries
+
+
+def _run_call(call: MethodCall, ds: DatasetRef, work: list[Pair], digests: dict[str, str], store: ResultStore,
+              ex: Executor, metric_names: Sequence[str], wroot: Path | None, order: list[str],
+              rank: dict[str, int], *, recompute: bool, ship_inputs: bool, progress, log, on_pair) -> MethodSummary:
+    """One method over the pairs: plan its tasks, run them on ``ex``, commit the results."""
+    from tqdm import tqdm
+
+    label = ds.label
+    name = store_name(call)
+    summary = MethodSummary(display_name(call), label, store_name=name)
+    info = {**method_fingerprint(call), "store_name": name, "label": display_name(call),
+            "dataset": label, "dataset_name": ds.name, "split": ds.split,
+            "dataset_path": str(ds.path) if ds.path else None, "description": call.spec.description}
+    info_written = False
+    bar = tqdm(total=len(work), desc=f"{name} [{label}]", unit="pair", disable=progress is False
+               or (progress is None and not sys.stderr.isatty()), file=sys.stderr)
+    planned: dict[int, tuple] = {}
+
+    def finished(out: PairOutcome) -> None:
+        # method.json as soon as one pair is finished: an interrupted run's pairs show at once
+        nonlocal info_written
+        if not info_written and out.status in ("fused", "reused"):
+            store.write_method_info(label, name, info)
+            info_written = True
+        summary.outcomes.append(out)
+        bar.update(1)
+        if on_pair:
+            on_pair(out)
+
+    def tasks():
+        for i, pair in enumerate(work):
+            task, st = plan_task(store, ds, call, pair, digests[pair.name], metric_names, wroot, i,
+                                 recompute=recompute, ship_inputs=ship_inputs)
+            if task is None:
+                finished(PairOutcome(pair.name, "reused"))
+                continue
+            planned[i] = (task, st)
+            yield task
+
+    try:
+        for res in ex.map_unordered(tasks()):
+            task, st = planned.pop(res.id)
+            finished(commit_result(store, task, res, st, recompute=recompute, method=call.full_name))
+    finally:
+        bar.close()
+    summary.outcomes.sort(key=lambda o: rank.get(o.pair, 0))
+    if info_written:  # again: the latest run's description, and which outputs are colour
+        info["colour_pairs"] = sorted(p for p, r in store.records(label, name).items() if r.get("colour"))
+        store.write_method_info(label, name, info)
+    summary.scores_path = store.write_scores(label, name, order, metric_names)
+    for o in summary.outcomes:
+        if o.status in ("missing", "failed"):
+            log(f"{o.status}: {name} {label}/{o.pair}: {o.message}")
+    log(summary.line())
+    for o in summary.outcomes:
+        if o.note:
+            log(f"  note: {name} {label}/{o.pair}: {o.note}")
+    return summary

@@ -1,7 +1,7 @@
 """``fusionbench reproduce``: run everything the paper's tables need, then write the tables."""
 from __future__ import annotations
 
-from fusionbench.cli import add_data_root, add_jobs, add_results
+from fusionbench.cli import add_data_root, add_executor, add_jobs, add_results, executor_kwargs
 
 
 def _configure(p) -> None:
@@ -10,6 +10,7 @@ def _configure(p) -> None:
     add_results(p)
     add_data_root(p)
     add_jobs(p)
+    add_executor(p)
     p.add_argument("--metrics", help="metrics to score (default: the paper's metrics that are registered)")
     p.add_argument("--no-extras", action="store_true", help="skip the extra rows (methods not in the paper)")
     p.add_argument("--train-ours", action="store_true",
@@ -40,7 +41,7 @@ def cmd_reproduce(args) -> int:
         return 0
     rep = execute(p, jobs=args.jobs, progress=False if args.no_progress else None, epochs=args.epochs,
                   max_steps=args.max_steps, seed=args.seed, retrain=args.retrain,
-                  weights_root=args.weights_root)
+                  weights_root=args.weights_root, **executor_kwargs(args))
     print(f"reproduce finished in {rep.seconds / 60:.1f} min; tables in {Path(p.results) / 'tables'}",
           file=sys.stderr)
     for f in rep.failures:
