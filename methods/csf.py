@@ -174,7 +174,7 @@ def fuse_gray(ir: np.ndarray, vi_gray: np.ndarray, ctx: PairContext | None = Non
 
 
 @register_method(
-    "csf",
+    "csf", resources={"GPU": 1},
     description="CSF (Xu et al. TCI 2021), classification-saliency feature weights, authors' EC/ED weights",
     reference="H. Xu, H. Zhang, J. Ma, Classification saliency-based rule for visible and infrared "
               "image fusion, IEEE TCI 7 2021; code github.com/hanna-xu/CSF, run as in "

@@ -206,7 +206,7 @@ def pil_gray(rgb: np.ndarray) -> np.ndarray:
 
 
 @register_method(
-    "datfuse",
+    "datfuse", resources={"GPU": 1},
     description="DATFuse (Tang et al. TCSVT 2023) dual attention transformer, authors' weights",
     reference="W. Tang, F. He, Y. Liu, Y. Duan, T. Si, DATFuse: Infrared and visible image fusion "
               "via dual attention transformer, IEEE TCSVT 33(7) 2023; code "

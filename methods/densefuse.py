@@ -105,7 +105,7 @@ def fuse_features(f_ir, f_vi, strategy: str):
 
 
 @register_method(
-    "densefuse",
+    "densefuse", resources={"GPU": 1},
     description="DenseFuse (Li & Wu TIP 2019), authors' TF weights (SSIM 1e2); variants add, l1",
     mem_bytes_per_pixel=1700, reference="H. Li, X.-J. Wu, DenseFuse: A fusion approach to infrared and visible images, "
               "IEEE TIP 28(5) 2019; code github.com/hli1221/imagefusion_densefuse",

@@ -96,7 +96,7 @@ def load_model(ctx: PairContext | None = None):
 
 
 @register_method(
-    "didfuse",
+    "didfuse", resources={"GPU": 1},
     description="DIDFuse (Zhao et al. IJCAI 2020) auto-encoder, authors' weights, Sum rule",
     mem_bytes_per_pixel=5700, reference="Z. Zhao et al., DIDFuse: Deep Image Decomposition for Infrared and Visible Image "
               "Fusion, IJCAI 2020; code github.com/Zhaozixiang1228/IVIF-DIDFuse",

@@ -134,7 +134,7 @@ def fuse_features(f1, f2, rule: str):
 
 
 @register_method(
-    "dualfuse",
+    "dualfuse", resources={"GPU": 1},
     description="DualFuse (Fu & Wu ICPR 2020) dual-branch auto-encoder, published weights; "
                 "variants l1 (default), add, channel",
     mem_bytes_per_pixel=2900, reference="Y. Fu, X.-J. Wu, A dual-branch network for infrared and visible image fusion, "

@@ -127,7 +127,7 @@ def _variants():
 
 
 @register_method(
-    "ifcnn",
+    "ifcnn", resources={"GPU": 1},
     description="IFCNN (Zhang et al. Inf. Fusion 2020), authors' weights; variants max (default), "
                 "mean, sum, imagenet",
     reference="Y. Zhang, Y. Liu, P. Sun, H. Yan, X. Zhao, L. Zhang, IFCNN: A general image fusion "

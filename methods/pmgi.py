@@ -123,7 +123,7 @@ def load_model(ctx: PairContext | None = None):
 
 
 @register_method(
-    "pmgi",
+    "pmgi", resources={"GPU": 1},
     description="PMGI (Zhang et al. AAAI 2020), authors' TF weights, test-script batch norm, min-max output",
     reference="H. Zhang, H. Xu, Y. Xiao, X. Guo, J. Ma, Rethinking the image fusion: a fast unified "
               "image fusion network based on proportional maintenance of gradient and intensity, "

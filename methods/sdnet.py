@@ -87,7 +87,7 @@ def load_model(ctx: PairContext | None = None):
 
 
 @register_method(
-    "sdnet",
+    "sdnet", resources={"GPU": 1},
     description="SDNet (Zhang & Ma IJCV 2021), authors' TF weights, min-max output",
     reference="H. Zhang, J. Ma, SDNet: A versatile squeeze-and-decomposition network for real-time "
               "image fusion, IJCV 129 2021; code github.com/HaoZhang1018/SDNet, run as in "

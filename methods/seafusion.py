@@ -162,7 +162,7 @@ def _save_rule(x: np.ndarray) -> np.ndarray:
 
 
 @register_method(
-    "seafusion",
+    "seafusion", resources={"GPU": 1},
     description="SeAFusion (Tang et al. Inf. Fusion 2022) fusion network, authors' weights, "
                 "Y-channel fusion with Cb/Cr restored",
     reference="L. Tang, J. Yuan, J. Ma, Image fusion in the loop of high-level vision tasks: a "

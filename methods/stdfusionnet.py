@@ -136,7 +136,7 @@ def forward(ir: np.ndarray, vi_gray: np.ndarray, ctx: PairContext | None = None)
 
 
 @register_method(
-    "stdfusionnet",
+    "stdfusionnet", resources={"GPU": 1},
     description="STDFusionNet (Ma et al. TIM 2021), authors' TF weights, min-max output",
     reference="J. Ma, L. Tang, M. Xu, H. Zhang, G. Xiao, STDFusionNet: An infrared and visible image "
               "fusion network based on salient target detection, IEEE TIM 70 2021; code "

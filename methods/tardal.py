@@ -142,7 +142,7 @@ def _resolve(params: dict) -> dict:
 
 
 @register_method(
-    "tardal",
+    "tardal", resources={"GPU": 1},
     description="TarDAL (Liu et al. CVPR 2022) generator, authors' weights; variants plus, plusplus",
     reference="J. Liu, X. Fan, Z. Huang, G. Wu, R. Liu, W. Zhong, Z. Luo, Target-aware dual "
               "adversarial learning and a multi-scenario multi-modality benchmark to fuse "

@@ -77,7 +77,7 @@ def load_model(ctx: PairContext | None = None):
 
 
 @register_method(
-    "u2fusion",
+    "u2fusion", resources={"GPU": 1},
     description="U2Fusion (Xu et al. TPAMI 2020) generator, authors' weights, output max-scaled",
     mem_bytes_per_pixel=4100, reference="H. Xu, J. Ma, J. Jiang, X. Guo, H. Ling, U2Fusion: A unified unsupervised image "
               "fusion network, IEEE TPAMI 44(1) 2022 (online 2020); code github.com/hanna-xu/U2Fusion",

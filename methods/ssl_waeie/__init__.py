@@ -116,7 +116,7 @@ def _device(device: str) -> str:
 
 
 @register_method(
-    "ssl_waeie",
+    "ssl_waeie", resources={"GPU": 1},
     description="SSL-WAEIE: weighted auto-encoder + CNN information exchange (paper's method, trained here on tno_train)",
     mem_bytes_per_pixel=3000, reference="Zhang, Nie, Cao, SSL-WAEIE, IEEE/CAA J. Autom. Sinica 9, 2022; implemented from the paper (no code released)",
     params={"config": "default", "weights": None, "device": "auto"},
