@@ -297,14 +297,59 @@ class ResultStore:
         label = info.get("label")
         return label if isinstance(label, str) else method
 
+    INDEX = ".index.json"
+
     def records(self, dataset: str, method: str) -> dict[str, dict[str, Any]]:
-        rec_dir = self.method_dir(dataset, method) / "records"
-        out = {}
-        if rec_dir.is_dir():
-            for p in sorted(rec_dir.glob("*.json")):
-                rec = self.read_record(dataset, method, p.stem)
-                if rec is not None:
-                    out[p.stem] = rec
+        """``{pair: record}`` of every valid record of a method (see :meth:`read_record`).
+
+        Verifying a record hashes its PNG; to keep tables fast on large stores the verified
+        records are kept in ``<method-dir>/.index.json``, each with the (inode, size, mtime) of
+        its record and PNG. An entry is used only while both files are unchanged (every store
+        write is a rename, which changes the inode), else the record is verified again. The index
+        is a cache: deleting it costs time, never correctness.
+        """
+        folder = self.method_dir(dataset, method)
+        rec_dir = folder / "records"
+        out: dict[str, dict[str, Any]] = {}
+        if not rec_dir.is_dir():
+            return out
+        idx_path = folder / self.INDEX
+        try:
+            idx = json.loads(idx_path.read_text())
+            entries = idx["entries"] if isinstance(idx, dict) and idx.get("v") == 1 else {}
+            if not isinstance(entries, dict):
+                entries = {}
+        except (OSError, ValueError, KeyError, TypeError):
+            entries = {}
+        changed = False
+        seen = set()
+        for p in sorted(rec_dir.glob("*.json")):
+            pair = p.stem
+            seen.add(pair)
+            try:
+                a, b = p.stat(), self.fused_path(dataset, method, pair).stat()
+            except OSError:
+                continue
+            sig = [a.st_ino, a.st_size, a.st_mtime_ns, b.st_ino, b.st_size, b.st_mtime_ns]
+            e = entries.get(pair)
+            if isinstance(e, dict) and e.get("sig") == sig and isinstance(e.get("rec"), dict):
+                out[pair] = e["rec"]
+                continue
+            rec = self.read_record(dataset, method, pair)
+            if rec is not None:
+                out[pair] = rec
+                entries[pair] = {"sig": sig, "rec": rec}
+            else:
+                entries.pop(pair, None)
+            changed = True
+        for gone in [k for k in entries if k not in seen]:
+            entries.pop(gone)
+            changed = True
+        if changed:
+            try:
+                atomic_write_text(idx_path, json.dumps({"v": 1, "entries": entries}, sort_keys=True))
+            except (OSError, StoreError):
+                pass  # a read-only store: verify every time
         return out
 
     def write_scores(self, dataset: str, method: str, pairs: Iterable[str] | None = None,

@@ -19,9 +19,7 @@ def _levels(x: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(np.asarray(x, np.float64) + 0.5), 0, 255).astype(np.int64)
 
 
-def _entropy_of(p: np.ndarray, log) -> float:
-    p = p[p > 0]
-    return float(-(p * log(p)).sum())
+from fusionbench.metrics._matlab import entropy_of as _entropy_of  # noqa: E402
 
 
 def _mi_from_levels(a: np.ndarray, b: np.ndarray, log) -> float:

@@ -14,36 +14,8 @@ from fusionbench.registry import register_metric
 N_LEVELS = 256
 
 
-def _stretch(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    y = (x - lo) / (hi - lo) * 255.0
-    r = np.floor(y)
-    r += (y - r) >= 0.5                      # MATLAB round (half away from zero; y >= 0)
-    return r
-
-
-def normalize1(img: np.ndarray) -> np.ndarray:
-    """Liu's ``normalize1``: min-max stretch to 0..255, rounded half away from zero (uint8).
-
-    An all-zero image is kept; any other constant image (where MATLAB divides by zero) maps to
-    level 0. For 8-bit images the stretch maps the occupied levels one-to-one, so entropies and
-    mutual information are unchanged by it; they are mapped through a 256-entry table computed
-    with the same formula.
-    """
-    x = np.asarray(img, dtype=np.float64)
-    lo, hi = float(x.min()), float(x.max())
-    if hi == lo:
-        return np.zeros(x.shape, dtype=np.uint8)
-    if lo >= 0 and hi <= 255:
-        levels = x.astype(np.uint8)
-        if (levels == x).all():               # integer-valued: stretch the 256 levels once
-            table = _stretch(np.arange(256.0), lo, hi).clip(0, 255).astype(np.uint8)
-            return cv2.LUT(levels, table)
-    return _stretch(x, lo, hi).astype(np.uint8)
-
-
-def _entropy(p: np.ndarray) -> float:
-    p = p[p > 0]
-    return float(-(p * np.log2(p)).sum())
+from fusionbench.metrics._matlab import entropy_of as _entropy  # noqa: E402
+from fusionbench.metrics._matlab import normalize1_levels as normalize1  # noqa: E402
 
 
 def mutual_info(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:

@@ -16,18 +16,7 @@ from fusionbench.metrics._filters import ArrayMemo, freq_filter, sep_correlate, 
 from fusionbench.registry import register_metric
 
 
-def normalize1(x: np.ndarray) -> np.ndarray:
-    """Liu's ``normalize1``: ``round((x - min) / (max - min) * 255)``; an all-zero image stays zero.
-
-    A constant non-zero image gives NaN (0/0), as in the original.
-    """
-    x = np.asarray(x, np.float64)
-    hi, lo = x.max(), x.min()
-    if hi == 0 and lo == 0:
-        return x.copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        y = (x - lo) / (hi - lo)
-    return np.floor(y * 255 + 0.5)     # MATLAB round (half away from zero) on values >= 0
+from fusionbench.metrics._matlab import normalize1  # noqa: E402  (one policy for constant images)
 
 
 def freqspace_mesh(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -19,14 +19,10 @@ C1 = C2 = 2e-16
 THRESHOLD = 0.75
 
 
-def _gaussian_1d(size: int = WIN, sigma: float = SIGMA) -> np.ndarray:
-    """1-D factor of ``fspecial('gaussian', size, sigma)`` (normalised; the 2-D window is its outer product)."""
-    x = np.arange(size) - (size - 1) / 2
-    g = np.exp(-x * x / (2 * sigma * sigma))
-    return g / g.sum()
+from fusionbench.metrics._matlab import gaussian_1d as _gaussian_1d  # noqa: E402
 
 
-_G = _gaussian_1d()
+_G = _gaussian_1d(WIN, SIGMA)
 _HALF = WIN // 2
 
 

@@ -18,14 +18,7 @@ SSIM_L = 255.0
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
-def gaussian_1d(size: int = 11, sigma: float = 1.5) -> np.ndarray:
-    """1-D factor of MATLAB ``fspecial('gaussian', size, sigma)`` (normalised to sum 1).
-
-    The 2-D window is ``outer(g, g)``; MATLAB's window equals it to round-off.
-    """
-    x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
-    return g / g.sum()
+from fusionbench.metrics._matlab import gaussian_1d  # noqa: E402,F401  (re-exported)
 
 
 def filter2_valid(img: np.ndarray, g: np.ndarray) -> np.ndarray:

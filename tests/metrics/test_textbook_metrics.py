@@ -290,3 +290,18 @@ def test_inputs_are_validated():
             get_metric(name).fn(a, a, np.full((20, 20), np.nan))
     with pytest.raises(ValueError, match="outside 0..255"):
         get_metric("ssim").fn(a, a, a + 300)
+
+
+def test_normalize1_has_one_policy_for_constant_images():
+    """Liu's normalize1 divides 0 by 0 on a constant image; fusionbench maps it to level 0
+    everywhere, in every metric that uses it (nmi, qcb, qcv), instead of NaN or a crash."""
+    from fusionbench.metrics import nmi, perceptual
+    from fusionbench.metrics._matlab import normalize1, normalize1_levels
+
+    flat = np.full((40, 50), 77.0)
+    assert (normalize1(flat) == 0).all() and (normalize1_levels(flat) == 0).all()
+    assert nmi.normalize1 is normalize1_levels and perceptual.normalize1 is normalize1
+    ramp = np.tile(np.arange(50.0), (40, 1)) * 2 + 10
+    want = np.floor((ramp - 10) / 98 * 255 + 0.5)                 # MATLAB round of the stretch
+    assert np.array_equal(normalize1(ramp), want)
+    assert np.array_equal(normalize1_levels(ramp.astype(np.uint8)), want.astype(np.uint8))
