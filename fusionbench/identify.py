@@ -325,9 +325,12 @@ def decimals(text: str) -> int:
     return len(t.split(".", 1)[1]) if "." in t else 0
 
 
-def rank_column(label: str, rows: Sequence[RowData], convs: Sequence[Convention], top: int | None = None
-                ) -> list[dict[str, Any]]:
-    """Conventions ranked for one column: ``[{metric, params, max_abs_err, mean_abs_err, rows}]``."""
+def rank_column(label: str, rows: Sequence[RowData], convs: Sequence[Convention], top: int | None = None,
+                quantities: set[str] | None = None) -> list[dict[str, Any]]:
+    """Conventions ranked for one column: ``[{metric, params, max_abs_err, mean_abs_err, rows}]``.
+
+    ``quantities``: rank only conventions measuring these (a paper column's quantity).
+    """
     used = [r for r in rows if r.printed.get(label, "").strip() and r.pairs]
     if not used:
         return []
@@ -335,6 +338,8 @@ def rank_column(label: str, rows: Sequence[RowData], convs: Sequence[Convention]
     unit = np.array([10.0 ** -decimals(r.printed[label]) for r in used])
     ranked = []
     for i, c in enumerate(convs):
+        if quantities and c.quantity not in quantities:
+            continue
         means = np.array([float(np.mean(r.values[c.name])) for r in used])
         err = np.abs(means - printed) / unit
         if not np.all(np.isfinite(err)):
@@ -351,13 +356,18 @@ def rank_column(label: str, rows: Sequence[RowData], convs: Sequence[Convention]
 
 
 def identify(store, dataset: str, rows, convs, *, pairs=None, data_root=None, top: int | None = 10,
-             log=None) -> dict[str, Any]:
-    """``{"columns": {label: ranked list}, "rows": {row: {method, n}}}`` for one table."""
+             log=None, column_quantities: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    """``{"columns": {label: ranked list}, "rows": {row: {method, n}}}`` for one table.
+
+    ``column_quantities``: per column label, the quantities its candidates must measure (none:
+    the whole catalogue competes).
+    """
     data = collect(store, dataset, rows, convs, pairs=pairs, data_root=data_root, log=log)
     labels = list(dict.fromkeys(k for r in data for k in r.printed))
     return {"dataset": dataset, "catalogue_size": len(convs),
             "rows": {r.row: {"method": r.method, "n": len(r.pairs)} for r in data},
-            "columns": {lab: rank_column(lab, data, convs, top) for lab in labels}}
+            "columns": {lab: rank_column(lab, data, convs, top, (column_quantities or {}).get(lab))
+                        for lab in labels}}
 
 
 # -- inputs ----------------------------------------------------------------------------------
@@ -393,11 +403,15 @@ def read_table(path: os.PathLike | str) -> list[tuple[str, str, dict[str, str]]]
 PAPER_EXACT_ROWS = ("rfn_nest", "fusiongan", "didfuse", "bayesian", "densefuse")
 
 
-def paper_rows(store, paper_name: str, number: int) -> tuple[str, list[tuple[str, str, dict[str, str]]]]:
+def paper_rows(store, paper_name: str, number: int, *, allow_partial: bool = False,
+               log: Callable[[str], None] | None = None
+               ) -> tuple[str, list[tuple[str, str, dict[str, str]]]]:
     """(dataset, rows) of a paper table: the exact-output rows whose images the store holds.
 
-    Each row uses ``published:<folder>`` when stored, else its own method. Printed values are
-    formatted back from the JSON with 4 decimals (the paper's printing; see its notes).
+    Each row uses whichever of ``published:<folder>`` and its own method holds more pairs (the
+    published folder on a tie). A row covering fewer pairs than the table's ``n_pairs`` is left
+    out (its mean is not the printed mean's) unless ``allow_partial``; ``log`` says so. Printed
+    values are formatted back from the JSON with 4 decimals (the paper's printing; see its notes).
     """
     from .paper import load_paper
 
@@ -409,12 +423,30 @@ def paper_rows(store, paper_name: str, number: int) -> tuple[str, list[tuple[str
         if r.key not in PAPER_EXACT_ROWS or not r.paper:
             continue
         cands = ([f"published:{r.published}"] if r.published else []) + ([r.method] if r.method else [])
-        method = next((m for m in cands if m in known), None)
-        if method is None:
+        cands = [m for m in cands if m in known]
+        if not cands:
+            continue
+        counts = {m: len(store.records(t.dataset, m)) for m in cands}
+        method = max(cands, key=lambda m: counts[m])  # first (published) wins ties
+        if counts[method] < t.n_pairs and not allow_partial:
+            if log:
+                log(f"note: table {number}: row {r.name} left out: {method} holds {counts[method]} of "
+                    f"{t.n_pairs} pairs (--allow-partial uses it on those)")
             continue
         printed = {f"T{number}:{c}": f"{v:.4f}" for c, v in zip(paper.columns, r.paper) if v is not None}
         rows.append((f"{r.name} ({method})", method, printed))
     return t.dataset, rows
+
+
+def paper_column_quantities(paper_name: str, number: int) -> dict[str, set[str]]:
+    """``{"T<n>:<column>": {quantities of the metrics the paper JSON lists for it}}``."""
+    from .paper import load_paper
+    from .registry import METRICS, discover
+
+    discover()
+    paper = load_paper(paper_name)
+    return {f"T{number}:{c}": {METRICS[m].measures for m in paper.column_metrics[c] if m in METRICS}
+            for c in paper.columns}
 
 
 # -- text --------------------------------------------------------------------------------------

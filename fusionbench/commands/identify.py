@@ -27,6 +27,11 @@ def _configure(p) -> None:
                    "per-source reductions)")
     p.add_argument("--quantities", help="catalogue: only conventions measuring these quantities (nmi,ssim)")
     p.add_argument("--no-generated", action="store_true", help="catalogue: registered configurations only")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="--paper: also use rows the store holds on fewer pairs than the table (means over those)")
+    p.add_argument("--any-quantity", action="store_true",
+                   help="--paper: let every convention compete for each column (default: only those measuring "
+                   "the column's quantity, e.g. nmi for NMI)")
     p.add_argument("--top", type=int, default=5, help="conventions listed per column (default 5)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     add_results(p)
@@ -51,23 +56,26 @@ def cmd_identify(args) -> int:
     if args.table:
         if not args.dataset:
             raise InputError("identify --table needs --dataset")
-        jobs.append((args.dataset, read_table(args.table)))
+        jobs.append((args.dataset, read_table(args.table), None))
     else:
         from fusionbench.paper import load_paper
 
         for n, t in sorted(load_paper(args.paper).tables.items()):
             if n not in (1, 2) or (args.dataset and t.dataset != args.dataset):
                 continue
-            ds, rows = paper_rows(store, args.paper, n)
+            ds, rows = paper_rows(store, args.paper, n, allow_partial=args.allow_partial,
+                                  log=lambda m: print(m, file=sys.stderr))
             if rows:
-                jobs.append((ds, rows))
+                from fusionbench.identify import paper_column_quantities
+
+                jobs.append((ds, rows, None if args.any_quantity else paper_column_quantities(args.paper, n)))
             else:
                 print(f"note: table {n} ({t.dataset}): no exact-output row in the store", file=sys.stderr)
         if not jobs:
             raise InputError(f"identify --paper {args.paper}: the store holds no exact-output row of Tables 1-2")
     t0, c0 = time.time(), time.process_time()
     results = [identify(store, ds, rows, convs, pairs=_split(args.pairs), data_root=args.data_root,
-                        top=args.top) for ds, rows in jobs]
+                        top=args.top, column_quantities=cq) for ds, rows, cq in jobs]
     timing = {"wall_s": round(time.time() - t0, 2), "cpu_s": round(time.process_time() - c0, 2)}
     if args.format == "json":
         if len(results) == 1:
