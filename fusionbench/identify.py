@@ -37,6 +37,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,6 +281,7 @@ def collect(store, dataset: str, rows: Sequence[tuple[str, str, dict[str, str]]]
     by_name = {p.name: p for p in ds.pairs}
     cache = ValueCache(store.root / dataset / CACHE_NAME if (store.root / dataset).is_dir() else None)
     known = set(store.methods(dataset))
+    saved = time.monotonic()
     out = []
     for label, method, printed in rows:
         if method not in known:
@@ -305,6 +307,9 @@ def collect(store, dataset: str, rows: Sequence[tuple[str, str, dict[str, str]]]
                     v = vals.get(c.name, math.nan)
                     entry[_conv_key(c, versions)] = None if not math.isfinite(v) else v
                 cache.dirty = True
+                if time.monotonic() - saved > 30:  # long runs: keep what is done
+                    cache.save()
+                    saved = time.monotonic()
                 if log:
                     log(f"  {method} {p}: {len(todo)} configurations computed")
             for c in convs:
