@@ -93,3 +93,22 @@ def test_identify_bad_table(store, tmp_path, capsys):
     assert main(["identify", "--table", str(table), "--dataset", "synthetic", "--results", str(store),
                  "--quantities", QUANT]) == 2
     assert "nosuch" in capsys.readouterr().err
+
+
+def test_generated_nmi_family_matches_the_registered_scripts(store):
+    """The histogram family reproduces Liu's nmi (Hossny form), zoo:nmi and cddfuse:mi (nats)."""
+    from fusionbench.data import load_dataset
+    from fusionbench.identify import catalogue, decimals, image_values
+    from fusionbench.imageio import read_image
+
+    p = load_dataset("synthetic").pairs[0]
+    raw = [p.ir_raw(), p.vi_raw(), read_image(store / "synthetic" / "max" / "fused" / f"{p.name}.png")]
+    convs = [c for c in catalogue(quantities=["nmi", "mi"])
+             if c.name in {"nmi", "zoo:nmi", "cddfuse:mi", "nmi~hossny~round", "nmi~zoo2~round",
+                           "mi~sum~loge~round", "nmi~sqrt~round"}]
+    v = image_values(raw, convs)
+    assert v["nmi~hossny~round"] == pytest.approx(v["nmi"], abs=1e-9)
+    assert v["nmi~zoo2~round"] == pytest.approx(v["zoo:nmi"], abs=1e-9)
+    assert v["mi~sum~loge~round"] == pytest.approx(v["cddfuse:mi"], abs=1e-9)
+    assert abs(v["nmi~sqrt~round"] - v["nmi"]) > 1e-6  # a different normalisation
+    assert (decimals("0.3509"), decimals("2"), decimals("2.646")) == (4, 0, 3)
