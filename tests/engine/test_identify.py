@@ -108,7 +108,7 @@ def test_generated_nmi_family_matches_the_registered_scripts(store):
                            "mi~sum~loge~round", "nmi~sqrt~round"}]
     v = image_values(raw, convs)
     assert v["nmi~hossny~round"] == pytest.approx(v["nmi"], abs=1e-9)
-    assert v["nmi~zoo2~round"] == pytest.approx(v["zoo:nmi"], abs=1e-9)
+    assert v["nmi~zoo2~round"] == pytest.approx(v["zoo:nmi"], abs=1e-4)  # zoo adds eps inside its logs
     assert v["mi~sum~loge~round"] == pytest.approx(v["cddfuse:mi"], abs=1e-9)
     assert abs(v["nmi~sqrt~round"] - v["nmi"]) > 1e-6  # a different normalisation
     assert (decimals("0.3509"), decimals("2"), decimals("2.646")) == (4, 0, 3)
