@@ -349,6 +349,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
                  "score one fused image: fusionbench evaluate IR VI FUSED (or three folders: one row per pair)"),
     "score": (_C + "score", "cmd_score", "_configure",
               "score your own fused images: fusionbench score DIR --dataset D [--name N] (method folder:<name>)"),
+    "identify": (_C + "identify", "cmd_identify", "_configure",
+                 "which metric convention printed a table: rank the catalogue against printed means"),
     "table": (_C + "table", "cmd_table", "_configure",
               "mean scores per method per metric; --table N: the paper's Table N (--compare paper)"),
     "figure": (_C + "figure", "cmd_figure", "_configure",
