@@ -1,0 +1,89 @@
+"""Issue 22: shared IFC/VIF decompositions and the once-per-triple validation of ``evaluate``."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fusionbench.api import evaluate
+from fusionbench.errors import InputError
+from fusionbench.imageio import check_images, validated
+from fusionbench.metrics import ifc as I
+
+
+def _pair(seed: int = 3, shape: tuple[int, int] = (96, 120)) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ir = np.round(rng.uniform(0, 255, shape))
+    vi = np.round(np.clip(0.6 * ir + rng.normal(0, 30, shape), 0, 255))
+    return ir, vi
+
+
+def _uncached(ir, vi, f, want_ifc=True, want_vif=True):
+    out = {}
+    dist = I._Decomposed(f)
+    for name, src in (("ir", ir), ("vi", vi)):
+        out[f"ifc.{name}"], out[f"vif.{name}"] = I._ifc_vif(I._Decomposed(src), dist, want_ifc, want_vif)
+    return out
+
+
+def test_cached_values_are_bit_identical_and_sources_reused():
+    ir, vi = _pair()
+    I.DECOMPOSITIONS.clear()
+    fused = [np.floor((ir + vi + 1) / 2), np.maximum(ir, vi), 0.25 * ir + 0.75 * vi]
+    for f in fused:
+        got = I.ifc_vif_parts(ir, vi, f)
+        assert got == _uncached(ir, vi, f)
+    # 2 sources + 3 fused decomposed once each; the sources hit for the 2nd and 3rd fused image
+    assert I.DECOMPOSITIONS.misses == 5 and I.DECOMPOSITIONS.hits == 4
+    v = evaluate(ir, vi, fused[0], ["ifc", "vif"], parts=True)      # vif reuses ifc's pyramids
+    assert v["ifc.ir"] == _uncached(ir, vi, fused[0])["ifc.ir"]
+    assert I.DECOMPOSITIONS.misses == 5
+
+
+def test_cache_is_keyed_by_content_not_identity():
+    ir, vi = _pair(5)
+    f = np.floor((ir + vi + 1) / 2)
+    I.DECOMPOSITIONS.clear()
+    before = I.ifc_vif_parts(ir, vi, f)
+    f[10:40, 10:40] = 255 - f[10:40, 10:40]                        # same object, new pixels
+    after = I.ifc_vif_parts(ir, vi, f)
+    assert after != before and after == _uncached(ir, vi, f)
+
+
+def test_cache_is_bounded():
+    c = I._DecompositionCache(max_entries=2)
+    ir, vi = _pair(7)
+    for img in (ir, vi, np.floor((ir + vi) / 2)):
+        c.get(img)
+    assert len(c._items) == 2 and c.misses == 3
+    tiny = I._DecompositionCache(max_bytes=1)
+    tiny.get(ir)
+    assert len(tiny._items) == 0
+
+
+def test_validated_trusts_only_the_same_objects():
+    a = np.full((8, 8), 300.0)                                      # out of range on purpose
+    with validated(a):
+        assert check_images(a, names=("fused",))[0] is a           # trusted: not re-checked
+        with pytest.raises(InputError, match="outside 0..255"):
+            check_images(a.copy(), names=("fused",))                # a copy is checked
+    with pytest.raises(InputError, match="outside 0..255"):
+        check_images(a, names=("fused",))                           # outside the block: checked
+    b = np.zeros((8, 8))
+    b[2, 2] = np.nan
+    with pytest.raises(InputError, match="NaN or infinite"):
+        check_images(b, names=("fused",))
+    b[2, 2] = -np.inf
+    with pytest.raises(InputError, match="NaN or infinite"):
+        check_images(b, names=("fused",))
+
+
+def test_evaluate_still_rejects_bad_input_and_makes_no_copy():
+    ir, vi = _pair(9)
+    f = np.floor((ir + vi + 1) / 2)
+    bad = f.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(InputError, match="fused contains NaN"):
+        evaluate(ir, vi, bad, ["sd"])
+    assert check_images(f, names=("fused",))[0] is f               # float64 contiguous: no copy
+    assert evaluate(ir, vi, f, ["sd", "en"]) == evaluate(ir.astype(np.uint8), vi.astype(np.uint8),
+                                                          f.astype(np.uint8), ["sd", "en"])
