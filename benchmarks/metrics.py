@@ -12,7 +12,7 @@ triple), and their difference. ``--peers``: fusionbench through ``evaluate`` aga
 own functions (CDDFuse ``Evaluator``, IVIF_ZOO ``Metric_torch`` on CPU) where they are
 importable (``benchmarks/peers/README.md``), else fusionbench's figures alone. Every mode ends
 with the paper metrics through ``evaluate`` for the first fused image of a pair (nothing cached)
-and per additional fused image of the same pair (the sources' IFC decompositions cached).
+and per additional fused image of the same pair (the sources' IFC decompositions and Q_ABF gradients cached).
 
 The pair is TNO pair 04 (640x480) from the data root when present, else a deterministic
 synthetic pair; the 1024x768 pair is the 640x480 one resized (bicubic). The fused image is
@@ -85,12 +85,12 @@ def _pair(ir: np.ndarray, vi: np.ndarray, size: tuple[int, int]) -> list[np.ndar
 
 
 def _clear_caches() -> None:
-    """Forget cached decompositions (IFC/VIF), so a timed call does all of its work."""
+    """Forget cached source-side quantities (IFC/VIF, Q_ABF), so a timed call does all of its work."""
     try:
-        from fusionbench.metrics.ifc import DECOMPOSITIONS
-    except ImportError:  # pragma: no cover
+        from fusionbench.metrics._memo import clear_all
+    except ImportError:  # pragma: no cover  (older fusionbench: nothing cached)
         return
-    DECOMPOSITIONS.clear()
+    clear_all()
 
 
 def _time(fn, repeat: int, budget_s: float = 10.0, setup=_clear_caches) -> tuple[float, float]:

@@ -12,14 +12,12 @@ Reference code followed (ported, not wrapped): LIVE ``ifcvec.m``, ``distsub_est_
 """
 from __future__ import annotations
 
-import hashlib
 import math
-import threading
-from collections import OrderedDict
 
 import numpy as np
 
 from fusionbench.imageio import check_images
+from fusionbench.metrics._memo import ContentLRU, register_cache
 from fusionbench.metrics._steerable import build_spyr, wtree_location
 from fusionbench.registry import register_metric
 
@@ -116,49 +114,10 @@ class _Decomposed:
         return self._ref[k]
 
 
-class _DecompositionCache:
-    """A small LRU of :class:`_Decomposed` keyed by the image's content (shape + SHA-1 digest).
-
-    Scoring a table of methods on one pair decomposes the same two sources for every fused
-    image, and ``ifc`` and ``vif`` of one fused image decompose it twice; the digest (~2 ms at
-    640x480) replaces a pyramid, its moments and the reference statistics (~20 ms). Keyed by
-    content, not identity, so a modified or copied array can never hit a stale entry. Bounded
-    by ``max_entries`` and ``max_bytes`` (an image larger than ``max_bytes`` is not kept).
-    """
-
-    def __init__(self, max_entries: int = 6, max_bytes: int = 256 << 20) -> None:
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._items: OrderedDict[tuple, _Decomposed] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, img: np.ndarray) -> _Decomposed:
-        a = np.ascontiguousarray(img, dtype=np.float64)
-        key = (a.shape, hashlib.sha1(a, usedforsecurity=False).digest())
-        with self._lock:
-            d = self._items.get(key)
-            if d is not None:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return d
-            self.misses += 1
-        d = _Decomposed(a)
-        # the reference statistics are filled in later, on the shared object; count them roughly
-        if d.nbytes <= self.max_bytes:
-            with self._lock:
-                self._items[key] = d
-                while len(self._items) > self.max_entries or (
-                        len(self._items) > 1 and sum(v.nbytes for v in self._items.values()) > self.max_bytes):
-                    self._items.popitem(last=False)
-        return d
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
-
-
-DECOMPOSITIONS = _DecompositionCache()
+# Scoring a table of methods on one pair decomposes the same two sources for every fused image,
+# and ``ifc`` and ``vif`` of one fused image decompose it twice; a digest (~2 ms at 640x480)
+# replaces a pyramid, its moments and the reference statistics (~20 ms).
+DECOMPOSITIONS = register_cache(ContentLRU(_Decomposed, max_entries=6))
 
 
 def _block_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,8 @@ from fusionbench.api import evaluate
 from fusionbench.errors import InputError
 from fusionbench.imageio import check_images, validated
 from fusionbench.metrics import ifc as I
+from fusionbench.metrics import qabf as Q
+from fusionbench.metrics._memo import ContentLRU, clear_all
 
 
 def _pair(seed: int = 3, shape: tuple[int, int] = (96, 120)) -> tuple[np.ndarray, np.ndarray]:
@@ -50,12 +52,12 @@ def test_cache_is_keyed_by_content_not_identity():
 
 
 def test_cache_is_bounded():
-    c = I._DecompositionCache(max_entries=2)
+    c = ContentLRU(I._Decomposed, max_entries=2)
     ir, vi = _pair(7)
     for img in (ir, vi, np.floor((ir + vi) / 2)):
         c.get(img)
     assert len(c._items) == 2 and c.misses == 3
-    tiny = I._DecompositionCache(max_bytes=1)
+    tiny = ContentLRU(I._Decomposed, max_bytes=1)
     tiny.get(ir)
     assert len(tiny._items) == 0
 
@@ -87,3 +89,16 @@ def test_evaluate_still_rejects_bad_input_and_makes_no_copy():
     assert check_images(f, names=("fused",))[0] is f               # float64 contiguous: no copy
     assert evaluate(ir, vi, f, ["sd", "en"]) == evaluate(ir.astype(np.uint8), vi.astype(np.uint8),
                                                           f.astype(np.uint8), ["sd", "en"])
+
+
+def test_qabf_liu_source_gradients_cached_bit_identical():
+    from fusionbench.metrics._strips import row_strips
+
+    ir, vi = _pair(11, (130, 90))
+    clear_all()
+    for f in (np.floor((ir + vi + 1) / 2), np.maximum(ir, vi)):
+        ref = sum(float(Q._liu_map(*Q._liu_strength_angle(ir[s], i), *Q._liu_strength_angle(vi[s], i),
+                                   *Q._liu_strength_angle(f[s], i)).sum())
+                  for s, i in row_strips(*ir.shape, halo=1)) / ir.size      # the uncached computation
+        assert Q.qabf_liu(ir, vi, f) == ref
+    assert Q.SOURCE_GRADIENTS.misses == 2 and Q.SOURCE_GRADIENTS.hits == 2
