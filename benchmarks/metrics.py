@@ -12,7 +12,7 @@ triple), and their difference. ``--peers``: fusionbench through ``evaluate`` aga
 own functions (CDDFuse ``Evaluator``, IVIF_ZOO ``Metric_torch`` on CPU) where they are
 importable (``benchmarks/peers/README.md``), else fusionbench's figures alone. Every mode ends
 with the paper metrics through ``evaluate`` for the first fused image of a pair (nothing cached)
-and per additional fused image of the same pair (the sources' IFC decompositions and Q_ABF gradients cached).
+and per additional fused image of the same pair (the sources' IFC decompositions, Q_ABF gradients and Q_Y window statistics cached).
 
 The pair is TNO pair 04 (640x480) from the data root when present, else a deterministic
 synthetic pair; the 1024x768 pair is the 640x480 one resized (bicubic). The fused image is

@@ -41,22 +41,25 @@ def _freeze(value: Any) -> None:
 
 
 class ContentLRU:
-    """LRU of ``build(img)`` results keyed by :func:`content_key` (plus an optional ``tag``).
+    """LRU of ``build(*imgs)`` results keyed by the :func:`content_key` of every image.
 
     Bounded by ``max_entries`` and ``max_bytes`` (a value larger than ``max_bytes`` is returned
     but not kept). Thread-safe; a value may be built twice by racing threads (same result).
     """
 
-    def __init__(self, build: Callable[[np.ndarray], Any], max_entries: int = 6,
+    def __init__(self, build: Callable[..., Any], max_entries: int = 6,
                  max_bytes: int = 256 << 20) -> None:
         self.build, self.max_entries, self.max_bytes = build, max_entries, max_bytes
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, img: np.ndarray) -> Any:
-        a = np.ascontiguousarray(img, dtype=np.float64)
-        key = content_key(a)
+    def get(self, *imgs: np.ndarray) -> Any:
+        """``build(*imgs)`` (float64 C-contiguous), from the cache when the contents were seen.
+
+        ``build`` must not keep references to its inputs (the caller may modify them later)."""
+        arrays = [np.ascontiguousarray(img, dtype=np.float64) for img in imgs]
+        key = tuple(content_key(a) for a in arrays)
         with self._lock:
             item = self._items.get(key)
             if item is not None:
@@ -64,7 +67,7 @@ class ContentLRU:
                 self.hits += 1
                 return item[0]
             self.misses += 1
-        value = self.build(a)
+        value = self.build(*arrays)
         _freeze(value)
         size = _nbytes(value)
         if size <= self.max_bytes:

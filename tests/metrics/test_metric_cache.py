@@ -102,3 +102,20 @@ def test_qabf_liu_source_gradients_cached_bit_identical():
                   for s, i in row_strips(*ir.shape, halo=1)) / ir.size      # the uncached computation
         assert Q.qabf_liu(ir, vi, f) == ref
     assert Q.SOURCE_GRADIENTS.misses == 2 and Q.SOURCE_GRADIENTS.hits == 2
+
+
+def test_qy_source_stats_cached_and_not_aliased():
+    from fusionbench.metrics import qy as Y
+
+    ir, vi = _pair(13, (120, 100))
+    vi = vi * 0.97                                                  # non-integral source too
+    f = np.floor((ir + vi + 1) / 2)
+    clear_all()
+    fresh = Y.qy(ir, vi, f)
+    assert Y.qy(ir, vi, f) == fresh and Y.SOURCE_STATS.hits == 1
+    ir2 = ir.copy()
+    before = Y.qy(ir2, vi, f)
+    ir2[:50] = 255 - ir2[:50]                                       # the cache kept copies, not views
+    clear_all()
+    assert Y.qy(ir, vi, f) == before == fresh
+    assert Y.qy(ir2, vi, f) != fresh
