@@ -199,7 +199,9 @@ def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[s
     gray = [_gray(a) for a in raw]
     out: dict[str, float] = {}
     # validated once here: the metrics' own check_images calls trust these exact arrays
-    with validated(*gray, *raw):
+    from .metrics._memo import same_images
+
+    with validated(*gray, *raw), same_images():
         for n in names:
             vals = compute_metric(get_metric(n), raw, gray)
             out.update(vals if parts else {n: vals[n]})

@@ -119,3 +119,15 @@ def test_qy_source_stats_cached_and_not_aliased():
     clear_all()
     assert Y.qy(ir, vi, f) == before == fresh
     assert Y.qy(ir2, vi, f) != fresh
+
+
+def test_same_images_hashes_each_object_once():
+    from fusionbench.metrics import _memo
+
+    a = np.arange(12.0).reshape(3, 4)
+    k = _memo.content_key(a)
+    with _memo.same_images():
+        assert _memo.content_key(a) == k
+        a[0, 0] = 99.0                       # memoised by object inside the block (documented)
+        assert _memo.content_key(a) == k
+    assert _memo.content_key(a) != k         # outside it: by content again
