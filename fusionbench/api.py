@@ -16,7 +16,7 @@ import numpy as np
 
 from .data import PairContext
 from .errors import FusionbenchError, InputError
-from .imageio import check_images, is_gray_rgb, read_image, rgb2gray
+from .imageio import check_images, is_gray_rgb, read_image, rgb2gray, validated
 from .registry import MethodCall, MetricSpec, get_metric, parse_method, resolve_metrics
 
 ImageLike = np.ndarray | str | os.PathLike
@@ -189,7 +189,7 @@ def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[s
     kw = {"float_range": float_range, "max_megapixels": max_megapixels}
     raw = [_as_raw(x, role, **kw) for x, role in zip((ir, vi, fused), ("ir", "vi", "fused"))]
     for a, role in zip(raw, ("ir", "vi", "fused")):
-        check_images(a, names=(role,), who="evaluate", gray=False)
+        check_images(a, names=(role,), who="evaluate", gray=False, convert=False)
     shapes = {a.shape[:2] for a in raw}
     if len(shapes) != 1:
         raise InputError("evaluate: size mismatch: " + ", ".join(
@@ -198,7 +198,11 @@ def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[s
         raise identical_error("evaluate")
     gray = [_gray(a) for a in raw]
     out: dict[str, float] = {}
-    for n in names:
-        vals = compute_metric(get_metric(n), raw, gray)
-        out.update(vals if parts else {n: vals[n]})
+    # validated once here: the metrics' own check_images calls trust these exact arrays
+    from .metrics._memo import same_images
+
+    with validated(*gray, *raw), same_images():
+        for n in names:
+            vals = compute_metric(get_metric(n), raw, gray)
+            out.update(vals if parts else {n: vals[n]})
     return out

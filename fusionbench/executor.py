@@ -224,9 +224,12 @@ def _score(task: Task, fused: dict[str, Any], arrays) -> TaskResult:
             fused8 = _read_bytes(fused["png"], ".png", task.pair_name)
             raw = (ir_raw, vi_raw, fused8)
             gray = [np.asarray(rgb2gray(a), dtype=np.float64) for a in raw]
-            for m in task.metrics:
-                spec = get_metric(m)
-                scores[m] = {"version": spec.version, "values": compute_metric(spec, raw, gray)}
+            from .metrics._memo import same_images
+
+            with same_images():  # each image hashed once for the metrics' source caches
+                for m in task.metrics:
+                    spec = get_metric(m)
+                    scores[m] = {"version": spec.version, "values": compute_metric(spec, raw, gray)}
     except FusionbenchError as exc:
         if _fatal(exc):
             return TaskResult(task.id, "fatal", error=exc)

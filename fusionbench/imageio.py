@@ -16,10 +16,13 @@ Conventions (see ``../shared/reference/README.md``):
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -358,16 +361,52 @@ def write_png(path: os.PathLike | str, img: np.ndarray) -> None:
     atomic_write_bytes(path, encode_png(img))
 
 
+_VALIDATED: contextvars.ContextVar[tuple[np.ndarray, ...]] = contextvars.ContextVar(
+    "fusionbench_validated", default=())
+
+
+@contextlib.contextmanager
+def validated(*arrays: np.ndarray) -> Iterator[None]:
+    """Within the block, :func:`check_images` trusts these exact array objects (already checked).
+
+    :func:`fusionbench.evaluate` validates and converts the image triple once, then scores every
+    metric on the same float64 arrays; the metrics' own :func:`check_images` calls then cost
+    nothing for them. Only the identical objects (``is``) are trusted, never views or copies.
+    """
+    token = _VALIDATED.set(_VALIDATED.get() + tuple(arrays))
+    try:
+        yield
+    finally:
+        _VALIDATED.reset(token)
+
+
+def _check_values(a: np.ndarray, name: str, who: str) -> None:
+    """Finite and within 0..255 (two reductions; NaN fails the range test, so one more pass
+    only on the error path, to name the problem)."""
+    if a.dtype == np.uint8 or a.dtype == np.bool_:
+        return
+    mn, mx = a.min(), a.max()
+    if mn >= 0 and mx <= 255:
+        return
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise InputError(f"{who}: {name} contains NaN or infinite values")
+    raise InputError(f"{who}: {name} is outside 0..255 (range {float(mn):.4g}..{float(mx):.4g}); "
+                     "images are expected on the 8-bit scale")
+
+
 def check_images(*images: np.ndarray, names: tuple[str, ...] = ("ir", "vi", "fused"),
-                 who: str = "metric", gray: bool = True) -> list[np.ndarray]:
+                 who: str = "metric", gray: bool = True, convert: bool = True) -> list[np.ndarray]:
     """Validate metric/method inputs loudly and return them as float64 arrays.
 
     Checks: array-like, non-empty, 2-D (or ``HxWx3`` when ``gray=False``), equal height and
     width, finite, within 0..255. Raises :class:`InputError` (a ``ValueError``) naming the
-    offending argument.
+    offending argument. Arrays that are already float64 are returned as they are (no copy);
+    arrays trusted by :func:`validated` skip the value checks. ``convert=False`` returns the
+    inputs as given (validation only).
     """
     out = []
     shape = None
+    trusted = _VALIDATED.get()
     for name, img in zip(names, images):
         a = np.asarray(img)
         if a.dtype.kind not in "biuf":
@@ -377,12 +416,10 @@ def check_images(*images: np.ndarray, names: tuple[str, ...] = ("ir", "vi", "fus
         ok_ndim = a.ndim == 2 or (not gray and a.ndim == 3 and a.shape[2] == 3)
         if not ok_ndim:
             raise InputError(f"{who}: {name} must be {'2-D gray' if gray else 'HxW or HxWx3'}, got shape {a.shape}")
-        a = a.astype(np.float64, copy=False)
-        if not np.isfinite(a).all():
-            raise InputError(f"{who}: {name} contains NaN or infinite values")
-        if a.min() < 0 or a.max() > 255:
-            raise InputError(f"{who}: {name} is outside 0..255 (range {a.min():.4g}..{a.max():.4g}); "
-                             "images are expected on the 8-bit scale")
+        if not any(a is t for t in trusted):
+            _check_values(a, name, who)
+        if convert:
+            a = a.astype(np.float64, copy=False)
         if shape is not None and a.shape[:2] != shape:
             raise InputError(f"{who}: size mismatch: {names[0]} is {shape[1]}x{shape[0]}, "
                              f"{name} is {a.shape[1]}x{a.shape[0]}")

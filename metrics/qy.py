@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from fusionbench.imageio import check_images
+from fusionbench.metrics._memo import ContentLRU, register_cache
 from fusionbench.metrics._strips import row_strips
 from fusionbench.registry import register_metric
 
@@ -73,18 +74,45 @@ def _ssim_map(a: _Stats, b: _Stats) -> np.ndarray:
     return num / den
 
 
-def _q_sum(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, integral: tuple[bool, ...]) -> float:
+class _SourceStrip:
+    """The fused-image-independent part of :func:`_q_sum` for one strip of the two sources."""
+
+    def __init__(self, ir: np.ndarray, vi: np.ndarray, integral: tuple[bool, bool]) -> None:
+        self.s_ir, self.s_vi = (_Stats(x, i) for x, i in zip((ir, vi), integral))
+        ssim_ab = _ssim_map(self.s_ir, self.s_vi)
+        var_sum = self.s_ir.var + self.s_vi.var
+        both_flat = self.s_ir.flat & self.s_vi.flat
+        self.lam = np.divide(self.s_ir.var, var_sum, out=np.full_like(var_sum, 0.5), where=~both_flat)
+        self.one_minus_lam = 1.0 - self.lam
+        self.similar = ssim_ab >= THRESHOLD
+        self.nbytes = sum(a.nbytes for a in (self.s_ir.mu, self.s_ir.var, self.s_ir.flat, self.s_ir.img,
+                                             self.s_vi.mu, self.s_vi.var, self.s_vi.flat, self.s_vi.img,
+                                             self.lam, self.one_minus_lam, self.similar))
+
+
+def _q_sum(src: _SourceStrip, fused: np.ndarray, integral: bool) -> float:
     """Sum of the Q_Y map over the 'valid' windows whose centre rows are those of the strip."""
-    s_ir, s_vi, s_f = (_Stats(x, i) for x, i in zip((ir, vi, fused), integral))
-    ssim_ab = _ssim_map(s_ir, s_vi)
-    ssim_af = _ssim_map(s_ir, s_f)
-    ssim_bf = _ssim_map(s_vi, s_f)
-    var_sum = s_ir.var + s_vi.var
-    both_flat = s_ir.flat & s_vi.flat
-    lam = np.divide(s_ir.var, var_sum, out=np.full_like(var_sum, 0.5), where=~both_flat)
-    weighted = lam * ssim_af + (1.0 - lam) * ssim_bf
-    q = np.where(ssim_ab >= THRESHOLD, weighted, np.maximum(ssim_af, ssim_bf))
+    s_f = _Stats(fused, integral)
+    ssim_af = _ssim_map(src.s_ir, s_f)
+    ssim_bf = _ssim_map(src.s_vi, s_f)
+    weighted = src.lam * ssim_af + src.one_minus_lam * ssim_bf
+    q = np.where(src.similar, weighted, np.maximum(ssim_af, ssim_bf))
     return float(q.sum())
+
+
+def _source_strips(ir: np.ndarray, vi: np.ndarray) -> list[_SourceStrip]:
+    """:class:`_SourceStrip` of every strip of :func:`qy` (copies of the rows: kept in a cache)."""
+    h, w = ir.shape
+    integral = (_is_integral(ir), _is_integral(vi))
+    out = []
+    for rows, _ in row_strips(h - 2 * _HALF, w):
+        src = slice(rows.start, rows.stop + 2 * _HALF)
+        out.append(_SourceStrip(ir[src].copy(), vi[src].copy(), integral))
+    return out
+
+
+# the two sources' window statistics are the same for every fused image of a pair (issue 22)
+SOURCE_STATS = register_cache(ContentLRU(_source_strips, max_entries=2))
 
 
 @register_metric(
@@ -115,10 +143,11 @@ def qy(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     if min(ir.shape) < 11:
         raise ValueError(f"qy: images must be at least 11x11, got {ir.shape[1]}x{ir.shape[0]}")
     h, w = ir.shape
-    integral = tuple(_is_integral(x) for x in (ir, vi, fused))
+    integral_f = _is_integral(fused)
     total = 0.0
     # strips of output rows; each needs its input rows plus the window's 6 extra rows
-    for rows, _ in row_strips(h - 2 * _HALF, w):
+    strips = SOURCE_STATS.get(ir, vi)
+    for (rows, _), src_strip in zip(row_strips(h - 2 * _HALF, w), strips):
         src = slice(rows.start, rows.stop + 2 * _HALF)
-        total += _q_sum(ir[src], vi[src], fused[src], integral)
+        total += _q_sum(src_strip, fused[src], integral_f)
     return total / ((h - 2 * _HALF) * (w - 2 * _HALF))
