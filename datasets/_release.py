@@ -57,17 +57,11 @@ def match_pairs(ir_dir: Path, vi_dir: Path, label: str, names: list[str] | None 
         irs, vis = _stems(ir_dir), _stems(vi_dir)
     except PermissionError as exc:
         raise InputError(f"{label}: cannot list folder ({exc.strerror}: {exc.filename})") from None
-    wanted = names if names is not None else sorted(set(irs) | set(vis))
-    problems, pairs = [], []
-    for n in wanted:
-        if n not in irs and n not in vis:
-            problems.append(f"pair {n}: no image in {ir_dir} nor {vi_dir}")
-        elif n not in irs:
-            problems.append(f"pair {n}: visible {vis[n]} has no infrared partner in {ir_dir}")
-        elif n not in vis:
-            problems.append(f"pair {n}: infrared {irs[n]} has no visible partner in {vi_dir}")
-        else:
-            pairs.append(ReleasePair(n, irs[n], vis[n], attrs=attrs(n) if attrs else {}))
+    from fusionbench.data import match_stems
+
+    problems: list[str] = []
+    pairs = match_stems(irs, vis, names, ir_dir, vi_dir, problems,
+                        lambda n, a, b: ReleasePair(n, a, b, attrs=attrs(n) if attrs else {}))
     if problems:
         raise InputError(f"{label}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     if not pairs:

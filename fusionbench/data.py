@@ -152,6 +152,24 @@ def _stem_map(folder: Path, problems: list[str] | None = None) -> dict[str, Path
     return out
 
 
+def match_stems(irs: dict[str, Path], vis: dict[str, Path], names: list[str] | None, ir_dir: Path,
+                vi_dir: Path, problems: list[str], make) -> list:
+    """Pairs ``make(name, ir, vi)`` of the stems in both maps (``names`` restricts and orders
+    them); a stem on one side only is appended to ``problems`` (one line each)."""
+    wanted = names if names is not None else sorted(set(irs) | set(vis))
+    pairs = []
+    for n in wanted:
+        if n not in irs and n not in vis:
+            problems.append(f"pair {n}: no image in {ir_dir} nor {vi_dir}")
+        elif n not in irs:
+            problems.append(f"pair {n}: visible {vis[n]} has no infrared partner in {ir_dir}")
+        elif n not in vis:
+            problems.append(f"pair {n}: infrared {irs[n]} has no visible partner in {vi_dir}")
+        else:
+            pairs.append(make(n, irs[n], vis[n]))
+    return pairs
+
+
 def folder_pairs(root: Path, names: list[str] | None = None, *, label: str | None = None) -> list[Pair]:
     """Pairs from ``root/ir`` and ``root/vi`` matched by file stem.
 
@@ -169,17 +187,7 @@ def folder_pairs(root: Path, names: list[str] | None = None, *, label: str | Non
         irs, vis = _stem_map(ir_dir, problems), _stem_map(vi_dir, problems)
     except PermissionError as exc:
         raise InputError(f"{label}: cannot list folder ({exc.strerror}: {exc.filename})") from None
-    wanted = names if names is not None else sorted(set(irs) | set(vis))
-    pairs = []
-    for n in wanted:
-        if n not in irs and n not in vis:
-            problems.append(f"pair {n}: no image in {ir_dir} nor {vi_dir}")
-        elif n not in irs:
-            problems.append(f"pair {n}: visible {vis[n]} has no infrared partner in {ir_dir}")
-        elif n not in vis:
-            problems.append(f"pair {n}: infrared {irs[n]} has no visible partner in {vi_dir}")
-        else:
-            pairs.append(Pair(n, irs[n], vis[n]))
+    pairs = match_stems(irs, vis, names, ir_dir, vi_dir, problems, Pair)
     if problems:
         raise InputError(f"{label}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     if not pairs:

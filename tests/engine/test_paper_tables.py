@@ -87,7 +87,7 @@ def test_paper_definition_rows_columns_and_mapping():
     assert t2.row("te_mst").paper[3] == 2.646
     # published folders staged under the data root (MANIFEST) and rows that train a variant
     assert {r.published for r in t1.rows if r.published} == {
-        "DenseFuse_add", "DIDFuse", "RFN-Nest", "MDLatLRR_L2", "Bayesian", "Hybrid-MSD"}
+        "FusionGAN", "DenseFuse_add", "DIDFuse", "RFN-Nest", "MDLatLRR_L2", "Bayesian", "Hybrid-MSD"}
     assert {r.published for r in t2.rows if r.published} == {"FusionGAN", "DIDFuse"}
     assert [r.train for r in paper.table(3).rows] == ["mu9", "mu9.5", None, "mu10.5", "mu11"]
     assert [r.train for r in paper.table(4).rows] == ["no_wae", "no_iee", "sl_iee", None, "loss_f", "loss_wf", None]
