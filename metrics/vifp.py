@@ -72,6 +72,29 @@ def _correlate_float32(x: np.ndarray, w: np.ndarray, border: str) -> np.ndarray:
     return out
 
 
+def _scale_terms(s11: np.ndarray, s22: np.ndarray, s12: np.ndarray) -> tuple[float, float]:
+    """One scale's LIVE terms in the arrays' own dtype: ``g = s12/(s11+eps)``, ``sv = s22 - g s12``
+    with the guards of :func:`vifp_mscale`; returns the sums (in float64) of
+    ``log10(1 + g^2 s11/(sv + 2))`` and ``log10(1 + s11/2)``. ``s11`` is modified."""
+    t = s11.dtype.type
+    eps, nsq = t(EPS), t(SIGMA_NSQ)
+    gain = s12 / (s11 + eps)
+    sv = s22 - gain * s12
+    low1 = s11 < eps
+    gain[low1] = 0
+    sv[low1] = s22[low1]
+    s11[low1] = 0
+    low2 = s22 < eps
+    gain[low2] = 0
+    sv[low2] = 0
+    neg = gain < 0
+    sv[neg] = s22[neg]
+    gain[neg] = 0
+    sv[sv <= eps] = eps
+    return (float(np.sum(np.log10(1 + gain * gain * s11 / (sv + nsq)), dtype=np.float64)),
+            float(np.sum(np.log10(1 + s11 / nsq), dtype=np.float64)))
+
+
 def _vifp_float32(ref: np.ndarray, dist: np.ndarray, grid: str, border: str) -> float:
     """The same computation in float32 with full (non-separable) 2-D windows, as IVIF_ZOO's
     torch ``vifp_mscale`` (float32 ``F.conv2d``).
@@ -83,7 +106,6 @@ def _vifp_float32(ref: np.ndarray, dist: np.ndarray, grid: str, border: str) -> 
     """
     r = np.ascontiguousarray(ref, np.float32)
     d = np.ascontiguousarray(dist, np.float32)
-    eps = np.float32(EPS)
     num = den = 0.0
     for scale in range(1, 5):
         n = 2 ** (4 - scale + 1) + 1
@@ -95,21 +117,9 @@ def _vifp_float32(ref: np.ndarray, dist: np.ndarray, grid: str, border: str) -> 
         s11 = np.maximum(_correlate_float32(r * r, w, border) - mu1 * mu1, np.float32(0))
         s22 = np.maximum(_correlate_float32(d * d, w, border) - mu2 * mu2, np.float32(0))
         s12 = _correlate_float32(r * d, w, border) - mu1 * mu2
-        gain = s12 / (s11 + eps)
-        sv = s22 - gain * s12
-        low1 = s11 < EPS
-        gain[low1] = 0
-        sv[low1] = s22[low1]
-        s11[low1] = 0
-        low2 = s22 < EPS
-        gain[low2] = 0
-        sv[low2] = 0
-        neg = gain < 0
-        sv[neg] = s22[neg]
-        gain[neg] = 0
-        sv[sv <= EPS] = eps
-        num += float(np.sum(np.log10(1 + gain * gain * s11 / (sv + np.float32(SIGMA_NSQ))), dtype=np.float64))
-        den += float(np.sum(np.log10(1 + s11 / np.float32(SIGMA_NSQ)), dtype=np.float64))
+        n_s, d_s = _scale_terms(s11, s22, s12)
+        num += n_s
+        den += d_s
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(np.float64(num) / np.float64(den))
 
@@ -145,21 +155,9 @@ def vifp_mscale(ref: np.ndarray, dist: np.ndarray, *, grid: str = "centred", bor
         s11 = np.maximum(_filter(ref * ref, g, border) - mu1 * mu1, 0.0)
         s22 = np.maximum(_filter(dist * dist, g, border) - mu2 * mu2, 0.0)
         s12 = _filter(ref * dist, g, border) - mu1 * mu2
-        gain = s12 / (s11 + EPS)
-        sv = s22 - gain * s12
-        low1 = s11 < EPS
-        gain[low1] = 0.0
-        sv[low1] = s22[low1]
-        s11[low1] = 0.0
-        low2 = s22 < EPS
-        gain[low2] = 0.0
-        sv[low2] = 0.0
-        neg = gain < 0
-        sv[neg] = s22[neg]
-        gain[neg] = 0.0
-        sv[sv <= EPS] = EPS
-        num += float(np.sum(np.log10(1.0 + gain * gain * s11 / (sv + SIGMA_NSQ))))
-        den += float(np.sum(np.log10(1.0 + s11 / SIGMA_NSQ)))
+        n_s, d_s = _scale_terms(s11, s22, s12)
+        num += n_s
+        den += d_s
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(np.float64(num) / np.float64(den))
 
