@@ -65,3 +65,25 @@ def small_pair() -> tuple[np.ndarray, np.ndarray]:
     ir = np.clip(120 + 100 * np.exp(-((yy - 30) ** 2 + (xx - 50) ** 2) / 80.0) + rng.normal(0, 3, yy.shape), 0, 255)
     vi = np.clip(60 + 1.5 * xx + 20 * np.sin(yy / 3.0) + rng.normal(0, 5, yy.shape), 0, 255)
     return np.round(ir), np.round(vi)
+
+
+def write_agreement_summary(rows: list[dict], folder: Path, key, what: str) -> Path:
+    """Write ours-vs-reference ``rows`` (dicts with ``rel_err``, ``tol``, ``dataset``, ``pair``,
+    ``fused``) to ``folder/summary.csv`` and print the worst relative error per ``key(row)``."""
+    import csv
+
+    out = folder / "summary.csv"
+    with open(out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    worst: dict[str, dict] = {}
+    for row in rows:
+        k = key(row)
+        if k not in worst or row["rel_err"] > worst[k]["rel_err"]:
+            worst[k] = row
+    print(f"\nours vs {what}: {out} ({len(rows)} rows)")
+    for k, row in sorted(worst.items()):
+        print(f"  {k:<18} worst rel err {row['rel_err']:.2e} (tol {row['tol']:.0e}) at "
+              f"{row['dataset']} {row['pair']} {row['fused']}")
+    return out

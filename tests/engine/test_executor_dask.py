@@ -17,22 +17,8 @@ from pathlib import Path
 import pytest
 
 from fusionbench.runner import run
+from test_executor import store_snapshot  # the same snapshot as the local executor tests
 
-
-def store_snapshot(root: Path) -> dict[str, object]:
-    """Every file of a store: bytes, records parsed without their timing (``fuse_seconds``)."""
-    out: dict[str, object] = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_dir() or p.name.startswith("."):  # temp files, the record lock
-            continue
-        rel = str(p.relative_to(root))
-        if p.parent.name == "records":
-            rec = json.loads(p.read_text())
-            rec.pop("fuse_seconds", None)
-            out[rel] = rec
-        else:
-            out[rel] = p.read_bytes()
-    return out
 
 distributed = pytest.importorskip("distributed")
 

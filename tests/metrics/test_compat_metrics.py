@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_agreement_summary
 
 from fusionbench.api import compute_metric
 from fusionbench.imageio import read_image
@@ -91,21 +92,8 @@ def _raw(data_root: Path, dataset: str, pair: str, fused_file: str) -> list[np.n
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory):
     yield _SUMMARY
-    if not _SUMMARY:
-        return
-    out = tmp_path_factory.mktemp("compat_metrics") / "summary.csv"
-    with open(out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(_SUMMARY[0]))
-        w.writeheader()
-        w.writerows(_SUMMARY)
-    worst: dict[str, dict[str, object]] = {}
-    for row in _SUMMARY:
-        if row["metric"] not in worst or row["rel_err"] > worst[row["metric"]]["rel_err"]:
-            worst[row["metric"]] = row
-    print(f"\nours vs script reference: {out} ({len(_SUMMARY)} rows)")
-    for key, row in sorted(worst.items()):
-        print(f"  {key:<16} worst rel err {row['rel_err']:.2e} (tol {row['tol']:.0e}) at "
-              f"{row['dataset']} {row['pair']} {row['fused']}")
+    if _SUMMARY:
+        write_agreement_summary(_SUMMARY, tmp_path_factory.mktemp("compat_metrics"), lambda r: r["metric"], "script reference")
 
 
 @pytest.mark.parametrize("dataset,pair,fused,fused_file,name,ref", _rows())

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_agreement_summary
 
 import fusionbench
 from fusionbench.imageio import read_image, to_gray_float
@@ -72,22 +73,8 @@ def _scores(data_root: Path, dataset: str, pair: str, fused_file: str) -> dict[s
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory):
     yield _SUMMARY
-    if not _SUMMARY:
-        return
-    out = tmp_path_factory.mktemp("paper_metrics") / "summary.csv"
-    with open(out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(_SUMMARY[0]))
-        w.writeheader()
-        w.writerows(_SUMMARY)
-    worst: dict[str, dict[str, object]] = {}
-    for row in _SUMMARY:
-        key = f"{row['metric']}.{row['part']}"
-        if key not in worst or row["rel_err"] > worst[key]["rel_err"]:
-            worst[key] = row
-    print(f"\nours vs MATLAB reference: {out}")
-    for key, row in sorted(worst.items()):
-        print(f"  {key:<18} worst rel err {row['rel_err']:.2e} (tol {row['tol']:.0e}) at "
-              f"{row['dataset']} {row['pair']} {row['fused']}")
+    if _SUMMARY:
+        write_agreement_summary(_SUMMARY, tmp_path_factory.mktemp("paper_metrics"), lambda r: f"{r['metric']}.{r['part']}", "MATLAB reference")
 
 
 @pytest.mark.parametrize("dataset,pair,fused,fused_file,metric,part,ref", _rows())
