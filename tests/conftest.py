@@ -87,3 +87,30 @@ def write_agreement_summary(rows: list[dict], folder: Path, key, what: str) -> P
         print(f"  {k:<18} worst rel err {row['rel_err']:.2e} (tol {row['tol']:.0e}) at "
               f"{row['dataset']} {row['pair']} {row['fused']}")
     return out
+
+
+def psnr(a, b) -> float:
+    """PSNR in dB of two images on 0..255 (inf when equal)."""
+    mse = float(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def saved(f: np.ndarray) -> np.ndarray:
+    """What the result store writes: round half up, clipped."""
+    return np.floor(f + 0.5).clip(0, 255)
+
+
+def tno_pair(data_root: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """TNO pair ``name`` as float64 (infrared, visible)."""
+    from fusionbench.imageio import read_image
+
+    ir = read_image(data_root / "tno" / "ir" / f"{name}.png").astype(np.float64)
+    vi = read_image(data_root / "tno" / "vi" / f"{name}.png").astype(np.float64)
+    return ir, vi
+
+
+@pytest.fixture
+def weights(weights_root, monkeypatch):
+    """The weights root, exported as ``FUSIONBENCH_WEIGHTS`` for the test."""
+    monkeypatch.setenv("FUSIONBENCH_WEIGHTS", str(weights_root))
+    return weights_root

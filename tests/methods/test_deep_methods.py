@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import psnr, saved, tno_pair as _pair
 
 import fusionbench
 from fusionbench.errors import MissingWeightsError, WeightsError
@@ -24,28 +25,6 @@ from fusionbench.imageio import read_image
 
 METHODS = ["densefuse:add", "densefuse:l1", "didfuse", "dualfuse", "dualfuse:l1",
            "dualfuse:channel", "u2fusion"]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
-def saved(f: np.ndarray) -> np.ndarray:
-    """What the result store writes: round half up, clipped."""
-    return np.floor(f + 0.5).clip(0, 255)
-
-
-@pytest.fixture
-def weights(weights_root, monkeypatch):
-    monkeypatch.setenv("FUSIONBENCH_WEIGHTS", str(weights_root))
-    return weights_root
-
-
-def _pair(data_root, name):
-    ir = read_image(data_root / "tno" / "ir" / f"{name}.png").astype(np.float64)
-    vi = read_image(data_root / "tno" / "vi" / f"{name}.png").astype(np.float64)
-    return ir, vi
 
 
 def _published(data_root, folder, name):
@@ -114,6 +93,12 @@ def test_strict_loading_rejects_a_wrong_state(weights):
     ("didfuse", "DIDFuse/Encoder_weight_IJCAI.pkl", "Zhaozixiang1228/IVIF-DIDFuse"),
     ("dualfuse", "DualFuse/best.pkl", "thfylsty/ImageFusion_Dualbranch_Fusion"),
     ("u2fusion", "U2Fusion/u2fusion.npz", "hanna-xu/U2Fusion"),
+    ("seafusion", "SeAFusion/SeAFusion.pth", "Linfeng-Tang/VIF-Benchmark"),
+    ("ifcnn", "IFCNN/IFCNN-MAX.pth", "uzeful/IFCNN"),
+    ("ifcnn:sum", "IFCNN/IFCNN-SUM.pth", "uzeful/IFCNN"),
+    ("tardal", "TarDAL/tardal.pt", "JinyuanLiu-CV/TarDAL"),
+    ("tardal:plusplus", "TarDAL/tardal++.pt", "JinyuanLiu-CV/TarDAL"),
+    ("datfuse", "DATFuse/model_10.pth", "tthinking/DATFuse"),
 ])
 def test_missing_weights_one_line_error(tmp_path, monkeypatch, method, rel, source):
     monkeypatch.setenv("FUSIONBENCH_WEIGHTS", str(tmp_path))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import psnr
 
 import fusionbench
 from fusionbench.imageio import read_image
@@ -27,11 +28,6 @@ from fusionbench.methods.mdlatlrr import load_projection, mdlatlrr
 
 def _rand(shape, seed):
     return np.random.default_rng(seed).uniform(0, 255, shape)
-
-
-def psnr(a, b):
-    mse = float(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
 def test_shipped_projection_is_valid():

@@ -23,6 +23,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import psnr, tno_pair as _pair
 
 import fusionbench
 from fusionbench.errors import InputError, MissingWeightsError, WeightsError
@@ -31,23 +32,6 @@ from fusionbench.imageio import read_image
 METHODS = ["pmgi", "pmgi:moving", "sdnet", "stdfusionnet", "csf"]
 CHECKPOINTS = {"pmgi": "PMGI/PMGI", "sdnet": "SDNet/SDNet.model",
                "stdfusionnet": "STDFusionNet/Fusion.model-29", "csf": "CSF/EC.ckpt"}
-
-
-def psnr(a, b) -> float:
-    mse = float(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
-@pytest.fixture
-def weights(weights_root, monkeypatch):
-    monkeypatch.setenv("FUSIONBENCH_WEIGHTS", str(weights_root))
-    return weights_root
-
-
-def _pair(data_root, name):
-    ir = read_image(data_root / "tno" / "ir" / f"{name}.png").astype(np.float64)
-    vi = read_image(data_root / "tno" / "vi" / f"{name}.png").astype(np.float64)
-    return ir, vi
 
 
 # --- NumPy reference layers (float64, TF layouts) -------------------------------------------

@@ -22,6 +22,7 @@ import io
 
 import numpy as np
 import pytest
+from conftest import psnr, saved
 
 import fusionbench
 from fusionbench.errors import MissingWeightsError, WeightsError
@@ -31,28 +32,12 @@ METHODS = ["seafusion", "ifcnn", "ifcnn:mean", "ifcnn:sum", "ifcnn:imagenet", "t
            "tardal:plus", "tardal:plusplus", "datfuse"]
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
-def saved(f: np.ndarray) -> np.ndarray:
-    """What the result store writes: round half up, clipped."""
-    return np.floor(np.asarray(f) + 0.5).clip(0, 255)
-
-
 def jpeg75(img: np.ndarray) -> np.ndarray:
     from PIL import Image
 
     buf = io.BytesIO()
     Image.fromarray(saved(img).astype(np.uint8)).save(buf, "JPEG", quality=75)
     return np.asarray(Image.open(buf)).astype(np.float64)
-
-
-@pytest.fixture
-def weights(weights_root, monkeypatch):
-    monkeypatch.setenv("FUSIONBENCH_WEIGHTS", str(weights_root))
-    return weights_root
 
 
 def _state(path):
@@ -107,24 +92,6 @@ def test_mismatched_weights_file_is_a_clear_error(tmp_path, monkeypatch, weights
 
 
 # --- errors -------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("method, rel, source", [
-    ("seafusion", "SeAFusion/SeAFusion.pth", "Linfeng-Tang/VIF-Benchmark"),
-    ("ifcnn", "IFCNN/IFCNN-MAX.pth", "uzeful/IFCNN"),
-    ("ifcnn:sum", "IFCNN/IFCNN-SUM.pth", "uzeful/IFCNN"),
-    ("tardal", "TarDAL/tardal.pt", "JinyuanLiu-CV/TarDAL"),
-    ("tardal:plusplus", "TarDAL/tardal++.pt", "JinyuanLiu-CV/TarDAL"),
-    ("datfuse", "DATFuse/model_10.pth", "tthinking/DATFuse"),
-])
-def test_missing_weights_one_line_error(tmp_path, monkeypatch, method, rel, source):
-    monkeypatch.setenv("FUSIONBENCH_WEIGHTS", str(tmp_path))
-    img = np.full((8, 8), 100.0)
-    with pytest.raises(MissingWeightsError) as exc:
-        fusionbench.fuse(img, img, method=method)
-    msg = str(exc.value)
-    assert "\n" not in msg
-    assert str(tmp_path / rel) in msg and source in msg
-
 
 def test_missing_weights_exit_2_from_cli(tmp_path, monkeypatch, capsys):
     from PIL import Image
