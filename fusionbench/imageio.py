@@ -426,3 +426,14 @@ def check_images(*images: np.ndarray, names: tuple[str, ...] = ("ir", "vi", "fus
         shape = a.shape[:2]
         out.append(a)
     return out
+
+
+def pil_gray(raw: np.ndarray) -> np.ndarray:
+    """PIL ``Image.convert('L')``: ``(19595 R + 38470 G + 7471 B + 32768) >> 16`` (uint8); gray passes."""
+    a = np.asarray(raw)
+    if a.ndim == 2:
+        return a
+    if a.dtype != np.uint8:
+        a = np.clip(np.floor(a + 0.5), 0, 255).astype(np.uint8)
+    c = a.astype(np.uint32)
+    return ((c[..., 0] * 19595 + c[..., 1] * 38470 + c[..., 2] * 7471 + 0x8000) >> 16).astype(np.uint8)

@@ -56,6 +56,7 @@ from __future__ import annotations
 import numpy as np
 
 from fusionbench.data import PairContext
+from fusionbench.imageio import pil_gray
 from fusionbench.registry import register_method
 from fusionbench.methods import _nets
 
@@ -199,12 +200,6 @@ def load_model(ctx: PairContext | None = None):
     return _nets.cached_model(_build, _nets.weights_file(WEIGHTS_FILE, SOURCE, "datfuse", ctx))
 
 
-def pil_gray(rgb: np.ndarray) -> np.ndarray:
-    """PIL ``convert('L')`` of an ``HxWx3`` RGB image on 0..255 (ITU-R 601-2, fixed point)."""
-    a = np.asarray(rgb).astype(np.int64)
-    return ((a[..., 0] * 19595 + a[..., 1] * 38470 + a[..., 2] * 7471 + 0x8000) >> 16).astype(np.float64)
-
-
 @register_method(
     "datfuse", resources={"GPU": 1},
     description="DATFuse (Tang et al. TCSVT 2023) dual attention transformer, authors' weights",
@@ -217,7 +212,7 @@ def datfuse(ir: np.ndarray, vi: np.ndarray, *, vi_rgb: np.ndarray | None = None,
             ctx: PairContext | None = None) -> np.ndarray:
     """Fuse with DATFuse; float64 gray 0..255 in, ``floor(clip(255 out, 0, 255))`` out."""
     net = load_model(ctx)
-    vi_gray = pil_gray(vi_rgb) if vi_rgb is not None else vi
+    vi_gray = pil_gray(vi_rgb).astype(np.float64) if vi_rgb is not None else vi
     with _nets.inference():
         x = _nets.to_batch(ir, vi_gray, scale=1.0 / 255.0, dev=next(net.parameters()).device)
         out = net(x.reshape(1, 2, *x.shape[-2:]))

@@ -28,16 +28,7 @@ from fusionbench.registry import register_input, register_metric, register_prese
 REF = "RollingPlain/IVIF_ZOO @61b0a44 Metric/"
 
 
-def pil_gray(raw: np.ndarray) -> np.ndarray:
-    """PIL ``Image.convert('L')``: ``(19595 R + 38470 G + 7471 B + 32768) >> 16`` (uint8); gray passes."""
-    a = np.asarray(raw)
-    if a.ndim == 2:
-        return a
-    if a.dtype != np.uint8:
-        a = np.clip(np.floor(a + 0.5), 0, 255).astype(np.uint8)
-    c = a.astype(np.uint32)
-    return ((c[..., 0] * 19595 + c[..., 1] * 38470 + c[..., 2] * 7471 + 0x8000) >> 16).astype(np.uint8)
-
+from fusionbench.imageio import pil_gray  # noqa: E402
 
 register_input("zoo", pil_gray, "IVIF_ZOO: PIL Image.open(..).convert('L') (integer ITU-R 601 weights, uint8)")
 
