@@ -157,6 +157,19 @@ def source_agreement(fused_raw: np.ndarray, ir_raw: np.ndarray, vi_raw: np.ndarr
     return out
 
 
+#: a fused image equal to one source on at least this fraction of pixels gets a note
+SAME_AS_SOURCE = 0.9
+
+
+def same_as_source_note(fused8: np.ndarray, ir_raw: np.ndarray, vi_raw: np.ndarray) -> str:
+    """"fused ≈ visible on 95% of pixels" when the fused image equals a source on most pixels."""
+    agree = source_agreement(fused8, ir_raw, vi_raw)
+    role, frac = max(agree.items(), key=lambda kv: kv[1])
+    if frac < SAME_AS_SOURCE:
+        return ""
+    return f"fused ≈ {'infrared' if role == 'ir' else 'visible'} on {frac:.0%} of pixels"
+
+
 def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[str] | str | None = None,
              *, parts: bool = False, preset: str | None = None, float_range: float | None = None,
              max_megapixels: float | None = None, allow_identical: bool = True) -> dict[str, float]:

@@ -215,10 +215,10 @@ def _score(task: Task, fused: dict[str, Any], arrays) -> TaskResult:
     try:
         scores: dict[str, dict[str, Any]] = {}
         if status == "fused":
-            from .runner import _same_as_source_note
+            from .api import same_as_source_note
 
             ir_raw, vi_raw = arrays if arrays is not None else _inputs(task)
-            note = _same_as_source_note(_read_bytes(fused["png"], ".png", task.pair_name), ir_raw, vi_raw)
+            note = same_as_source_note(_read_bytes(fused["png"], ".png", task.pair_name), ir_raw, vi_raw)
         if task.metrics:
             ir_raw, vi_raw = arrays if arrays is not None else _inputs(task)
             fused8 = _read_bytes(fused["png"], ".png", task.pair_name)

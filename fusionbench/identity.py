@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .imageio import array_digest
 from .registry import MethodCall, parse_method
 
 
@@ -46,12 +47,6 @@ def method_fingerprint(call: MethodCall) -> dict[str, Any]:
     """What identifies a method's output besides its inputs (name, version, resolved parameters)."""
     params = call.spec.resolve_params(dict(call.params)) if call.spec.resolve_params else call.params
     return {"method": call.full_name, "version": call.spec.version, "params": _jsonable(params)}
-
-
-def array_digest(*arrays: np.ndarray) -> str:
-    from .imageio import array_digest as _digest
-
-    return _digest(*arrays)
 
 
 def cache_key_from_digest(call: MethodCall, digest: str, pair: str) -> str:

@@ -45,8 +45,6 @@ def default_metrics() -> list[str]:
     return names + [m for m in ("en", "sd") if m not in names]
 
 
-#: a fused image equal to one source on at least this fraction of pixels gets a note
-SAME_AS_SOURCE = 0.9
 
 
 def usable_cpus() -> int:
@@ -176,17 +174,6 @@ def process_pair(store: ResultStore, ds: DatasetRef, call: MethodCall, pair: Pai
     if task is None:
         return PairOutcome(pair.name, "reused")
     return commit_result(store, task, execute_task(task), st, recompute=recompute, method=call.full_name)
-
-
-def _same_as_source_note(fused8: np.ndarray, ir_raw: np.ndarray, vi_raw: np.ndarray) -> str:
-    """"fused ≈ visible on 95% of pixels" when the fused image equals a source on most pixels."""
-    from .api import source_agreement
-
-    agree = source_agreement(fused8, ir_raw, vi_raw)
-    role, frac = max(agree.items(), key=lambda kv: kv[1])
-    if frac < SAME_AS_SOURCE:
-        return ""
-    return f"fused ≈ {'infrared' if role == 'ir' else 'visible'} on {frac:.0%} of pixels"
 
 
 def _validate(pairs: Sequence[Pair], label: str, *, allow_identical: bool = True) -> dict[str, str]:
@@ -349,10 +336,11 @@ def _run_call(call: MethodCall, ds: DatasetRef, work: list[Pair], digests: dict[
     finally:
         bar.close()
     summary.outcomes.sort(key=lambda o: rank.get(o.pair, 0))
+    recs = store.records(label, name)
     if info_written:  # again: the latest run's description, and which outputs are colour
-        info["colour_pairs"] = sorted(p for p, r in store.records(label, name).items() if r.get("colour"))
+        info["colour_pairs"] = sorted(p for p, r in recs.items() if r.get("colour"))
         store.write_method_info(label, name, info)
-    summary.scores_path = store.write_scores(label, name, order, metric_names)
+    summary.scores_path = store.write_scores(label, name, order, metric_names, records=recs)
     for o in summary.outcomes:
         if o.status in ("missing", "failed"):
             log(f"{o.status}: {name} {label}/{o.pair}: {o.message}")

@@ -26,11 +26,9 @@ COLUMNS = ("method", "pair", "metric", "value")
 
 def _current_version(metric: str) -> str | None:
     """The registered version of ``metric`` (or of the metric a part ``m.ir`` belongs to)."""
-    from .registry import METRICS, discover
+    from .registry import METRICS, _lookup
 
-    discover()
-    spec = METRICS.get(metric)
-    return spec.version if spec is not None else None
+    return METRICS[metric].version if _lookup("metrics", metric) else None  # imports just its module
 
 
 def record_values(rec: dict[str, Any], metrics: Iterable[str] | None = None, *,

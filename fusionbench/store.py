@@ -353,9 +353,12 @@ class ResultStore:
         return out
 
     def write_scores(self, dataset: str, method: str, pairs: Iterable[str] | None = None,
-                     metric_order: list[str] | None = None) -> Path:
-        """Rebuild ``scores.csv`` from the records (atomically); returns its path."""
-        recs = self.records(dataset, method)
+                     metric_order: list[str] | None = None,
+                     records: dict[str, dict[str, Any]] | None = None) -> Path:
+        """Rebuild ``scores.csv`` from the records (atomically); returns its path.
+
+        ``records``: the method's :meth:`records`, when the caller has just read them."""
+        recs = self.records(dataset, method) if records is None else records
         names = sorted(recs) if pairs is None else [p for p in pairs if p in recs]
         cols: list[str] = []
         for n in names:

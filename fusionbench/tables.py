@@ -87,11 +87,13 @@ def simple_grid(rows: Sequence[str], columns: Sequence[str], values: Sequence[Se
 def summary_table(store: ResultStore, dataset: str, methods: Sequence[str] | None = None,
                   metrics: Sequence[str] | None = None, std: bool = False, *,
                   expected_pairs: Sequence[str] | None = None, allow_partial: bool = False,
-                  title: str | None = None, decimals: int = 4) -> Grid:
+                  title: str | None = None, decimals: int = 4,
+                  values: dict[str, dict[str, dict[str, float]]] | None = None) -> Grid:
     """Mean (± std) per method per metric over the pairs each method has, as a :class:`Grid`.
 
     ``expected_pairs``: the dataset's pairs (when its data is present); else the largest pair
     count of any method is expected. See the module docstring for flags and marking.
+    ``values``: ``{method: read_values(..., expected_pairs)}`` the caller has already read.
     """
     infos = store.method_infos(dataset)
     if not infos:
@@ -103,7 +105,8 @@ def summary_table(store: ResultStore, dataset: str, methods: Sequence[str] | Non
     if unknown:
         raise FusionbenchError(f"no results for {', '.join(unknown)} on {dataset!r} in {store.root} "
                                f"(methods there: {', '.join(infos)})")
-    per = {m: read_values(store, dataset, m, None, expected_pairs) for m in methods}
+    per = values if values is not None else {}
+    per = {m: per[m] if m in per else read_values(store, dataset, m, None, expected_pairs) for m in methods}
     if metrics is None:
         metrics = []
         for vals in per.values():
@@ -186,6 +189,7 @@ def leaderboard_table(store: ResultStore, dataset: str, *, metrics: Sequence[str
     from .errors import UnknownNameError
     from .registry import resolve_metrics
 
+    values = {m: read_values(store, dataset, m, None, expected_pairs) for m in store.methods(dataset)}
     if metrics is None:
         metrics = []
         for preset in ("paper", "cddfuse"):
@@ -193,11 +197,10 @@ def leaderboard_table(store: ResultStore, dataset: str, *, metrics: Sequence[str
                 metrics += [m for m in resolve_metrics(preset=preset) if m not in metrics]
             except UnknownNameError:
                 continue
-        frame_metrics = {k for vals in (read_values(store, dataset, m, None, expected_pairs)
-                                        for m in store.methods(dataset)) for v in vals.values() for k in v}
-        metrics = [m for m in metrics if m in frame_metrics]
+        present = {k for vals in values.values() for v in vals.values() for k in v}
+        metrics = [m for m in metrics if m in present]
     g = summary_table(store, dataset, metrics=metrics, expected_pairs=expected_pairs,
-                      allow_partial=allow_partial)
+                      allow_partial=allow_partial, values=values)
     first = 2  # method, pairs
     ranks: list[list[int]] = [[] for _ in g.rows]
     for c in range(first, len(g.columns)):
@@ -226,17 +229,6 @@ def leaderboard_table(store: ResultStore, dataset: str, *, metrics: Sequence[str
 # ==========================================================================================
 # Paper tables: a paper's table rebuilt from the store, beside the paper's printed values
 # ==========================================================================================
-def store_method_name(method: str) -> str:
-    """The store's full name of ``name[:variant]`` (default variant resolved when registered)."""
-    from .errors import UnknownNameError
-    from .registry import parse_method
-
-    try:
-        return parse_method(method).full_name
-    except UnknownNameError:
-        return method
-
-
 def _row_candidates(store: ResultStore, row: PaperRow) -> list[str]:
     """Store names that may hold our results for a paper row, best first: the variant trained by
     ``reproduce`` into ``<store>/trained/`` (a call with that ``weights`` file), the plain call,
