@@ -17,13 +17,32 @@ def _f64(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float64)
 
 
-def sobel_xy(x: np.ndarray, border: str = "zero") -> tuple[np.ndarray, np.ndarray]:
-    """Correlations with ``[-1 0 1; -2 0 2; -1 0 1]`` (gx) and ``[-1 -2 -1; 0 0 0; 1 2 1]`` (gy)."""
+_SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+_SOBEL_Y = np.ascontiguousarray(_SOBEL_X.T)
+
+
+def sobel_xy(x: np.ndarray, border: str = "zero", *, passes: str = "separable"
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Correlations with ``[-1 0 1; -2 0 2; -1 0 1]`` (gx) and ``[-1 -2 -1; 0 0 0; 1 2 1]`` (gy).
+
+    Same size as ``x`` (float64), border as named in the module docstring. ``passes`` chooses
+    the floating-point evaluation order: ``'separable'`` (``cv2.Sobel``: a ``[-1 0 1]`` pass
+    then a ``[1 2 1]`` pass) or ``'2d'`` (``cv2.filter2D`` with the full 3x3 kernel, one sum
+    per pixel). Both are exact on integer-valued images (integer arithmetic in float64); on
+    non-integer images they differ by round-off (~1e-13 on 0..255), and each metric keeps the
+    order it was validated with. MATLAB ``conv2(x, h, 'same')`` with a kernel ``h`` is the
+    correlation with ``rot90(h, 2)``: for VIFB's ``h3 = [-1 0 1; -2 0 2; -1 0 1]`` that is
+    ``-gx``, for ``h1 = [1 2 1; 0 0 0; -1 -2 -1]`` it is ``gy``.
+    """
     x = _f64(x)
     b = _BORDERS[border]
-    gx = cv2.Sobel(x, cv2.CV_64F, 1, 0, ksize=3, borderType=b)
-    gy = cv2.Sobel(x, cv2.CV_64F, 0, 1, ksize=3, borderType=b)
-    return gx, gy
+    if passes == "separable":
+        return (cv2.Sobel(x, cv2.CV_64F, 1, 0, ksize=3, borderType=b),
+                cv2.Sobel(x, cv2.CV_64F, 0, 1, ksize=3, borderType=b))
+    if passes == "2d":
+        return (cv2.filter2D(x, cv2.CV_64F, _SOBEL_X, borderType=b),
+                cv2.filter2D(x, cv2.CV_64F, _SOBEL_Y, borderType=b))
+    raise ValueError(f"sobel_xy: passes must be 'separable' or '2d', got {passes!r}")
 
 
 def sep_correlate(x: np.ndarray, k_rows: np.ndarray, k_cols: np.ndarray | None = None,
@@ -48,40 +67,3 @@ def freq_filter(x: np.ndarray, h_centered: np.ndarray) -> np.ndarray:
     n = x.shape[1]
     spec = scipy.fft.rfft2(_f64(x))
     return scipy.fft.irfft2(spec * h[:, : n // 2 + 1], s=x.shape)
-
-
-class ArrayMemo:
-    """Small LRU memo of derived arrays keyed by a tag and the *content* of an input array.
-
-    Fusion benchmarks score many fused images against the same two sources; metrics use one
-    memo per quantity to compute a *source's* filtered statistics once (six entries: two
-    sources times three colour channels). Results are returned read-only.
-    """
-
-    def __init__(self, maxsize: int = 6):
-        from collections import OrderedDict
-        from threading import Lock
-
-        self._data: OrderedDict = OrderedDict()
-        self._lock = Lock()
-        self.maxsize = maxsize
-
-    def get(self, tag: str, arr: np.ndarray, compute):
-        import hashlib
-
-        a = np.ascontiguousarray(arr)
-        key = (tag, a.shape, a.dtype.str, hashlib.blake2b(a.tobytes(), digest_size=16).digest())
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        value = compute(a)
-        for v in value if isinstance(value, tuple) else (value,):
-            if isinstance(v, np.ndarray):
-                v.flags.writeable = False
-        with self._lock:
-            self._data[key] = value
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-        return value
-

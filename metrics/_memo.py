@@ -70,7 +70,8 @@ def _freeze(value: Any) -> None:
 
 
 class ContentLRU:
-    """LRU of ``build(*imgs)`` results keyed by the :func:`content_key` of every image.
+    """LRU of ``build(*imgs, **params)`` results keyed by the :func:`content_key` of every image
+    and the (hashable) keyword parameters.
 
     Bounded by ``max_entries`` and ``max_bytes`` (a value larger than ``max_bytes`` is returned
     but not kept). Thread-safe; a value may be built twice by racing threads (same result).
@@ -83,12 +84,13 @@ class ContentLRU:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, *imgs: np.ndarray) -> Any:
-        """``build(*imgs)`` (float64 C-contiguous), from the cache when the contents were seen.
+    def get(self, *imgs: np.ndarray, **params: Hashable) -> Any:
+        """``build(*imgs, **params)`` (images float64 C-contiguous), from the cache when the
+        contents and the parameters were seen.
 
         ``build`` must not keep references to its inputs (the caller may modify them later)."""
         arrays = [np.ascontiguousarray(img, dtype=np.float64) for img in imgs]
-        key = tuple(content_key(a) for a in arrays)
+        key = (tuple(content_key(a) for a in arrays), tuple(sorted(params.items())))
         with self._lock:
             item = self._items.get(key)
             if item is not None:
@@ -96,7 +98,7 @@ class ContentLRU:
                 self.hits += 1
                 return item[0]
             self.misses += 1
-        value = self.build(*arrays)
+        value = self.build(*arrays, **params)
         _freeze(value)
         size = _nbytes(value)
         if size <= self.max_bytes:

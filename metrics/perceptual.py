@@ -12,11 +12,10 @@ from functools import lru_cache
 import numpy as np
 
 from fusionbench.imageio import check_images
-from fusionbench.metrics._filters import ArrayMemo, freq_filter, sep_correlate, sobel_xy
+from fusionbench.metrics._filters import freq_filter, sep_correlate, sobel_xy
+from fusionbench.metrics._matlab import normalize1  # one policy for constant images
+from fusionbench.metrics._memo import ContentLRU, register_cache
 from fusionbench.registry import register_metric
-
-
-from fusionbench.metrics._matlab import normalize1  # noqa: E402  (one policy for constant images)
 
 
 def freqspace_mesh(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -32,9 +31,6 @@ def _gauss31(im: np.ndarray, sigma: float) -> np.ndarray:
     x = np.arange(-15, 16, dtype=np.float64)
     g = np.exp(-(x * x) / (2 * sigma * sigma))
     return sep_correlate(im, g, border="zero") / (2 * np.pi * sigma * sigma)
-
-
-_SOURCE_CONTRAST = ArrayMemo()
 
 
 @lru_cache(maxsize=4)
@@ -75,6 +71,11 @@ def _chen_blum_masked_contrast(x: np.ndarray) -> np.ndarray:
         return (k * (c2 * c)) / (h * c2 + z)
 
 
+# a source's masked contrast (Q_CB) and region saliency (Q_CV) are the same for every fused
+# image of its pair: computed once (two sources times three colour channels)
+_SOURCE_CONTRAST = register_cache(ContentLRU(_chen_blum_masked_contrast, max_entries=6))
+
+
 def chen_blum(im1: np.ndarray, im2: np.ndarray, fused: np.ndarray) -> float:
     """Q_CB of ``fused`` with sources ``im1``, ``im2`` (Liu's ``metricChenBlum``, VIFB ``Qcb``).
 
@@ -83,8 +84,7 @@ def chen_blum(im1: np.ndarray, im2: np.ndarray, fused: np.ndarray) -> float:
     with 31x31 Gaussians (zero padding); masked contrast ``C^3 / (C^2 + 1e-4)``; preservation
     ``min/max``; saliency weights ``C1^2/(C1^2+C2^2)``; mean of the quality map.
     """
-    c1p, c2p = (_SOURCE_CONTRAST.get("qcb", np.asarray(x, np.float64), _chen_blum_masked_contrast)
-                for x in (im1, im2))
+    c1p, c2p = (_SOURCE_CONTRAST.get(x) for x in (im1, im2))
     cfp = _chen_blum_masked_contrast(np.asarray(fused, np.float64))
     with np.errstate(invalid="ignore", divide="ignore"):
         q1f = np.where(c1p < cfp, c1p / cfp, cfp / c1p)
@@ -103,15 +103,15 @@ def _block_sums(x: np.ndarray, bs: int) -> np.ndarray:
     return xp.reshape((m + pm) // bs, bs, (n + pn) // bs, bs).sum(axis=(1, 3))
 
 
-_SOURCE_SALIENCY = ArrayMemo()
-
-
 def _chen_varshney_saliency(x: np.ndarray) -> np.ndarray:
     """Region saliency of a normalised image: block sums (16x16, zero padded) of ``|Sobel|^5``."""
     gx, gy = sobel_xy(x, "zero")
     g = np.sqrt(gx * gx + gy * gy)
     g2 = g * g
     return _block_sums(g2 * g2 * g, 16)
+
+
+_SOURCE_SALIENCY = register_cache(ContentLRU(_chen_varshney_saliency, max_entries=6))
 
 
 def chen_varshney(im1: np.ndarray, im2: np.ndarray, fused: np.ndarray) -> float:
@@ -125,7 +125,7 @@ def chen_varshney(im1: np.ndarray, im2: np.ndarray, fused: np.ndarray) -> float:
     ws = 16          # alpha = 5: saliency is the block sum of G^5
     a, b, f = (normalize1(x) for x in (im1, im2, fused))
 
-    lam1, lam2 = (_SOURCE_SALIENCY.get("qcv", x, _chen_varshney_saliency) for x in (a, b))
+    lam1, lam2 = (_SOURCE_SALIENCY.get(x) for x in (a, b))
     theta_m = _mannos_sakrison(a.shape)
     d1 = _block_sums(freq_filter(a - f, theta_m) ** 2, ws) / (ws * ws)
     d2 = _block_sums(freq_filter(b - f, theta_m) ** 2, ws) / (ws * ws)

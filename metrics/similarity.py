@@ -10,15 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from fusionbench.imageio import check_images
-from fusionbench.metrics._filters import ArrayMemo, sep_correlate
+from fusionbench.metrics._filters import sep_correlate
+from fusionbench.metrics._matlab import gaussian_1d  # noqa: F401  (re-exported)
+from fusionbench.metrics._memo import ContentLRU, register_cache
 from fusionbench.registry import register_metric
 
 SSIM_K = (0.01, 0.03)
 SSIM_L = 255.0
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-
-
-from fusionbench.metrics._matlab import gaussian_1d  # noqa: E402,F401  (re-exported)
 
 
 def filter2_valid(img: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -27,13 +26,15 @@ def filter2_valid(img: np.ndarray, g: np.ndarray) -> np.ndarray:
     return sep_correlate(img, g, border="zero")[r:img.shape[0] - r, r:img.shape[1] - r]
 
 
-_SOURCE_STATS = ArrayMemo()
-
-
 def _local_stats(x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Windowed mean and variance (``filter2(w, x.*x) - mu.^2``) over the valid windows."""
     mu = filter2_valid(x, g)
     return mu, filter2_valid(x * x, g) - mu * mu
+
+
+# a source's window statistics, keyed by the image and the window (six entries: two sources
+# times three colour channels)
+_SOURCE_STATS = register_cache(ContentLRU(_local_stats, max_entries=6))
 
 
 def _ssim_maps(a: np.ndarray, b: np.ndarray, g: np.ndarray, memo_a: bool = False
@@ -41,14 +42,14 @@ def _ssim_maps(a: np.ndarray, b: np.ndarray, g: np.ndarray, memo_a: bool = False
     """Wang et al. SSIM and contrast-structure maps over the 'valid' windows.
 
     ``memo_a``: ``a`` is a source image scored against many fused images; its statistics are
-    memoised (only for the standard 11-tap window).
+    memoised.
     """
     if min(a.shape) < len(g):
         raise ValueError(f"SSIM needs images of at least {len(g)}x{len(g)} pixels, got {a.shape[1]}x{a.shape[0]}")
     c1 = (SSIM_K[0] * SSIM_L) ** 2
     c2 = (SSIM_K[1] * SSIM_L) ** 2
     if memo_a:
-        mu_a, s_aa = _SOURCE_STATS.get(f"ssim{len(g)}", a, lambda x: _local_stats(x, g))
+        mu_a, s_aa = _SOURCE_STATS.get(a, g)
     else:
         mu_a, s_aa = _local_stats(a, g)
     mu_b, s_bb = _local_stats(b, g)
