@@ -19,7 +19,7 @@ import numpy as np
 
 from fusionbench.metrics.gradient import ag, sf
 from fusionbench.metrics.information import mi
-from fusionbench.metrics.qabf import qabf
+from fusionbench.metrics.qabf import QABF_VIFB, qabf
 from fusionbench.metrics.similarity import cc, mean_mse, psnr, scd, ssim
 from fusionbench.metrics.stats import en, sd
 from fusionbench.metrics.vifp import vifp_sum
@@ -62,7 +62,7 @@ _reg("psnr", psnr, "10 log10(max(F)^2 / MSE): peak is the FUSED IMAGE'S MAX, not
 _reg("scd", scd, "sum of the correlations of differences (= scd)")
 _reg("viff", vifp_sum, "LIVE pixel-domain vifp_mscale SUMMED over IR and VI (range to 2), NaN -> 1; not vifvec",
      quantity="vif", parts=("ir", "vi"), grid="centred", border="valid", nan_as=1.0)
-_reg("qabf", qabf, "Xydeas-Petrovic Q_ABF, VIFB form incl. GAF = gF where gA == gF (= qabf)")
+_reg("qabf", qabf, "Xydeas-Petrovic Q_ABF, VIFB form incl. GAF = gF where gA == gF (= qabf)", **QABF_VIFB)
 _reg("ssim", ssim, "SSIM(F,IR)+SSIM(F,VI) SUMMED, skimage 0.19 defaults: 7x7 uniform window, sample covariance, "
      "data_range = 2 (float dtype range), so C1, C2 ~16000x smaller than for L=255",
      parts=("ir", "vi"), combine="sum", window="uniform", size=7, data_range=2.0, sample_covariance=True,

@@ -19,7 +19,7 @@ from fusionbench.imageio import check_images, rgb2gray
 from fusionbench.metrics.gradient import ag, nabf, sf
 from fusionbench.metrics.information import fmi, mi
 from fusionbench.metrics.mef_ssim import mef_ssim_mscale
-from fusionbench.metrics.qabf import qabf
+from fusionbench.metrics.qabf import QABF_VIFB, qabf
 from fusionbench.metrics.similarity import cc, mean_mse, psnr, scd, ssim
 from fusionbench.metrics.stats import en, sd
 from fusionbench.metrics.vifp import vifp_sum
@@ -71,7 +71,8 @@ _reg("ag", ag, "MATLAB gradient (central differences) at all pixels / ((M-1)(N-1
 _reg("cc", cc, "mean of corr(IR,F), corr(VI,F) (its rBF mean-of-A bug cancels; = cc)", parts=("ir", "vi"),
      where="CC_evaluation.m")
 _reg("scd", scd, "sum of the correlations of differences (= scd)", where="analysis_SCD.m")
-_reg("qabf", qabf, "Xydeas-Petrovic Q_ABF, conv2 'same', GAF = gF where gA == gF (= qabf)", where="analysis_Qabf.m")
+_reg("qabf", qabf, "Xydeas-Petrovic Q_ABF, conv2 'same', GAF = gF where gA == gF (= qabf)", where="analysis_Qabf.m",
+     **QABF_VIFB)
 _reg("nabf", nabf, "Kumar N_ABF called as analysis_nabf(IR, VI, F) though its first argument is the fused "
      "image: IR plays F, VI plays A, F plays B (values ~1e-2..1e-1; correct order gives ~1e-7)",
      higher=False, where="analysis_nabf.m", operands="vi,fused,ir")

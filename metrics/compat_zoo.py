@@ -19,7 +19,7 @@ import numpy as np
 from fusionbench.imageio import check_images
 from fusionbench.metrics.gradient import ag, ei, nabf, sf
 from fusionbench.metrics.information import mi
-from fusionbench.metrics.qabf import qabf
+from fusionbench.metrics.qabf import QABF_VIFB, qabf
 from fusionbench.metrics.similarity import cc, mean_mse, psnr, scd
 from fusionbench.metrics.stats import en, sd
 from fusionbench.metrics.vifp import vifp_sum
@@ -288,7 +288,8 @@ _reg("mse", mean_mse, "(MSE(IR,F)+MSE(VI,F))/2 on [0,1]-scaled images (as Tang)"
      parts=("ir", "vi"), scale=255.0)
 _reg("psnr", psnr, "20 log10(255/sqrt(MSE)) with MSE on [0,1] images: = psnr + 48.13 dB (as Tang)",
      mse_scale=255.0)
-_reg("qabf", qabf, "Xydeas-Petrovic Q_ABF, zero padding, GAF = gF where gA == gF (= qabf)", where="Qabf.py")
+_reg("qabf", qabf, "Xydeas-Petrovic Q_ABF, zero padding, GAF = gF where gA == gF (= qabf)", where="Qabf.py",
+     **QABF_VIFB)
 _reg("nabf", nabf, "Kumar N_ABF but pixels with source gradient < Td=2 get weight 0 instead of 0.001",
      higher=False, where="Nabf.py", wt_min=0.0)
 _reg("ssim", zoo_ssim, "SSIM(IR,F)+SSIM(VI,F) SUMMED, 11x11 Gaussian valid windows, on x255 data (0..65025) "

@@ -1,191 +1,222 @@
-"""Xydeas & Petrovic's gradient-based fusion metric Q^{AB/F} in its two common implementations.
+"""Xydeas & Petrovic's gradient-based fusion metric Q^{AB/F}: one implementation, two public forms.
 
-* ``qabf`` — the usual form as VIFB computes it (xingchenzhang/VIFB @ 22b2ea9d,
-  ``metrics/metricsQabf.m``); :func:`qabf_vifb` is its core on float arrays, shared with the
-  VIFB-compatible metric set.
-* ``qabf_liu`` — Liu's toolbox variant (zhengliu6699/imageFusionMetrics @ d6f7f1a0,
+:func:`qabf` is the one implementation; each public name is a configuration of it whose
+parameters are visible data (``fusionbench metrics`` lists them):
+
+* ``qabf`` = :data:`QABF_VIFB` -- the usual form as VIFB computes it (xingchenzhang/VIFB @
+  22b2ea9d, ``metrics/metricsQabf.m``); also ``vifb:qabf`` (per colour channel),
+  ``cddfuse:qabf``, ``tang:qabf`` and ``zoo:qabf``, whose scripts compute the same.
+* ``qabf_liu`` = :data:`QABF_LIU` -- Liu's toolbox (zhengliu6699/imageFusionMetrics @ d6f7f1a0,
   ``metricXydeas.m``), whose values land nearer the Q_ABF printed in many fusion papers.
 
-The two differ by up to ~0.1 on the same image (orientation term, sigmoid constants, weighting,
-zero-gradient handling); see ``../shared/reference/README.md``.
+The two differ by up to ~0.1 on the same image; see ``../shared/reference/README.md``.
+
+Parameters of a form
+--------------------
+``sources``
+    ``'vi,ir'`` or ``'ir,vi'``: which source is A (the first argument of the original). Only
+    ``g_zero=1e-5`` depends on it (the VIFB form is symmetric bit for bit).
+``sobel``
+    ``'conv2'``: VIFB's ``conv2(img, h, 'same')`` with ``h3 = [-1 0 1; -2 0 2; -1 0 1]`` (x)
+    and ``h1 = [1 2 1; 0 0 0; -1 -2 -1]`` (y), i.e. ``(-gx, gy)`` of the correlation Sobel;
+    ``'filter2'``: Liu's ``filter2(flt, img, 'same')``, ``(gx, gy)``. Zero padding both.
+``scale``
+    the images are multiplied by it first (VIFB's ``255*im2double(double(x))`` = 255 x; this
+    matters only through ``g_zero='gF'``).
+``sx_zero``
+    orientation where ``Sx == 0``: ``'pi/2'`` (VIFB: ``alpha = pi/2`` whatever ``Sy``) or a
+    number that replaces ``Sx`` there (Liu: ``1e-5``); elsewhere ``alpha = atan(Sy/Sx)``.
+``g_zero``
+    strength ratio ``G = min(gS, gF)/max(gS, gF)`` and where it is undefined: ``'gF'``
+    (VIFB's quirk: where ``gS == gF`` the ratio is the raw magnitude ``gF`` instead of 1,
+    0/0 never happens) or a number added to zero magnitudes (Liu: ``1e-5``, in the
+    original's order: A is compared with the raw ``gF``, everything after it uses the patched
+    ``gF``; the weights are the patched source magnitudes).
+``orientation``
+    ``'abs_diff'``: ``A = 1 - |aS - aF|/(pi/2)`` (VIFB, the paper's eq.); ``'folded'``:
+    ``A = ||aS - aF| - pi/2| 2/pi`` (Liu's toolbox).
+``Tg, kg, Dg, Ta, ka, Da``
+    sigmoids ``Q_g = Tg/(1+exp(kg(G-Dg)))``, ``Q_a = Ta/(1+exp(ka(A-Da)))``, ``Q = Q_g Q_a``.
+``product``
+    floating-point order of ``Q``: ``'separate'`` (``Q_g`` and ``Q_a`` rounded, then their
+    product, as both MATLAB codes) or ``'joint'`` (``Tg Ta / ((1+exp(..))(1+exp(..)))``, one
+    division; the order fusionbench's ``qabf_liu`` has always used, within 1 ulp per pixel).
+``pooling``
+    ``'weighted_sum'``: ``sum(Q_AF wA + Q_BF wB) / sum(wA + wB)`` (VIFB; NaN when the
+    sources have no gradient); ``'mean_map'``: mean over pixels of
+    ``(Q_AF wA + Q_BF wB)/(wA + wB)`` (Liu). ``w = g`` (L = 1).
+
+All arithmetic runs in float64 on row strips (:mod:`fusionbench.metrics._strips`, one-row
+halo for the Sobel), summed strip by strip; the sources' gradient strips are cached by
+content (:data:`SOURCE_GRADIENTS`), so further fused images of a pair cost only their own.
 """
 from __future__ import annotations
 
-import cv2
+from typing import Any
+
 import numpy as np
 
 from fusionbench.imageio import check_images
+from fusionbench.metrics._filters import sobel_xy
 from fusionbench.metrics._memo import ContentLRU, register_cache
 from fusionbench.metrics._strips import row_strips
 from fusionbench.registry import register_metric
 
-# Sobel kernels as *correlation* kernels: d/dx (columns, left to right) and d/dy (rows, top down)
-_SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-_SOBEL_Y = _SOBEL_X.T.copy()
+#: VIFB ``metricsQabf`` (the usual form)
+QABF_VIFB: dict[str, Any] = dict(
+    sources="vi,ir", sobel="conv2", scale=255.0, sx_zero="pi/2", g_zero="gF", orientation="abs_diff",
+    Tg=0.9994, kg=-15.0, Dg=0.5, Ta=0.9879, ka=-22.0, Da=0.8, product="separate", pooling="weighted_sum")
+#: Liu's toolbox ``metricXydeas``
+QABF_LIU: dict[str, Any] = dict(
+    sources="ir,vi", sobel="filter2", scale=1.0, sx_zero=1e-5, g_zero=1e-5, orientation="folded",
+    Tg=1.0, kg=-10.0, Dg=0.5, Ta=1.0, ka=-20.0, Da=0.75, product="joint", pooling="mean_map")
+
+_GRADIENT_KEYS = ("sobel", "scale", "sx_zero")
 
 
-def _correlate_zero(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """3x3 correlation with zero padding and 'same' size (MATLAB ``filter2(k, img, 'same')``)."""
-    return cv2.filter2D(np.ascontiguousarray(img, dtype=np.float64), cv2.CV_64F, kernel,
-                        borderType=cv2.BORDER_CONSTANT)
-
-
-def sobel_xy(img: np.ndarray, *, convolve: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Sobel responses ``(Sx, Sy)`` with zero padding, 'same' size.
-
-    ``convolve=False``: ``filter2`` (correlation) with ``[-1 0 1; -2 0 2; -1 0 1]`` and its
-    transpose, as Liu's ``metricXydeas``. ``convolve=True``: ``conv2(img, h, 'same')`` with VIFB's
-    ``h3 = [-1 0 1; -2 0 2; -1 0 1]`` (x) and ``h1 = [1 2 1; 0 0 0; -1 -2 -1]`` (y). Convolution
-    turns the kernels by 180 degrees: ``rot180(h3) = -h3`` and ``rot180(h1) = [-1 -2 -1; 0 0 0;
-    1 2 1]``, so VIFB's responses are ``(-Sx, Sy)`` of the correlation form. The sign matters
-    for VIFB's orientation, where ``Sx == 0`` maps to ``+pi/2`` whatever the sign of ``Sy``.
-    Values are exact for integer images (integer arithmetic in float64).
-    """
-    sx = _correlate_zero(img, _SOBEL_X)
-    sy = _correlate_zero(img, _SOBEL_Y)
-    return (-sx, sy) if convolve else (sx, sy)
-
-
-def _vifb_strength_angle(img: np.ndarray, rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-    sx, sy = sobel_xy(img, convolve=True)
+def _strength_angle(img: np.ndarray, rows: slice = slice(None), *, sobel: str, scale: float,
+                    sx_zero: str | float) -> tuple[np.ndarray, np.ndarray]:
+    """Edge strength ``g`` and orientation ``alpha`` of ``img`` (rows ``rows`` of the result)."""
+    sx, sy = sobel_xy(img if scale == 1.0 else scale * img, "zero", passes="2d")
+    if sobel == "conv2":
+        sx = -sx
+    elif sobel != "filter2":
+        raise ValueError(f"qabf: sobel must be 'conv2' or 'filter2', got {sobel!r}")
     sx, sy = sx[rows], sy[rows]
     g = np.sqrt(sx * sx + sy * sy)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(sx == 0, np.pi / 2, np.arctan(sy / np.where(sx == 0, 1.0, sx)))
-    return g, a
+    zero = sx == 0
+    if sx_zero == "pi/2":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g, np.where(zero, np.pi / 2, np.arctan(sy / np.where(zero, 1.0, sx)))
+    return g, np.arctan(sy / np.where(zero, float(sx_zero), sx))
 
 
-# VIFB metricsQabf model parameters
-_TG, _KG, _DG = 0.9994, -15.0, 0.5
-_TA, _KA, _DA = 0.9879, -22.0, 0.8
+def _gradient_strips(img: np.ndarray, **grad: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`_strength_angle` of each row strip of ``img`` (the strips :func:`_sums` runs over)."""
+    return [_strength_angle(img[src], inner, **grad) for src, inner in row_strips(*img.shape, halo=1)]
 
 
-def _vifb_q(g_s: np.ndarray, a_s: np.ndarray, g_f: np.ndarray, a_f: np.ndarray) -> np.ndarray:
-    """Edge preservation ``Q^{SF}`` of one source, per pixel, with VIFB's conventions."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(g_s > g_f, g_f / g_s, np.where(g_s == g_f, g_f, g_s / g_f))
-    orient = 1.0 - np.abs(a_s - a_f) / (np.pi / 2)
-    q_g = _TG / (1.0 + np.exp(_KG * (rel - _DG)))
-    q_a = _TA / (1.0 + np.exp(_KA * (orient - _DA)))
-    return q_g * q_a
+# a source's strips are the same for every fused image of its pair: computed once (issue 22);
+# keyed by the image and the gradient parameters (two sources times two forms, and spare)
+SOURCE_GRADIENTS = register_cache(ContentLRU(_gradient_strips, max_entries=6))
 
 
-def qabf_vifb(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
-    """Core of VIFB's ``Qabf(strA, strB, strF)`` on 2-D float64 arrays (the images after ``double()``).
+def _ratios(g_a: np.ndarray, g_b: np.ndarray, g_f: np.ndarray, g_zero: str | float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Strength ratios ``G_AF``, ``G_BF`` and weights ``wA``, ``wB`` (see ``g_zero``)."""
+    if g_zero == "gF":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r_a, r_b = (np.where(g > g_f, g_f / g, np.where(g == g_f, g_f, g / g_f)) for g in (g_a, g_b))
+        return r_a, r_b, g_a, g_b
+    eps = float(g_zero)
+    a_gt = g_a > g_f
+    w_a = np.where(g_a == 0, eps, g_a)
+    g_fp = np.where(g_f == 0, eps, g_f)
+    r_a = np.where(a_gt, g_f / w_a, w_a / g_fp)
+    b_gt = g_b > g_fp
+    w_b = np.where(g_b == 0, eps, g_b)
+    r_b = np.where(b_gt, g_fp / w_b, w_b / g_fp)
+    return r_a, r_b, w_a, w_b
 
-    The arrays are scaled by 255 internally as VIFB's ``255*im2double(double(x))`` does (this
-    only matters through the ``gA == gF`` quirk below). Sobel by ``conv2(..., 'same')`` (zero
-    padding); ``g = sqrt(Sx^2 + Sy^2)``, ``alpha = atan(Sy/Sx)`` (``pi/2`` where ``Sx == 0``);
-    ``G = gF/gA`` where ``gA > gF``, ``gA/gF`` where ``gA < gF`` and **``gF``** (the raw
-    magnitude) where they are equal; ``A = 1 - |alphaA - alphaF|/(pi/2)``;
-    ``Q = Tg/(1+exp(kg(G-Dg))) * Ta/(1+exp(ka(A-Da)))`` with Tg 0.9994, kg -15, Dg 0.5,
-    Ta 0.9879, ka -22, Da 0.8; result ``sum(Q_AF gA + Q_BF gB) / sum(gA + gB)`` (L = 1).
-    """
-    a, b, f = (np.asarray(x, dtype=np.float64) for x in (a, b, f))
-    if not a.shape == b.shape == f.shape or a.ndim != 2:
-        raise ValueError(f"qabf_vifb: expected three 2-D arrays of one shape, got {a.shape}, {b.shape}, {f.shape}")
+
+def _preservation(r: np.ndarray, a_s: np.ndarray, a_f: np.ndarray, *, orientation: str, product: str,
+                  Tg: float, kg: float, Dg: float, Ta: float, ka: float, Da: float) -> np.ndarray:
+    """Per-pixel edge preservation ``Q^{SF}`` from the strength ratio and the two orientations."""
+    if orientation == "abs_diff":
+        o = 1.0 - np.abs(a_s - a_f) / (np.pi / 2)
+    elif orientation == "folded":
+        o = np.abs(np.abs(a_s - a_f) - np.pi / 2) * (2 / np.pi)
+    else:
+        raise ValueError(f"qabf: orientation must be 'abs_diff' or 'folded', got {orientation!r}")
+    if product == "separate":
+        return Tg / (1.0 + np.exp(kg * (r - Dg))) * (Ta / (1.0 + np.exp(ka * (o - Da))))
+    if product == "joint":
+        return (Tg * Ta) / ((1.0 + np.exp(kg * (r - Dg))) * (1.0 + np.exp(ka * (o - Da))))
+    raise ValueError(f"qabf: product must be 'separate' or 'joint', got {product!r}")
+
+
+def _sums(a: np.ndarray, b: np.ndarray, f: np.ndarray, *, sobel: str,
+          scale: float, sx_zero: str | float, g_zero: str | float, pooling: str, **model: Any
+          ) -> float:
+    """The metric on 2-D float64 arrays, ``a`` being the original's first source (A)."""
+    grad = dict(sobel=sobel, scale=scale, sx_zero=sx_zero)
+    if pooling not in ("weighted_sum", "mean_map"):
+        raise ValueError(f"qabf: pooling must be 'weighted_sum' or 'mean_map', got {pooling!r}")
+    strips_a, strips_b = SOURCE_GRADIENTS.get(a, **grad), SOURCE_GRADIENTS.get(b, **grad)
     num = den = 0.0
-    for src, inner in row_strips(*a.shape, halo=1):
-        g_a, a_a = _vifb_strength_angle(255.0 * a[src], inner)
-        g_b, a_b = _vifb_strength_angle(255.0 * b[src], inner)
-        g_f, a_f = _vifb_strength_angle(255.0 * f[src], inner)
-        q_af = _vifb_q(g_a, a_a, g_f, a_f)
-        q_bf = _vifb_q(g_b, a_b, g_f, a_f)
-        num += float((q_af * g_a + q_bf * g_b).sum())
-        den += float((g_a + g_b).sum())
+    for (src, inner), (g_a, a_a), (g_b, a_b) in zip(row_strips(*a.shape, halo=1), strips_a, strips_b):
+        g_f, a_f = _strength_angle(f[src], inner, **grad)
+        r_a, r_b, w_a, w_b = _ratios(g_a, g_b, g_f, g_zero)
+        q = _preservation(r_a, a_a, a_f, **model) * w_a + _preservation(r_b, a_b, a_f, **model) * w_b
+        if pooling == "mean_map":
+            num += float((q / (w_a + w_b)).sum())
+        else:
+            num += float(q.sum())
+            den += float((w_a + w_b).sum())
+    if pooling == "mean_map":
+        return num / a.size
     return num / den if den > 0 else float("nan")
 
 
+def _ordered(ir: np.ndarray, vi: np.ndarray, sources: str) -> tuple[np.ndarray, np.ndarray]:
+    if sources == "ir,vi":
+        return ir, vi
+    if sources == "vi,ir":
+        return vi, ir
+    raise ValueError(f"qabf: sources must be 'ir,vi' or 'vi,ir', got {sources!r}")
+
+
+def qabf_arrays(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, **form: Any) -> float:
+    """:func:`qabf` on 2-D float64 arrays of one shape, without input validation (VIFB's colour
+    plumbing calls it per channel)."""
+    form = dict(form)
+    a, b = _ordered(ir, vi, form.pop("sources"))
+    return _sums(a, b, fused, **form)
+
+
+def qabf_vifb(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    """VIFB's ``Qabf(strA, strB, strF)`` on 2-D float64 arrays (the images after ``double()``),
+    A = ``a``: :data:`QABF_VIFB` (symmetric in ``a``, ``b`` bit for bit)."""
+    a, b, f = (np.asarray(x, dtype=np.float64) for x in (a, b, f))
+    if not a.shape == b.shape == f.shape or a.ndim != 2:
+        raise ValueError(f"qabf_vifb: expected three 2-D arrays of one shape, got {a.shape}, {b.shape}, {f.shape}")
+    return _sums(a, b, f, **{k: v for k, v in QABF_VIFB.items() if k != "sources"})
+
+
 @register_metric(
-    "qabf", higher_is_better=True,
+    "qabf", higher_is_better=True, params=QABF_VIFB,
     description="Xydeas-Petrovic edge preservation Q_ABF, usual form (as VIFB metricsQabf)",
     reference="Xydeas & Petrovic, Electronics Letters 36(4) 2000; code: VIFB metricsQabf.m "
               "(xingchenzhang/VIFB @22b2ea9d), reference column QABF_vifb",
 )
-def qabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
-    """Q_ABF of a fused image, exactly as VIFB's ``metricsQabf`` on gray images.
+def qabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, **form: Any) -> float:
+    """Q_ABF of a fused image in the form given by ``form`` (:data:`QABF_VIFB`, :data:`QABF_LIU`).
 
     Notes
     -----
     Xydeas & Petrovic, "Objective image fusion performance measure", Electronics Letters 36(4),
-    2000: per-pixel preservation of Sobel edge strength and orientation, weighted by the sources'
-    gradient magnitudes. Conventions of the code followed are listed in :func:`qabf_vifb`,
-    including its quirk that where ``gA == gF`` the strength ratio is ``gF`` instead of 1 (driving
-    ``Q_g`` to ``Tg`` there). The result is symmetric in the two sources. Reproduce with
-    ``metricsQabf(uint8(VI), uint8(IR), uint8(F))`` from VIFB. Range 0..~0.98; higher is better.
-    Images whose sources have no gradient anywhere give NaN (0/0), as the original.
+    2000 (and Proc. SPIE 4051, 2000): per-pixel preservation of Sobel edge strength and
+    orientation, weighted by the sources' gradient magnitudes. The parameters of a form are
+    described in the module docstring. Inputs float64 gray 0..255 of one shape.
+
+    * ``qabf`` (:data:`QABF_VIFB`): exactly VIFB's ``metricsQabf`` on gray images, including
+      its quirk that where ``gA == gF`` the strength ratio is ``gF`` instead of 1 (driving
+      ``Q_g`` to ``Tg`` there). Reproduce with ``metricsQabf(uint8(VI), uint8(IR), uint8(F))``
+      from VIFB. Range 0..~0.98; images whose sources have no gradient anywhere give NaN (0/0),
+      as the original.
+    * ``qabf_liu`` (:data:`QABF_LIU`): Liu's ``metricXydeas``. Reproduce with
+      ``metricXydeas(double(IR), double(VI), double(F))``. Range 0..1. Published results
+      scored this way land nearer the Q_ABF printed in many papers.
+
+    Higher is better for both.
     """
     ir, vi, fused = check_images(ir, vi, fused, who="qabf")
-    return qabf_vifb(vi, ir, fused)
+    return qabf_arrays(ir, vi, fused, **form)
 
 
-def _liu_strength_angle(img: np.ndarray, rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-    sx, sy = sobel_xy(img)
-    sx, sy = sx[rows], sy[rows]
-    g = np.sqrt(sx * sx + sy * sy)
-    sx = np.where(sx == 0, 1e-5, sx)         # metricXydeas: X + 0.00001 where X == 0
-    return g, np.arctan(sy / sx)
-
-
-def _liu_map(g_a, a_a, g_b, a_b, g_f, a_f) -> np.ndarray:
-    eps = 1e-5
-    # the original adds 1e-5 to zero magnitudes in this order: the A-side comparison uses the
-    # raw gF, everything after it the patched gF; wA, wB are the patched source magnitudes
-    a_gt = g_a > g_f
-    g_a = np.where(g_a == 0, eps, g_a)
-    ratio_af_1 = g_f / g_a
-    g_f = np.where(g_f == 0, eps, g_f)
-    g_af = np.where(a_gt, ratio_af_1, g_a / g_f)
-    b_gt = g_b > g_f
-    g_b = np.where(g_b == 0, eps, g_b)
-    g_bf = np.where(b_gt, g_f / g_b, g_b / g_f)
-    a_af = np.abs(np.abs(a_a - a_f) - np.pi / 2) * (2 / np.pi)
-    a_bf = np.abs(np.abs(a_b - a_f) - np.pi / 2) * (2 / np.pi)
-    q_af = 1.0 / ((1.0 + np.exp(-10.0 * (g_af - 0.5))) * (1.0 + np.exp(-20.0 * (a_af - 0.75))))
-    q_bf = 1.0 / ((1.0 + np.exp(-10.0 * (g_bf - 0.5))) * (1.0 + np.exp(-20.0 * (a_bf - 0.75))))
-    return (q_af * g_a + q_bf * g_b) / (g_a + g_b)
-
-
-def qabf_liu_map(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Per-pixel ``(Q_AF wA + Q_BF wB)/(wA + wB)`` of Liu's ``metricXydeas`` (its mean is the metric)."""
-    return _liu_map(*_liu_strength_angle(a), *_liu_strength_angle(b), *_liu_strength_angle(f))
-
-
-def _liu_strips(img: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``_liu_strength_angle`` of each row strip of ``img`` (the strips of :func:`_qabf_liu_sum`)."""
-    return [_liu_strength_angle(img[src], inner) for src, inner in row_strips(*img.shape, halo=1)]
-
-
-# a source's strips are the same for every fused image of its pair: computed once (issue 22)
-SOURCE_GRADIENTS = register_cache(ContentLRU(_liu_strips, max_entries=4))
-
-
-def _qabf_liu_sum(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
-    total = 0.0
-    strips_a, strips_b = SOURCE_GRADIENTS.get(a), SOURCE_GRADIENTS.get(b)
-    for (src, inner), ga, gb in zip(row_strips(*a.shape, halo=1), strips_a, strips_b):
-        total += float(_liu_map(*ga, *gb, *_liu_strength_angle(f[src], inner)).sum())
-    return total
-
-
-@register_metric(
-    "qabf_liu", higher_is_better=True, quantity="qabf",
+register_metric(
+    "qabf_liu", higher_is_better=True, quantity="qabf", params=QABF_LIU,
     description="Xydeas-Petrovic Q_ABF as Liu's toolbox metricXydeas (mean of per-pixel weighted Q)",
     reference="Xydeas & Petrovic, Proc. SPIE 4051 (2000); Liu et al. TPAMI 2012 toolbox "
               "(zhengliu6699/imageFusionMetrics @d6f7f1a0 metricXydeas.m), reference column QABF_liu",
-)
-def qabf_liu(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
-    """Q_ABF of a fused image as Liu's ``metricXydeas(IR, VI, F)``.
-
-    Notes
-    -----
-    Sobel responses by ``filter2(..., 'same')`` (zero padding); ``g = sqrt(x^2 + y^2)``,
-    ``alpha = atan(y/x)`` with ``x = 0`` replaced by 1e-5; ``G = min(gS, gF)/max(gS, gF)`` with
-    1e-5 added to zero magnitudes (in the original's order); ``A = ||alphaS - alphaF| - pi/2| 2/pi``;
-    ``Q_g = 1/(1+exp(-10(G-0.5)))``, ``Q_a = 1/(1+exp(-20(A-0.75)))``, ``Q^{SF} = Q_g Q_a``;
-    result = mean over pixels of ``(Q^{AF} wA + Q^{BF} wB)/(wA + wB)`` with ``w = g`` (L = 1).
-    Reproduce with ``metricXydeas(double(IR), double(VI), double(F))``. Range 0..1; higher is
-    better. Published results scored this way land nearer the Q_ABF printed in many papers.
-    """
-    ir, vi, fused = check_images(ir, vi, fused, who="qabf_liu")
-    return _qabf_liu_sum(ir, vi, fused) / ir.size
+)(qabf)

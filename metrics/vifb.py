@@ -31,7 +31,7 @@ from fusionbench.imageio import RGB2GRAY, check_images
 from fusionbench.metrics.gradient import average_gradient_matlab, edge_intensity, spatial_frequency
 from fusionbench.metrics.information import cross_entropy, mutinf_vifb
 from fusionbench.metrics.perceptual import chen_blum, chen_varshney
-from fusionbench.metrics.qabf import qabf_vifb
+from fusionbench.metrics.qabf import QABF_VIFB, qabf_arrays
 from fusionbench.metrics.similarity import ssim_index, vifb_distance
 from fusionbench.metrics.stats import entropy, std_population
 from fusionbench.registry import register_metric
@@ -197,17 +197,19 @@ def vifb_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
 
 
 @register_metric("vifb:qabf", description="VIFB metricsQabf: Xydeas-Petrovic Q_ABF, VIFB form (quirks kept)",
-                 higher_is_better=True, input="raw", reference=VIFB_REF + "metricsQabf.m")
-def vifb_qabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
-    """VIFB ``metricsQabf`` (core :func:`fusionbench.metrics.qabf.qabf_vifb`): Xydeas & Petrovic's
-    Q_ABF with Tg 0.9994, kg -15, Dg 0.5, Ta 0.9879, ka -22, Da 0.8; Sobel by ``conv2(..., 'same')``; ``alpha = atan(Sy/Sx)`` (pi/2 where Sx == 0),
-    ``A = 1 - |aX - aF| / (pi/2)``; result ``sum(Q_AF gA + Q_BF gB) / sum(gA + gB)``; per channel
+                 higher_is_better=True, input="raw", params=QABF_VIFB,
+                 reference=VIFB_REF + "metricsQabf.m")
+def vifb_qabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, **form) -> float:
+    """VIFB ``metricsQabf``: :func:`fusionbench.metrics.qabf.qabf` in the form
+    :data:`~fusionbench.metrics.qabf.QABF_VIFB` (Tg 0.9994, kg -15, Dg 0.5, Ta 0.9879, ka -22,
+    Da 0.8; Sobel by ``conv2(..., 'same')``; ``alpha = atan(Sy/Sx)``, pi/2 where Sx == 0;
+    ``A = 1 - |aX - aF| / (pi/2)``; ``sum(Q_AF gA + Q_BF gB) / sum(gA + gB)``) per channel
     (A = VI, B = IR), channel mean. Quirks kept: the images are scaled by 255 first
     (``255*im2double`` of a double), and where ``gX == gF`` the strength ratio is set to ``gF``
     itself instead of 1. A colour source with gray F goes through ``rgb2gray`` on double
     (not rounded). Range 0..1; higher is better."""
     ir, vi, f = _check_raw(ir, vi, fused, "vifb:qabf")
-    return _per_channel(ir, vi, f, lambda v, i, fk: qabf_vifb(_gray_double(v), _gray_double(i), fk))
+    return _per_channel(ir, vi, f, lambda v, i, fk: qabf_arrays(_gray_double(i), _gray_double(v), fk, **form))
 
 
 @register_metric("vifb:qcb", description="VIFB metricsQcb: Chen-Blum Q_CB per channel, channel mean",

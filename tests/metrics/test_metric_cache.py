@@ -91,17 +91,20 @@ def test_evaluate_still_rejects_bad_input_and_makes_no_copy():
                                                           f.astype(np.uint8), ["sd", "en"])
 
 
-def test_qabf_liu_source_gradients_cached_bit_identical():
-    from fusionbench.metrics._strips import row_strips
-
+@pytest.mark.parametrize("form", ["QABF_LIU", "QABF_VIFB"])
+def test_qabf_source_gradients_cached_bit_identical(form):
+    form = getattr(Q, form)
     ir, vi = _pair(11, (130, 90))
+    fused = (np.floor((ir + vi + 1) / 2), np.maximum(ir, vi), 0.3 * ir + 0.7 * vi)
+    cold = []
+    for f in fused:
+        clear_all()                                                 # every image from scratch
+        cold.append(Q.qabf(ir, vi, f, **form))
     clear_all()
-    for f in (np.floor((ir + vi + 1) / 2), np.maximum(ir, vi)):
-        ref = sum(float(Q._liu_map(*Q._liu_strength_angle(ir[s], i), *Q._liu_strength_angle(vi[s], i),
-                                   *Q._liu_strength_angle(f[s], i)).sum())
-                  for s, i in row_strips(*ir.shape, halo=1)) / ir.size      # the uncached computation
-        assert Q.qabf_liu(ir, vi, f) == ref
-    assert Q.SOURCE_GRADIENTS.misses == 2 and Q.SOURCE_GRADIENTS.hits == 2
+    assert [Q.qabf(ir, vi, f, **form) for f in fused] == cold      # sources from the cache
+    assert Q.SOURCE_GRADIENTS.misses == 2 and Q.SOURCE_GRADIENTS.hits == 4
+    Q.qabf(ir, vi, fused[0], **(Q.QABF_VIFB if form is Q.QABF_LIU else Q.QABF_LIU))
+    assert Q.SOURCE_GRADIENTS.misses == 4                           # the other form: its own entries
 
 
 def test_qy_source_stats_cached_and_not_aliased():
