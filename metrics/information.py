@@ -11,6 +11,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from fusionbench.imageio import check_images
+from fusionbench.metrics._parts import per_source
 from fusionbench.registry import register_metric
 
 
@@ -501,8 +502,7 @@ def mi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, base: str = "2", me
     """
     a, b, f = check_images(ir, vi, fused, who="mi")
     log = {"2": np.log2, "e": np.log}[base]
-    m_ir, m_vi = mutual_information(a, f, log, merge_top), mutual_information(b, f, log, merge_top)
-    return {"total": m_ir + m_vi, "ir": m_ir, "vi": m_vi}
+    return per_source(mutual_information(a, f, log, merge_top), mutual_information(b, f, log, merge_top), "sum")
 
 
 @register_metric("ce", description="cross entropy (KL(IR||F)+KL(VI||F))/2 of grey-level histograms, bits",

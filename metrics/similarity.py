@@ -13,6 +13,7 @@ from fusionbench.imageio import check_images
 from fusionbench.metrics._filters import sep_correlate
 from fusionbench.metrics._matlab import gaussian_1d  # noqa: F401  (re-exported)
 from fusionbench.metrics._memo import ContentLRU, register_cache
+from fusionbench.metrics._parts import per_source
 from fusionbench.registry import register_metric
 
 SSIM_K = (0.01, 0.03)
@@ -222,8 +223,7 @@ def ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, combine: str = "m
         s_ir, s_vi = ssim_index(a, f), ssim_index(b, f)
     if combine not in ("mean", "sum"):
         raise ValueError(f"ssim: combine must be 'mean' or 'sum', got {combine!r}")
-    total = s_ir + s_vi if combine == "sum" else (s_ir + s_vi) / 2.0
-    return {"total": total, "ir": s_ir, "vi": s_vi}
+    return per_source(s_ir, s_vi, combine)
 
 
 @register_metric("ms_ssim", description="multi-scale SSIM, mean of MS-SSIM(IR,F) and MS-SSIM(VI,F)",
@@ -240,8 +240,7 @@ def ms_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
     each side. Range 0..1 (1 for identical images); higher is better.
     """
     a, b, f = check_images(ir, vi, fused, who="ms_ssim")
-    s_ir, s_vi = ms_ssim_index(a, f), ms_ssim_index(b, f)
-    return {"total": (s_ir + s_vi) / 2.0, "ir": s_ir, "vi": s_vi}
+    return per_source(ms_ssim_index(a, f), ms_ssim_index(b, f))
 
 
 @register_metric("psnr", description="PSNR in dB from the true MSE averaged over IR and VI (VIFB's differs)",
@@ -278,8 +277,7 @@ def mean_mse(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, scale: float 
     fusionbench's own error metric is ``rmse``. Lower is better.
     """
     a, b, f = check_images(ir, vi, fused, who="mse")
-    m_ir, m_vi = mse(a, f) / scale ** 2, mse(b, f) / scale ** 2
-    return {"total": (m_ir + m_vi) / 2.0, "ir": m_ir, "vi": m_vi}
+    return per_source(mse(a, f) / scale ** 2, mse(b, f) / scale ** 2)
 
 
 @register_metric("rmse", description="root mean squared error, mean of RMSE(IR,F) and RMSE(VI,F) (VIFB's differs)",
@@ -295,8 +293,7 @@ def rmse(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
     ``metricsRmse`` averages ``sqrt(sum((X-F)^2))/(M*N)`` (= RMSE / sqrt(M*N)), see ``vifb:rmse``.
     """
     a, b, f = check_images(ir, vi, fused, who="rmse")
-    r_ir, r_vi = np.sqrt(mse(a, f)), np.sqrt(mse(b, f))
-    return {"total": float((r_ir + r_vi) / 2.0), "ir": float(r_ir), "vi": float(r_vi)}
+    return per_source(np.sqrt(mse(a, f)), np.sqrt(mse(b, f)))
 
 
 @register_metric("cc", description="correlation coefficient, mean of corr(IR,F) and corr(VI,F)",
@@ -313,8 +310,7 @@ def cc(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
     Higher is better.
     """
     a, b, f = check_images(ir, vi, fused, who="cc")
-    r_ir, r_vi = corr2(a, f), corr2(b, f)
-    return {"total": (r_ir + r_vi) / 2.0, "ir": r_ir, "vi": r_vi}
+    return per_source(corr2(a, f), corr2(b, f))
 
 
 @register_metric("scd", description="sum of the correlations of differences, corr(F-VI,IR) + corr(F-IR,VI)",
