@@ -18,6 +18,7 @@ import numpy as np
 
 from fusionbench.imageio import check_images
 from fusionbench.metrics._memo import ContentLRU, register_cache
+from fusionbench.metrics._parts import per_source
 from fusionbench.metrics._steerable import build_spyr, wtree_location
 from fusionbench.registry import register_metric
 
@@ -315,7 +316,7 @@ def ifc(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     Range ``[0, inf)`` (bits per pixel); higher is better.
     """
     p = ifc_vif_parts(ir, vi, fused, want_vif=False, who="ifc")
-    return {"total": 0.5 * (p["ifc.ir"] + p["ifc.vi"]), "ir": p["ifc.ir"], "vi": p["ifc.vi"]}
+    return per_source(p["ifc.ir"], p["ifc.vi"])
 
 
 @register_metric(
@@ -341,4 +342,4 @@ def vif(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     IFC is 0 there (the original's ``inv`` of a zero covariance gives NaN).
     """
     p = ifc_vif_parts(ir, vi, fused, want_ifc=False, who="vif")
-    return {"total": 0.5 * (p["vif.ir"] + p["vif.vi"]), "ir": p["vif.ir"], "vi": p["vif.vi"]}
+    return per_source(p["vif.ir"], p["vif.vi"])
