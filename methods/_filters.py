@@ -2,8 +2,8 @@
 
 Each helper reproduces the numerics of a specific piece of MATLAB/C++ reference code:
 
-* :func:`matlab_gaussian` -- ``fspecial('gaussian', [n n], sigma)`` (taps below
-  ``eps * max`` zeroed, normalised to sum 1), returned as its separable 1-D factor.
+* :func:`matlab_gaussian` -- ``fspecial('gaussian', [n n], sigma)`` as its separable 1-D
+  factor (the metrics' :func:`~fusionbench.metrics._matlab.gaussian_1d`).
 * :func:`imfilter` -- ``imfilter(x, h, 'replicate' | 'symmetric')`` for a separable odd
   kernel (correlation, output the size of the input, double precision).
 * :func:`box_sum` -- the cumulative-sum box filter ``boxfilter.m`` of He et al.'s guided
@@ -22,24 +22,21 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from fusionbench.metrics._matlab import gaussian_1d
+
 _MODES = {"replicate": "nearest", "symmetric": "reflect"}
 
 
 def matlab_gaussian(size: int, sigma: float) -> np.ndarray:
-    """1-D factor ``g`` of MATLAB ``fspecial('gaussian', [size size], sigma)`` (= ``outer(g, g)``).
+    """1-D factor ``g`` of MATLAB ``fspecial('gaussian', [size size], sigma)`` (= ``outer(g, g)``
+    to <= 3e-17 per tap): :func:`fusionbench.metrics._matlab.gaussian_1d`, for odd sizes.
 
-    ``fspecial`` zeroes 2-D taps below ``eps * max`` before normalising. For the kernels used
-    here (half-width ``w <= 3 sigma``) the smallest 2-D tap is ``exp(-w^2/sigma^2) >= exp(-9)``
-    of the maximum, so nothing is zeroed and the 2-D kernel is exactly separable up to
-    rounding; the rule is applied per axis here for completeness.
+    For the kernels used here (half-width ``w <= 3 sigma``) ``fspecial``'s ``eps * max``
+    cut-off zeroes nothing; a window where it would (half-width above ~6 sigma) is refused.
     """
     if size < 1 or size % 2 == 0:
         raise ValueError(f"matlab_gaussian: odd positive size required, got {size}")
-    half = (size - 1) / 2.0
-    x = np.arange(-half, half + 1.0)
-    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
-    g[g < np.finfo(np.float64).eps * g.max()] = 0.0
-    return g / g.sum()
+    return gaussian_1d(size, sigma)
 
 
 def imfilter(x: np.ndarray, g: np.ndarray, border: str) -> np.ndarray:

@@ -1,8 +1,10 @@
 """MATLAB helpers shared by the metric ports (one definition each).
 
 * :func:`gaussian_1d` -- the 1-D factor of ``fspecial('gaussian', size, sigma)`` (normalised;
-  the 2-D window is ``outer(g, g)``, equal to MATLAB's to round-off; for every window used here no
-  tap falls below ``fspecial``'s ``eps * max`` cut-off).
+  the 2-D window is ``outer(g, g)``, equal to MATLAB's to <= 3e-17 per tap). Where ``fspecial``'s
+  ``eps * max`` cut-off would zero 2-D taps (half-width above ~6 sigma) its window is not
+  separable and :func:`gaussian_1d` raises instead of returning a different window. Used by the
+  metrics, the classic methods (``methods/_filters.matlab_gaussian``) and SSL-WAEIE's loss.
 * :func:`normalize1` -- Liu's ``normalize1.m``: ``round((x - min) / (max - min) * 255)`` with
   MATLAB's round (half away from zero). **Policy for a constant image** (where the original
   divides 0 by 0 and returns NaN): every pixel becomes level 0 -- a constant image has one grey
@@ -19,9 +21,19 @@ import numpy as np
 
 
 def gaussian_1d(size: int = 11, sigma: float = 1.5) -> np.ndarray:
-    """1-D factor of MATLAB ``fspecial('gaussian', size, sigma)`` (float64, sums to 1)."""
+    """1-D factor ``g`` of MATLAB ``fspecial('gaussian', size, sigma)`` (float64, sums to 1).
+
+    ``g`` is ``exp(-x^2 / (2 sigma^2))`` at ``x = -(size-1)/2 .. (size-1)/2``, normalised.
+    ``fspecial`` zeroes the 2-D taps ``exp(-(x^2+y^2)/(2 sigma^2)) < eps * max``; if its corner
+    tap is among them the window is not ``outer(g, g)`` and this raises ``ValueError``.
+    """
     x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    two_s2 = 2.0 * sigma * sigma
+    c = float(np.abs(x).min()) if size > 0 else 0.0
+    if np.exp(-(x[0] * x[0] + x[0] * x[0]) / two_s2) < np.finfo(np.float64).eps * np.exp(-(2 * c * c) / two_s2):
+        raise ValueError(f"fspecial('gaussian', {size}, {sigma}) zeroes its corner taps (eps cut-off): "
+                         "not separable, no 1-D factor")
+    g = np.exp(-(x * x) / two_s2)
     return g / g.sum()
 
 

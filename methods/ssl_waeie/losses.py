@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from fusionbench.metrics._matlab import gaussian_1d
+
 WEIGHT_EPS = 1e-6
 
 
@@ -57,9 +59,9 @@ def fidelity(out: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor) -> torch.Ten
 
 
 def _gauss_window(size: int = 11, sigma: float = 1.5, dtype=torch.float32, device=None) -> torch.Tensor:
-    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
-    g = g / g.sum()
+    """``fspecial('gaussian', size, sigma)`` as a ``(1, 1, size, size)`` conv2d weight: the outer
+    product in float64 of :func:`fusionbench.metrics._matlab.gaussian_1d`, then cast."""
+    g = torch.from_numpy(gaussian_1d(size, sigma))
     return (g[:, None] * g[None, :]).to(dtype=dtype, device=device)[None, None]
 
 
