@@ -74,7 +74,7 @@ def _paper_scores(r: dict[str, str]) -> dict[str, float]:
 def _vifb_scores(r: dict[str, str]) -> dict[str, float]:
     if r["fused_file"] not in _VIFB_SCORES:
         ir, vi, fused = (read_image(CALIBRATION / r[k]) for k in ("ir_file", "vi_file", "fused_file"))
-        _VIFB_SCORES[r["fused_file"]] = {n: float(get_metric(n).fn(ir, vi, fused)) for n in VIFB.values()}
+        _VIFB_SCORES[r["fused_file"]] = {n: float(get_metric(n)(ir, vi, fused)) for n in VIFB.values()}
     return _VIFB_SCORES[r["fused_file"]]
 
 

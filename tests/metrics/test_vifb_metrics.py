@@ -73,7 +73,7 @@ def _scores(data_root: Path, image: str, method: str) -> dict[str, float]:
     key = (image, FOLDER.get(method, method))
     if key not in _SCORES:
         ir, vi, fused = (read_image(p) for p in _paths(data_root, image, method))
-        _SCORES[key] = {n: float(get_metric(n).fn(ir, vi, fused)) for n in VIFB_NAMES.values()}
+        _SCORES[key] = {n: float(get_metric(n)(ir, vi, fused)) for n in VIFB_NAMES.values()}
     return _SCORES[key]
 
 
@@ -154,10 +154,10 @@ def test_vifb_equals_textbook_where_vifb_says_so_on_gray():
     g = [x.astype(np.float64) for x in (ir, vi, f)]
     for v, t in [("vifb:en", "en"), ("vifb:sd", "sd"), ("vifb:sf", "sf"), ("vifb:ei", "ei"),
                  ("vifb:ce", "ce"), ("vifb:qcb", "qcb"), ("vifb:qcv", "qcv")]:
-        assert get_metric(v).fn(ir, vi, f) == pytest.approx(get_metric(t).fn(*g), rel=1e-12), v
-    assert get_metric("vifb:ssim").fn(ir, vi, f) == pytest.approx(2 * get_metric("ssim").fn(*g)["total"], rel=1e-12)
+        assert get_metric(v)(ir, vi, f) == pytest.approx(get_metric(t)(*g), rel=1e-12), v
+    assert get_metric("vifb:ssim")(ir, vi, f) == pytest.approx(2 * get_metric("ssim")(*g)["total"], rel=1e-12)
     n = ir.size
-    assert get_metric("vifb:rmse").fn(ir, vi, f) == pytest.approx(get_metric("rmse").fn(*g)["total"] / math.sqrt(n),
+    assert get_metric("vifb:rmse")(ir, vi, f) == pytest.approx(get_metric("rmse")(*g)["total"] / math.sqrt(n),
                                                                   rel=1e-12)
 
 
@@ -167,17 +167,17 @@ def test_vifb_colour_fused_is_channel_mean_and_sf_scans_channels_side_by_side():
     vi3 = np.stack([vi, np.roll(vi, 1, 0), np.roll(vi, 2, 1)], axis=2)
     f3 = np.stack([f, (f // 2).astype(np.uint8), np.clip(f.astype(int) + rng.integers(0, 5, f.shape), 0, 255)
                    .astype(np.uint8)], axis=2)
-    per = [get_metric("vifb:qcb").fn(ir, vi3[..., k], f3[..., k]) for k in range(3)]
-    assert get_metric("vifb:qcb").fn(ir, vi3, f3) == pytest.approx(np.mean(per), rel=1e-12)
+    per = [get_metric("vifb:qcb")(ir, vi3[..., k], f3[..., k]) for k in range(3)]
+    assert get_metric("vifb:qcb")(ir, vi3, f3) == pytest.approx(np.mean(per), rel=1e-12)
     strip = np.concatenate([f3[..., k] for k in range(3)], axis=1)
     wide = np.concatenate([ir] * 3, axis=1)
-    assert get_metric("vifb:sf").fn(ir, vi3, f3) == pytest.approx(get_metric("vifb:sf").fn(wide, wide, strip), rel=1e-12)
+    assert get_metric("vifb:sf")(ir, vi3, f3) == pytest.approx(get_metric("vifb:sf")(wide, wide, strip), rel=1e-12)
 
 
 def test_vifb_rejects_size_mismatch():
     ir, vi, f = _gray_triplet()
     with pytest.raises(ValueError, match="size mismatch"):
-        get_metric("vifb:ssim").fn(ir, vi, f[:-1])
+        get_metric("vifb:ssim")(ir, vi, f[:-1])
 
 
 def test_vifb_gray_fused_with_colour_visible_runs_like_roadscene():
@@ -188,7 +188,7 @@ def test_vifb_gray_fused_with_colour_visible_runs_like_roadscene():
     vi_gray = np.floor(vi3.astype(np.float64) @ np.array([0.298936021293775, 0.587043074451121,
                                                           0.114020904255103]) + 0.5).astype(np.uint8)
     for name in VIFB_NAMES.values():
-        got = get_metric(name).fn(ir, vi3, f)
+        got = get_metric(name)(ir, vi3, f)
         assert np.isfinite(got), name
         if name in ("vifb:mi", "vifb:ce", "vifb:ssim", "vifb:qcb", "vifb:qcv"):   # uint8 rgb2gray
-            assert got == pytest.approx(get_metric(name).fn(ir, vi_gray, f), rel=1e-12), name
+            assert got == pytest.approx(get_metric(name)(ir, vi_gray, f), rel=1e-12), name
