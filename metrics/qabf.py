@@ -71,8 +71,6 @@ QABF_LIU: dict[str, Any] = dict(
     sources="ir,vi", sobel="filter2", scale=1.0, sx_zero=1e-5, g_zero=1e-5, orientation="folded",
     Tg=1.0, kg=-10.0, Dg=0.5, Ta=1.0, ka=-20.0, Da=0.75, product="joint", pooling="mean_map")
 
-_GRADIENT_KEYS = ("sobel", "scale", "sx_zero")
-
 
 def _strength_angle(img: np.ndarray, rows: slice = slice(None), *, sobel: str, scale: float,
                     sx_zero: str | float) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +182,7 @@ def qabf_vifb(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
 
 
 @register_metric(
-    "qabf", higher_is_better=True, params=QABF_VIFB,
+    "qabf", higher_is_better=True, params=dict(QABF_VIFB),
     description="Xydeas-Petrovic edge preservation Q_ABF, usual form (as VIFB metricsQabf)",
     reference="Xydeas & Petrovic, Electronics Letters 36(4) 2000; code: VIFB metricsQabf.m "
               "(xingchenzhang/VIFB @22b2ea9d), reference column QABF_vifb",
@@ -215,7 +213,7 @@ def qabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, **form: Any) -> floa
 
 
 register_metric(
-    "qabf_liu", higher_is_better=True, quantity="qabf", params=QABF_LIU,
+    "qabf_liu", higher_is_better=True, quantity="qabf", params=dict(QABF_LIU),
     description="Xydeas-Petrovic Q_ABF as Liu's toolbox metricXydeas (mean of per-pixel weighted Q)",
     reference="Xydeas & Petrovic, Proc. SPIE 4051 (2000); Liu et al. TPAMI 2012 toolbox "
               "(zhengliu6699/imageFusionMetrics @d6f7f1a0 metricXydeas.m), reference column QABF_liu",

@@ -197,7 +197,7 @@ def vifb_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
 
 
 @register_metric("vifb:qabf", description="VIFB metricsQabf: Xydeas-Petrovic Q_ABF, VIFB form (quirks kept)",
-                 higher_is_better=True, input="raw", params=QABF_VIFB,
+                 higher_is_better=True, input="raw", params=dict(QABF_VIFB),
                  reference=VIFB_REF + "metricsQabf.m")
 def vifb_qabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, **form) -> float:
     """VIFB ``metricsQabf``: :func:`fusionbench.metrics.qabf.qabf` in the form
