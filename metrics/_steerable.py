@@ -216,7 +216,8 @@ def wtree_location(k: int, height: int = 4) -> tuple[int, int]:
 
 
 def build_spyr(im: np.ndarray, height: int = 4, bands: tuple[int, ...] | None = None,
-               hi0: bool = True, levels: tuple[int, ...] | None = None) -> SteerablePyramid:
+               hi0: bool = True, levels: tuple[int, ...] | None = None,
+               lowpass: bool = True) -> SteerablePyramid:
     """``buildSpyr(im, height, 'sp5Filters', 'reflect1')``.
 
     Parameters
@@ -225,7 +226,10 @@ def build_spyr(im: np.ndarray, height: int = 4, bands: tuple[int, ...] | None = 
     height : number of levels (at most ``maxPyrHt(size(im), 9)``).
     bands : oriented bands to compute (0-based, default all six); others are skipped.
     hi0 : compute the high-pass residual.
-    levels : levels at which to compute bands (default all); the low-pass chain always runs.
+    levels : levels at which to compute bands (default all); the low-pass chain runs as far as
+        the last level's bands need it.
+    lowpass : compute the low-pass residual (else ``lowpass`` is None and the last level's
+        low-pass filtering is skipped).
     """
     im = np.asarray(im, dtype=np.float64)
     if im.ndim != 2:
@@ -242,6 +246,7 @@ def build_spyr(im: np.ndarray, height: int = 4, bands: tuple[int, ...] | None = 
     lo = corr_reflect1(im, _LO0)
     for level in range(height):
         pyr.bands.append({b: corr_reflect1(lo, _BANDS[b]) for b in bands} if level in levels else {})
-        lo = corr_reflect1(lo, _LO, step=2)
-    pyr.lowpass = lo
+        if level < height - 1 or lowpass:
+            lo = corr_reflect1(lo, _LO, step=2)
+    pyr.lowpass = lo if lowpass else None
     return pyr

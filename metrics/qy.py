@@ -52,26 +52,45 @@ def _is_integral(img: np.ndarray) -> bool:
 
 
 class _Stats:
-    """Window means, variances (guarded) and flat masks of one image (a strip of rows)."""
+    """Window means, variances (guarded) and flat masks of one image (a strip of rows), with the
+    mean's square and double that every SSIM map with this image evaluates."""
 
     def __init__(self, img: np.ndarray, integral: bool) -> None:
         self.img = img
         self.mu = _valid_filter(img)
         var = _valid_filter(img * img)
-        var -= self.mu * self.mu
+        self.mu2 = self.mu * self.mu
+        var -= self.mu2
         self.flat = var < _FLAT_VAR if integral else _flat(img)
         np.copyto(var, 0.0, where=self.flat)
         self.var = var
+        self.mu_x2 = 2 * self.mu
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return self.img, self.mu, self.mu2, self.var, self.flat, self.mu_x2
 
 
 def _ssim_map(a: _Stats, b: _Stats) -> np.ndarray:
-    """``ssim_yang``'s SSIM map (C1 = C2 = 2e-16) with covariances of flat windows set to 0."""
+    """``ssim_yang``'s SSIM map (C1 = C2 = 2e-16) with covariances of flat windows set to 0.
+
+    Evaluated as ``(2 mu_a mu_b + C1)(2 cov + C2) / ((mu_a^2 + mu_b^2 + C1)(var_a + var_b + C2))``,
+    left to right, with ``2 mu`` and ``mu^2`` taken from :class:`_Stats`.
+    """
     cov = _valid_filter(a.img * b.img)
     cov -= a.mu * b.mu
     np.copyto(cov, 0.0, where=a.flat | b.flat)
-    num = (2 * a.mu * b.mu + C1) * (2 * cov + C2)
-    den = (a.mu * a.mu + b.mu * b.mu + C1) * (a.var + b.var + C2)
-    return num / den
+    cov *= 2
+    cov += C2
+    num = a.mu_x2 * b.mu
+    num += C1
+    num *= cov
+    den = a.mu2 + b.mu2
+    den += C1
+    var = a.var + b.var
+    var += C2
+    den *= var
+    num /= den
+    return num
 
 
 class _SourceStrip:
@@ -85,8 +104,7 @@ class _SourceStrip:
         self.lam = np.divide(self.s_ir.var, var_sum, out=np.full_like(var_sum, 0.5), where=~both_flat)
         self.one_minus_lam = 1.0 - self.lam
         self.similar = ssim_ab >= THRESHOLD
-        self.nbytes = sum(a.nbytes for a in (self.s_ir.mu, self.s_ir.var, self.s_ir.flat, self.s_ir.img,
-                                             self.s_vi.mu, self.s_vi.var, self.s_vi.flat, self.s_vi.img,
+        self.nbytes = sum(a.nbytes for a in (*self.s_ir.arrays(), *self.s_vi.arrays(),
                                              self.lam, self.one_minus_lam, self.similar))
 
 
@@ -95,8 +113,11 @@ def _q_sum(src: _SourceStrip, fused: np.ndarray, integral: bool) -> float:
     s_f = _Stats(fused, integral)
     ssim_af = _ssim_map(src.s_ir, s_f)
     ssim_bf = _ssim_map(src.s_vi, s_f)
-    weighted = src.lam * ssim_af + src.one_minus_lam * ssim_bf
-    q = np.where(src.similar, weighted, np.maximum(ssim_af, ssim_bf))
+    q = np.maximum(ssim_af, ssim_bf)
+    ssim_af *= src.lam                   # lambda SSIM(IR,F) + (1 - lambda) SSIM(VI,F) where similar
+    ssim_bf *= src.one_minus_lam
+    ssim_af += ssim_bf
+    np.copyto(q, ssim_af, where=src.similar)
     return float(q.sum())
 
 
