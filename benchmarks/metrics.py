@@ -5,12 +5,15 @@ Usage::
     python benchmarks/metrics.py [--metrics nmi,qy,qabf_liu,ifc] [--repeat 7] [--data-root DIR]
     python benchmarks/metrics.py --overhead [--metrics en,sd,sf,cc,psnr]
     python benchmarks/metrics.py --peers
+    python benchmarks/metrics.py --paper [--tune-malloc]
 
 ``--overhead``: per metric at 640x480, CPU ms of the bare function on float64 gray arrays
 against ``fusionbench.evaluate`` on the same arrays (validation and gray conversion once per
 triple), and their difference. ``--peers``: fusionbench through ``evaluate`` against the peers'
 own functions (CDDFuse ``Evaluator``, IVIF_ZOO ``Metric_torch`` on CPU) where they are
-importable (``benchmarks/peers/README.md``), else fusionbench's figures alone. Every mode ends
+importable (``benchmarks/peers/README.md``), else fusionbench's figures alone. ``--paper``: the
+paper metrics (nmi, qy, qabf_liu, ifc) through ``evaluate``, each and together, for the first
+fused image of a pair (cold) and per additional fused image, and the IFC stages. Every other mode ends
 with the paper metrics through ``evaluate`` for the first fused image of a pair (nothing cached)
 and per additional fused image of the same pair (the sources' IFC decompositions, Q_ABF gradients and Q_Y window statistics cached).
 
@@ -35,6 +38,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUME
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -166,6 +170,74 @@ def pair_cache(gray: list[np.ndarray], repeat: int) -> None:
           f"(target <= 90)")
 
 
+def _others(fused: np.ndarray, n: int = 8) -> list[np.ndarray]:
+    """Further "methods" of the same pair: the fused image shifted by +-1, +-2, ... grey levels."""
+    return [np.clip(fused + d, 0, 255) for i in range(1, n // 2 + 1) for d in (float(i), -float(i))]
+
+
+def _ifc_stages(gray: list[np.ndarray], repeat: int) -> dict[str, float]:
+    """CPU ms of the IFC stages on one image (pyramid, window statistics) and one source/fused pair."""
+    from fusionbench.metrics import ifc as I  # noqa: PLC0415
+    from fusionbench.metrics._steerable import build_spyr  # noqa: PLC0415
+
+    ir, _, fused = gray
+    src, dist = I._Decomposed(ir), I._Decomposed(fused)
+    for k in I.SUBBANDS:
+        src.ref_params(k)
+    nothing = lambda: None  # noqa: E731
+    stages = {
+        "steerable pyramid (one image)":
+            lambda: build_spyr(fused, I.HEIGHT, bands=I._BANDS, hi0=False, lowpass=False),
+        "window statistics (one image)": lambda: [I._Window(y, k) for k, y in dist.sub.items()],
+        "reference statistics (one source)":
+            lambda: [I._ref_params(src.sub[k], I._offset(k)) for k in I.SUBBANDS],
+        "channel + log sums (one source)": lambda: I._ifc_vif(src, dist, want_vif=False),
+    }
+    return {name: 1000 * _time(fn, repeat, setup=nothing)[1] for name, fn in stages.items()}
+
+
+def paper(gray: list[np.ndarray], repeat: int) -> None:
+    """The paper metrics through ``evaluate``, per metric and together: cold and per additional image.
+
+    *cold*: the first fused image of a pair, every cache empty (the sources' pyramids, reference
+    statistics and window statistics are computed in the timed call). *additional*: a further fused
+    image of the same pair once another one was scored (source-side quantities cached), the
+    situation of a table of methods on one pair (issue 22, target 3).
+    """
+    names = list(PRESETS["paper"].metrics)
+    ir, vi, fused = gray
+    others = _others(fused)
+    state = {"i": 0}
+
+    def warm() -> None:
+        _clear_caches()
+        evaluate(ir, vi, fused, names)
+
+    def additional(metrics: list[str]) -> Callable[[], None]:
+        def run() -> None:
+            f = others[state["i"] % len(others)]
+            state["i"] += 1
+            evaluate(ir, vi, f, metrics)
+        return run
+
+    print(f"\n{'paper metric (evaluate)':<26}{'cold cpu ms':>12}{'additional cpu ms':>19}")
+    cold_sum = more_sum = 0.0
+    for name in names:
+        _, cold = _time(lambda: evaluate(ir, vi, fused, [name]), repeat)
+        _, more = _time(additional([name]), repeat, setup=warm)
+        cold_sum, more_sum = cold_sum + cold, more_sum + more
+        print(f"{name:<26}{1000 * cold:>12.1f}{1000 * more:>19.1f}", flush=True)
+    print(f"{'sum of the above':<26}{1000 * cold_sum:>12.1f}{1000 * more_sum:>19.1f}")
+    _, cold = _time(lambda: evaluate(ir, vi, fused, names), repeat)
+    _, more = _time(additional(names), repeat, setup=warm)
+    print(f"{'all four in one call':<26}{1000 * cold:>12.1f}{1000 * more:>19.1f}   (target <= 90)")
+    stages = _ifc_stages(gray, repeat)
+    print("\nIFC stages, cpu ms (a cold ifc call = 3 pyramids and window statistics, 2 reference "
+          "statistics, 2 channels; an additional image = 1 pyramid and window statistics, 2 channels):")
+    for name, ms in stages.items():
+        print(f"  {name:<36}{ms:>8.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--metrics", help="comma list of metric names (default: every registered metric)")
@@ -176,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="bare function vs fusionbench.evaluate per metric (default metrics: en,sd,sf,cc,psnr)")
     ap.add_argument("--peers", action="store_true",
                     help="against CDDFuse Evaluator / IVIF_ZOO Metric_torch where importable (benchmarks/peers)")
+    ap.add_argument("--paper", action="store_true",
+                    help="paper metrics per metric and together: cold (first fused image of a pair) and "
+                         "per additional fused image, plus the IFC stages")
     args = ap.parse_args(argv)
     tuned = tune_malloc() if args.tune_malloc else False
 
@@ -196,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
           f"malloc {'tuned' if tuned else 'default'}; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} CPUs")
     pairs = {size: _pair(ir0, vi0, size) for size in SIZES}
+    if args.paper:
+        paper(pairs[SIZES[0]], max(args.repeat, 9))
+        return 0
     raw = {size: [p.astype(np.uint8) for p in pairs[size]] for size in SIZES}
     if args.overhead or args.peers:
         if args.overhead:
