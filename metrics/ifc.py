@@ -58,8 +58,14 @@ def _run_sums(b: np.ndarray, count: int, axis: int) -> np.ndarray:
     return out
 
 
-def _box_interior(a: np.ndarray, win: int, off: int) -> np.ndarray:
-    """``win x win`` window sums at the centres of the blocks kept by ``ifcvec`` (all but ``off`` a side).
+# block rows per chunk of the first (row) stage of :func:`_box_interior`: a chunk of products
+# (~48 rows of a 640-wide subband, ~250 KB) stays in cache instead of a whole product image
+_CHUNK_BLOCKS = 16
+
+
+def _box_interior(a: np.ndarray, win: int, off: int, b: np.ndarray | None = None) -> np.ndarray:
+    """``win x win`` window sums of ``a`` (of ``a * b`` when ``b`` is given) at the centres of the
+    blocks kept by ``ifcvec`` (all but ``off`` a side).
 
     ``a`` has a multiple of M rows and columns; block ``(i, j)`` is centred on sample
     ``(3i+1, 3j+1)`` as in ``distsub_est_m``'s ``corrDn(..., 'reflect1', [3 3], [2 2])``. For the
@@ -68,28 +74,35 @@ def _box_interior(a: np.ndarray, win: int, off: int) -> np.ndarray:
     sample each side, summed directly in a fixed order: each output depends only on the
     samples in its window, so where two subbands agree their statistics agree bit for bit (the
     noise variance estimate ``vv`` relies on it; running sums or a DFT would leave round-off of
-    far-away samples there, which IFC's ``1e-10`` floor magnifies).
+    far-away samples there, which IFC's ``1e-10`` floor magnifies). Products ``a * b`` are formed
+    a chunk of rows at a time, only for the rows the kept windows cover.
     """
     half = (win - 1) // 2
     jb, rem = divmod(half - 1, M)          # whole blocks each side of the centre block, extra samples
-    out = a
-    for axis in (0, 1):
-        n = out.shape[axis] // M
-        keep = n - 2 * off
-        if axis == 0:
-            blocks = out.reshape(n, M, -1).sum(axis=1)
-        else:                                # (an inner-axis reduce of length 3 is slow in numpy)
-            blocks = out[:, 0:M * n:M] + out[:, 1:M * n:M] + out[:, 2:M * n:M]
-        lo = off - jb
-        sl = [slice(None), slice(None)]
-        sl[axis] = slice(lo, lo + keep + 2 * jb)
-        total = _run_sums(blocks[tuple(sl)], 2 * jb + 1, axis)
-        for e in range(1, rem + 1):          # single samples just outside the whole blocks
-            for start in (M * lo - e, M * (off + jb) + M - 1 + e):
-                sl[axis] = slice(start, start + M * (keep - 1) + 1, M)
-                total = total + out[tuple(sl)]
-        out = total
-    return out
+    lo = off - jb                          # first block of the first kept window
+    # rows: 3-row block sums of the blocks the kept windows cover, then runs of 2*jb + 1 blocks
+    n = a.shape[0] // M
+    keep, nb, w = n - 2 * off, n - 2 * off + 2 * jb, a.shape[1]
+    blocks = np.empty((nb, w))
+    for i0 in range(0, nb, _CHUNK_BLOCKS):
+        i1 = min(nb, i0 + _CHUNK_BLOCKS)
+        rows = slice(M * (lo + i0), M * (lo + i1))
+        seg = a[rows] if b is None else a[rows] * b[rows]
+        np.add.reduce(seg.reshape(i1 - i0, M, w), axis=1, out=blocks[i0:i1])
+    out = _run_sums(blocks, 2 * jb + 1, 0)
+    for e in range(1, rem + 1):            # single rows just outside the whole blocks
+        for start in (M * lo - e, M * (off + jb) + M - 1 + e):
+            rows = slice(start, start + M * (keep - 1) + 1, M)
+            out = out + (a[rows] if b is None else a[rows] * b[rows])
+    # columns: the same on the row sums
+    n = out.shape[1] // M
+    keep = n - 2 * off
+    cols = out[:, 0:M * n:M] + out[:, 1:M * n:M] + out[:, 2:M * n:M]   # (a length-3 inner reduce is slow)
+    total = _run_sums(cols[:, lo:lo + keep + 2 * jb], 2 * jb + 1, 1)
+    for e in range(1, rem + 1):
+        for start in (M * lo - e, M * (off + jb) + M - 1 + e):
+            total = total + out[:, start:start + M * (keep - 1) + 1:M]
+    return total
 
 
 class _Window:
@@ -110,8 +123,7 @@ class _Window:
         n = float(win * win)
         self.m = _box_interior(y, win, off) / n
         self.nm = n * self.m
-        sq = y * y
-        ss = _box_interior(sq, win, off)
+        ss = _box_interior(y, win, off, y)
         ss -= self.nm * self.m
         np.maximum(ss, 0.0, out=ss)
         self.ss = ss
@@ -240,7 +252,7 @@ def _channel(ref: _Decomposed, dist: _Decomposed, k: int) -> tuple[np.ndarray, n
     win = _window(k)
     n = float(win * win)
     x, y = ref.win[k], dist.win[k]
-    cov = _box_interior(ref.sub[k] * dist.sub[k], win, _offset(k))
+    cov = _box_interior(ref.sub[k], win, _offset(k), dist.sub[k])
     cov -= x.nm * y.m
     g = cov / x.ss_tol
     vv = g * cov

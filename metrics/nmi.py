@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from fusionbench.imageio import check_images
+from fusionbench.metrics._memo import ContentLRU, register_cache
 from fusionbench.registry import register_metric
 
 N_LEVELS = 256
@@ -20,17 +21,29 @@ from fusionbench.metrics._matlab import normalize1_levels as normalize1  # noqa:
 
 def mutual_info(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     """``(MI, H(a), H(b))`` in bits from the 256x256 joint histogram of uint8 levels."""
-    index = (a.astype(np.uint16) << 8) | b
-    joint = np.bincount(index.ravel(), minlength=N_LEVELS * N_LEVELS)
-    joint = joint.reshape(N_LEVELS, N_LEVELS) / a.size
+    return _mutual_info_hi(a.astype(np.uint16) << 8, b)
+
+
+def _mutual_info_hi(a_hi: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """:func:`mutual_info` with ``a`` given as ``uint16(a) << 8`` (the joint histogram's row index)."""
+    joint = np.bincount((a_hi | b).ravel(), minlength=N_LEVELS * N_LEVELS)
+    joint = joint.reshape(N_LEVELS, N_LEVELS) / b.size
     h_a = _entropy(joint.sum(axis=1))
     h_b = _entropy(joint.sum(axis=0))
     h_ab = _entropy(joint.ravel())
     return h_a + h_b - h_ab, h_a, h_b
 
 
-def _part(src: np.ndarray, fused: np.ndarray) -> float:
-    mi, h_s, h_f = mutual_info(src, fused)
+def _source_levels(ir: np.ndarray, vi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``uint16(normalize1(x)) << 8`` of both sources (the same for every fused image of a pair)."""
+    return tuple(normalize1(x).astype(np.uint16) << 8 for x in (ir, vi))
+
+
+SOURCE_LEVELS = register_cache(ContentLRU(_source_levels, max_entries=2))
+
+
+def _part(src_hi: np.ndarray, fused: np.ndarray) -> float:
+    mi, h_s, h_f = _mutual_info_hi(src_hi, fused)
     den = h_s + h_f
     return 2.0 * mi / den if den > 0 else 0.0
 
@@ -58,6 +71,7 @@ def nmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     images are both constant (0/0) is 0.
     """
     ir, vi, fused = check_images(ir, vi, fused, who="nmi")
-    a, b, f = normalize1(ir), normalize1(vi), normalize1(fused)
-    p_ir, p_vi = _part(a, f), _part(b, f)
+    a_hi, b_hi = SOURCE_LEVELS.get(ir, vi)
+    f = normalize1(fused)
+    p_ir, p_vi = _part(a_hi, f), _part(b_hi, f)
     return {"total": p_ir + p_vi, "ir": p_ir, "vi": p_vi}
