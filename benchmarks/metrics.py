@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} CPUs")
     pairs = {size: _pair(ir0, vi0, size) for size in SIZES}
     if args.paper:
-        paper(pairs[SIZES[0]], max(args.repeat, 9))
+        paper(pairs[SIZES[0]], args.repeat)
         return 0
     raw = {size: [p.astype(np.uint8) for p in pairs[size]] for size in SIZES}
     if args.overhead or args.peers:
