@@ -13,6 +13,7 @@ from fusionbench.metrics._memo import ContentLRU, register_cache
 from fusionbench.registry import register_metric
 
 N_LEVELS = 256
+_CALCHIST_MAX = 1 << 24          # cv2.calcHist counts in float32: exact below 2^24 pixels
 
 
 from fusionbench.metrics._matlab import entropy_of as _entropy  # noqa: E402
@@ -20,14 +21,18 @@ from fusionbench.metrics._matlab import normalize1_levels as normalize1  # noqa:
 
 
 def mutual_info(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """``(MI, H(a), H(b))`` in bits from the 256x256 joint histogram of uint8 levels."""
-    return _mutual_info_hi(a.astype(np.uint16) << 8, b)
+    """``(MI, H(a), H(b))`` in bits from the 256x256 joint histogram of uint8 levels.
 
-
-def _mutual_info_hi(a_hi: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """:func:`mutual_info` with ``a`` given as ``uint16(a) << 8`` (the joint histogram's row index)."""
-    joint = np.bincount((a_hi | b).ravel(), minlength=N_LEVELS * N_LEVELS)
-    joint = joint.reshape(N_LEVELS, N_LEVELS) / b.size
+    The joint counts come from ``cv2.calcHist`` (exact integers; float32 holds counts below
+    2^24, i.e. images up to 16 megapixels, beyond which ``np.bincount`` is used).
+    """
+    a, b = np.asarray(a, dtype=np.uint8), np.asarray(b, dtype=np.uint8)
+    if a.size < _CALCHIST_MAX:
+        counts = cv2.calcHist([a, b], [0, 1], None, [N_LEVELS, N_LEVELS], [0, N_LEVELS, 0, N_LEVELS])
+        joint = counts.astype(np.float64) / a.size
+    else:
+        index = (a.astype(np.uint16) << 8) | b
+        joint = np.bincount(index.ravel(), minlength=N_LEVELS * N_LEVELS).reshape(N_LEVELS, N_LEVELS) / a.size
     h_a = _entropy(joint.sum(axis=1))
     h_b = _entropy(joint.sum(axis=0))
     h_ab = _entropy(joint.ravel())
@@ -35,15 +40,15 @@ def _mutual_info_hi(a_hi: np.ndarray, b: np.ndarray) -> tuple[float, float, floa
 
 
 def _source_levels(ir: np.ndarray, vi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``uint16(normalize1(x)) << 8`` of both sources (the same for every fused image of a pair)."""
-    return tuple(normalize1(x).astype(np.uint16) << 8 for x in (ir, vi))
+    """``normalize1`` levels of both sources (the same for every fused image of a pair)."""
+    return normalize1(ir), normalize1(vi)
 
 
 SOURCE_LEVELS = register_cache(ContentLRU(_source_levels, max_entries=2))
 
 
-def _part(src_hi: np.ndarray, fused: np.ndarray) -> float:
-    mi, h_s, h_f = _mutual_info_hi(src_hi, fused)
+def _part(src: np.ndarray, fused: np.ndarray) -> float:
+    mi, h_s, h_f = mutual_info(src, fused)
     den = h_s + h_f
     return 2.0 * mi / den if den > 0 else 0.0
 
@@ -71,7 +76,7 @@ def nmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     images are both constant (0/0) is 0.
     """
     ir, vi, fused = check_images(ir, vi, fused, who="nmi")
-    a_hi, b_hi = SOURCE_LEVELS.get(ir, vi)
+    a, b = SOURCE_LEVELS.get(ir, vi)
     f = normalize1(fused)
-    p_ir, p_vi = _part(a_hi, f), _part(b_hi, f)
+    p_ir, p_vi = _part(a, f), _part(b, f)
     return {"total": p_ir + p_vi, "ir": p_ir, "vi": p_vi}

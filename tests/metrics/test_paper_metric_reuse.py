@@ -67,3 +67,18 @@ def test_nmi_source_levels_cached_bit_identical():
         got = N.nmi(ir, vi, f)
         assert (got["ir"], got["vi"]) == (fresh["ir"], fresh["vi"])
     assert N.SOURCE_LEVELS.misses == 1 and N.SOURCE_LEVELS.hits == 2
+
+
+def test_mutual_info_joint_histogram_paths_agree(monkeypatch):
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 256, (70, 90)).astype(np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    fast = N.mutual_info(a, b)                                 # cv2.calcHist
+    monkeypatch.setattr(N, "_CALCHIST_MAX", 0)
+    assert N.mutual_info(a, b) == fast                         # np.bincount (images >= 16 MP)
+    joint = np.zeros((256, 256))
+    np.add.at(joint, (a.ravel(), b.ravel()), 1.0)
+    p = joint / a.size
+    h = lambda q: float(-(q[q > 0] * np.log2(q[q > 0])).sum())   # noqa: E731
+    np.testing.assert_allclose(fast, (h(p.sum(1)) + h(p.sum(0)) - h(p.ravel()), h(p.sum(1)), h(p.sum(0))),
+                               rtol=1e-12)
