@@ -8,7 +8,8 @@ pixels; a finished pair whose key matches is reused, and only metrics missing fr
 
 This module is the *client*: it validates the inputs once (keeping only their digests), plans
 one task per (method, pair) that still needs work (:func:`plan_task`, from ``store.status``),
-hands the tasks to an executor (:mod:`fusionbench.executor`: serial, a local process pool or a
+pair by pair (every method's task for pair 1, then pair 2, ...: the metrics' caches of the
+two sources' statistics then serve every method of a pair), hands the tasks to an executor (:mod:`fusionbench.executor`: serial, a local process pool or a
 Dask cluster) and writes every result into the store itself (:func:`commit_result`: PNG, then
 record), so every executor gives the same files.
 """
@@ -279,73 +280,81 @@ def run(methods: Sequence[str] | str, dataset: str = "synthetic", *, split: str 
     own = not isinstance(executor, Executor)
     ex = make_executor(executor, jobs=jobs if len(work) > 1 or executor != "local" else 1,
                        scheduler=scheduler, log=log) if own else executor
-    summaries = []
-    try:
-        for call in calls:
-            summaries.append(_run_call(call, ds, work, digests, store, ex, metric_names, wroot, order, rank,
-                                       recompute=recompute, ship_inputs=ship_inputs, progress=progress,
-                                       log=log, on_pair=on_pair))
-    finally:
-        if own:
-            ex.close()
-    return summaries
-
-
-def _run_call(call: MethodCall, ds: DatasetRef, work: list[Pair], digests: dict[str, str], store: ResultStore,
-              ex: Executor, metric_names: Sequence[str], wroot: Path | None, order: list[str],
-              rank: dict[str, int], *, recompute: bool, ship_inputs: bool, progress, log, on_pair) -> MethodSummary:
-    """One method over the pairs: plan its tasks, run them on ``ex``, commit the results."""
-    from tqdm import tqdm
-
-    label = ds.label
-    name = store_name(call)
-    summary = MethodSummary(display_name(call), label, store_name=name)
-    info = {**method_fingerprint(call), "store_name": name, "label": display_name(call),
-            "dataset": label, "dataset_name": ds.name, "split": ds.split,
-            "dataset_path": str(ds.path) if ds.path else None, "description": call.spec.description}
-    info_written = False
-    bar = tqdm(total=len(work), desc=f"{name} [{label}]", unit="pair", disable=progress is False
-               or (progress is None and not sys.stderr.isatty()), file=sys.stderr)
+    runs = [_CallRun(call, ds, store, order, rank, n_pairs=len(work), progress=progress, on_pair=on_pair,
+                     position=i)
+            for i, call in enumerate(calls)]
     planned: dict[int, tuple] = {}
 
-    def finished(out: PairOutcome) -> None:
-        # method.json as soon as one pair is finished: an interrupted run's pairs show at once
-        nonlocal info_written
-        if not info_written and out.status in ("fused", "reused"):
-            store.write_method_info(label, name, info)
-            info_written = True
-        summary.outcomes.append(out)
-        bar.update(1)
-        if on_pair:
-            on_pair(out)
-
     def tasks():
-        for i, pair in enumerate(work):
-            task, st = plan_task(store, ds, call, pair, digests[pair.name], metric_names, wroot, i,
-                                 recompute=recompute, ship_inputs=ship_inputs)
-            if task is None:
-                finished(PairOutcome(pair.name, "reused"))
-                continue
-            planned[i] = (task, st)
-            yield task
+        # pair-major: every method's task for a pair follows the previous pair's, so the
+        # metrics' source-side caches (pyramids, gradients, window statistics of the two
+        # sources) are computed once per pair, not once per (method, pair)
+        tid = 0
+        for pair in work:
+            for r in runs:
+                task, st = plan_task(store, ds, r.call, pair, digests[pair.name], metric_names, wroot, tid,
+                                     recompute=recompute, ship_inputs=ship_inputs)
+                if task is None:
+                    r.finished(PairOutcome(pair.name, "reused"))
+                    continue
+                planned[tid] = (r, task, st)
+                tid += 1
+                yield task
 
     try:
         for res in ex.map_unordered(tasks()):
-            task, st = planned.pop(res.id)
-            finished(commit_result(store, task, res, st, recompute=recompute, method=call.full_name))
+            r, task, st = planned.pop(res.id)
+            r.finished(commit_result(store, task, res, st, recompute=recompute, method=r.call.full_name))
     finally:
-        bar.close()
-    summary.outcomes.sort(key=lambda o: rank.get(o.pair, 0))
-    recs = store.records(label, name)
-    if info_written:  # again: the latest run's description, and which outputs are colour
-        info["colour_pairs"] = sorted(p for p, r in recs.items() if r.get("colour"))
-        store.write_method_info(label, name, info)
-    summary.scores_path = store.write_scores(label, name, order, metric_names, records=recs)
-    for o in summary.outcomes:
-        if o.status in ("missing", "failed"):
-            log(f"{o.status}: {name} {label}/{o.pair}: {o.message}")
-    log(summary.line())
-    for o in summary.outcomes:
-        if o.note:
-            log(f"  note: {name} {label}/{o.pair}: {o.note}")
-    return summary
+        for r in runs:
+            r.bar.close()
+        if own:
+            ex.close()
+    return [r.close(metric_names, log) for r in runs]
+
+
+class _CallRun:
+    """One method's share of a run: its summary, progress bar and store epilogue."""
+
+    def __init__(self, call: MethodCall, ds: DatasetRef, store: ResultStore, order: list[str],
+                 rank: dict[str, int], *, n_pairs: int, progress, on_pair, position: int = 0):
+        from tqdm import tqdm
+
+        self.call, self.ds, self.store, self.order, self.rank, self.on_pair = call, ds, store, order, rank, on_pair
+        self.name = store_name(call)
+        self.summary = MethodSummary(display_name(call), ds.label, store_name=self.name)
+        self.info = {**method_fingerprint(call), "store_name": self.name, "label": display_name(call),
+                     "dataset": ds.label, "dataset_name": ds.name, "split": ds.split,
+                     "dataset_path": str(ds.path) if ds.path else None, "description": call.spec.description}
+        self.info_written = False
+        self.bar = tqdm(total=n_pairs, desc=f"{self.name} [{ds.label}]", unit="pair",
+                        position=position, disable=progress is False
+                        or (progress is None and not sys.stderr.isatty()), file=sys.stderr)
+
+    def finished(self, out: PairOutcome) -> None:
+        # method.json as soon as one pair is finished: an interrupted run's pairs show at once
+        if not self.info_written and out.status in ("fused", "reused"):
+            self.store.write_method_info(self.ds.label, self.name, self.info)
+            self.info_written = True
+        self.summary.outcomes.append(out)
+        self.bar.update(1)
+        if self.on_pair:
+            self.on_pair(out)
+
+    def close(self, metric_names: Sequence[str], log) -> MethodSummary:
+        """After every task: method.json again (colour pairs), scores.csv, the summary lines."""
+        summary, label, name = self.summary, self.ds.label, self.name
+        summary.outcomes.sort(key=lambda o: self.rank.get(o.pair, 0))
+        recs = self.store.records(label, name)
+        if self.info_written:  # again: the latest run's description, and which outputs are colour
+            self.info["colour_pairs"] = sorted(p for p, r in recs.items() if r.get("colour"))
+            self.store.write_method_info(label, name, self.info)
+        summary.scores_path = self.store.write_scores(label, name, self.order, metric_names, records=recs)
+        for o in summary.outcomes:
+            if o.status in ("missing", "failed"):
+                log(f"{o.status}: {name} {label}/{o.pair}: {o.message}")
+        log(summary.line())
+        for o in summary.outcomes:
+            if o.note:
+                log(f"  note: {name} {label}/{o.pair}: {o.note}")
+        return summary

@@ -182,3 +182,17 @@ def test_on_pair_callback_sees_every_pair(store_dir):
     _run(store_dir, methods="average", jobs=2, on_pair=seen.append)
     assert sorted(o.pair for o in seen) == ["astronaut", "camera", "chelsea", "coffee"]
     assert {o.status for o in seen} == {"reused"}
+
+
+def test_methods_run_pair_by_pair_so_source_caches_serve_every_method(store_dir):
+    """Serial run of three methods: each pair's tasks are consecutive, and qabf_liu's cache of
+    the sources' gradients is built once per pair (a miss per source), hit by the other methods."""
+    from fusionbench.metrics.qabf import SOURCE_GRADIENTS
+
+    SOURCE_GRADIENTS.clear()
+    seen = []
+    _run(store_dir, methods="average,max,_t_counted", metrics="qabf_liu", on_pair=seen.append)
+    pairs = [o.pair for o in seen]
+    assert pairs == [p for p in dict.fromkeys(pairs) for _ in range(3)]
+    assert SOURCE_GRADIENTS.misses == 2 * 4
+    assert SOURCE_GRADIENTS.hits == 2 * 4 * 2
