@@ -95,47 +95,89 @@ def guided_filter(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.nd
     return mean_a * guide + mean_b
 
 
-_BLOCK = 16384          # elements per ufunc call in the grid passes (3 such blocks stay in L2)
+_SLICE_PIXELS = 8192    # pixels per slicing block (its complex work arrays stay in cache)
 
 
-def _blur_passes(grid: np.ndarray) -> np.ndarray:
-    """Two ``((l + r) + 2c) / 4`` passes per grid axis, x then y then z; faces kept 0.
+def _pass(lo: np.ndarray, c: np.ndarray, hi: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
+    """``out = ((lo + hi) + (c + c)) * 0.25``: one ``fast_blf.h`` blur step with its roundings.
 
-    ``grid`` is the ``(Y, X, Z, 2)`` float64 C-contiguous grid of (value, weight) pairs, all
-    border faces 0 (as the splat leaves them); it is used as a work buffer. ``fast_blf.h``
-    only writes the interior cells, so the faces stay zero after every pass.
-
-    A pass along an axis of flat stride ``k`` is ``o[i] = ((g[i-k] + g[i+k]) + (g[i] + g[i])) *
-    0.25`` over the flat range ``k .. n-k``, in blocks of :data:`_BLOCK` elements (four ufunc
-    calls per block, in cache). That is the C++ sum with the C++ roundings (``2c`` and ``/4``
-    are exact), so every cell is bit-identical to ``fast_blf.h``. The flat offsets wrap into
-    the next row only for cells on a face of the pass axis; those cells are reset to 0 after
-    the pass (the y faces lie outside the flat range). Cells on the faces of the other axes
-    read only zeros and stay 0.
+    The C++ computes ``(l + r + 2 c) / 4``; ``c + c`` and ``* 0.25`` are exact, so the two
+    additions round exactly as there.
     """
-    shape = grid.shape
-    src = grid.reshape(-1)
-    dst = np.zeros_like(src)             # ping-pong buffer; its unwritten head/tail are y faces
-    tmp = np.empty(min(_BLOCK, src.size))
-    n = src.size
-    for axis, k in ((1, shape[2] * shape[3]), (0, shape[1] * shape[2] * shape[3]), (2, shape[3])):
-        for _ in range(2):
-            for a in range(k, n - k, _BLOCK):
-                b = min(a + _BLOCK, n - k)
-                o, c, t = dst[a:b], src[a:b], tmp[:b - a]
-                np.add(src[a - k:b - k], src[a + k:b + k], out=o)
-                np.add(c, c, out=t)
-                o += t
-                o *= 0.25
-            out = dst.reshape(shape)
-            if axis == 1:
-                out[:, 0] = 0.0
-                out[:, -1] = 0.0
-            elif axis == 2:
-                out[:, :, 0] = 0.0
-                out[:, :, -1] = 0.0
-            src, dst = dst, src
-    return src.reshape(shape)
+    np.add(lo, hi, out=out)
+    np.add(c, c, out=tmp)
+    out += tmp
+    out *= 0.25
+
+
+def _splat_blur(a: np.ndarray, z: np.ndarray, sigma_s: float, sigma_r: float,
+                shape: tuple[int, int, int]) -> np.ndarray:
+    """Splatted and blurred grid of ``fast_blf.h``, built one grid y-row at a time.
+
+    Returns the ``(Y, X, Z, 2)`` float64 grid of (value, weight) pairs (``shape = (Y, X, Z)``)
+    after the splat and the two ``[1 2 1]/4`` passes along x, then y, then z, each on the
+    interior only (every border face stays 0), bit-identical to the C++.
+
+    The passes along x and z stay inside one y-row (``X * Z * 2`` doubles, ~120 kB here), the
+    y passes need three consecutive rows, so the grid is swept once along y: row ``j + 2`` is
+    splatted and x-blurred, row ``j + 1`` gets the first y pass, row ``j`` the second y pass
+    and both z passes and is written out; the rows in flight stay in cache (a pass over the
+    whole 30 MB grid would stream it through memory six times). Splat: the pixels of one
+    grid row are fed to ``np.bincount`` in x-major order, the order in which the C++ loops
+    accumulate them into a cell (pixels of different grid rows never share a cell).
+    In a row, x is the flat stride ``2 Z``: ``[2Z, n - 2Z)`` is exactly the x interior. z is
+    stride 2: the cells at ``z = 0, Z - 1`` read a neighbour of the next column and are reset.
+    """
+    sh, sw, sd = shape
+    h, w = a.shape
+    n = sw * sd * 2                      # one grid y-row: (X, Z, value/weight)
+    kx = 2 * sd
+    cy = (np.arange(h, dtype=np.float64) / sigma_s + 0.5).astype(np.int64) + 2
+    cx = (np.arange(w, dtype=np.float64) / sigma_s + 0.5).astype(np.int64) + 2
+    loc = cx * sd + (z / sigma_r + 0.5).astype(np.int64) + 2          # cell within its y-row
+    first = np.searchsorted(cy, np.arange(sh + 1))                     # pixel rows of grid row j
+    grid = np.empty((sh, n))
+    grid[0] = 0.0
+    grid[-1] = 0.0
+    xrow = np.zeros((3, n))              # rows after the x passes, slot j % 3
+    yrow = np.zeros((3, n))              # rows after the first y pass, slot j % 3
+    cell, xbuf, zbuf, y2 = np.zeros(n), np.zeros(n), np.zeros(n), np.empty(n)
+    tmp = np.empty(n)
+    pair = cell.reshape(-1, 2)
+
+    def splat_x(j: int) -> None:
+        o = xrow[j % 3]
+        y0, y1 = first[j], first[j + 1]
+        if y0 == y1:                     # no pixel in this grid row (the y faces, ...)
+            o.fill(0.0)
+            return
+        ids = loc[y0:y1].T.ravel()
+        pair[:, 0] = np.bincount(ids, weights=a[y0:y1].T.ravel(), minlength=n // 2)
+        pair[:, 1] = np.bincount(ids, minlength=n // 2)
+        _pass(cell[:-2 * kx], cell[kx:-kx], cell[2 * kx:], xbuf[kx:-kx], tmp[kx:-kx])
+        _pass(xbuf[:-2 * kx], xbuf[kx:-kx], xbuf[2 * kx:], o[kx:-kx], tmp[kx:-kx])
+
+    def z_faces(row: np.ndarray) -> None:
+        r = row.reshape(sw, sd, 2)
+        r[:, 0] = 0.0
+        r[:, -1] = 0.0
+
+    for j in range(3):
+        splat_x(j)
+    _pass(xrow[0], xrow[1], xrow[2], yrow[1], tmp)
+    for j in range(1, sh - 1):
+        if j + 1 < sh - 1:
+            splat_x(j + 2)
+            _pass(xrow[j % 3], xrow[(j + 1) % 3], xrow[(j + 2) % 3], yrow[(j + 1) % 3], tmp)
+        else:
+            yrow[(j + 1) % 3].fill(0.0)  # y face
+        _pass(yrow[(j - 1) % 3], yrow[j % 3], yrow[(j + 1) % 3], y2, tmp)
+        _pass(y2[:-4], y2[2:-2], y2[4:], zbuf[2:-2], tmp[2:-2])
+        z_faces(zbuf)
+        o = grid[j]
+        _pass(zbuf[:-4], zbuf[2:-2], zbuf[4:], o[2:-2], tmp[2:-2])
+        z_faces(o)                       # also covers o[:2] and o[-2:]
+    return grid.reshape(sh, sw, sd, 2)
 
 
 def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
@@ -177,24 +219,14 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     sd = int(delta / sigma_r) + 1 + 2 * pad
     row = sw * sd                              # cells per grid y-row
 
-    xs = np.arange(w, dtype=np.float64)
-    ys = np.arange(h, dtype=np.float64)
-    # splat, fed in x-major order (as the C++ loops) so bincount accumulates in the same order
-    cx = ((xs / sigma_s + 0.5).astype(np.int64) + pad)[:, None]
-    cy = ((ys / sigma_s + 0.5).astype(np.int64) + pad)[None, :]
-    cz = (z.T / sigma_r + 0.5).astype(np.int64) + pad
-    lin = (cy * row + cx * sd + cz).ravel()
-    # (value, weight) interleaved: bins 2 i and 2 i + 1 of one bincount (values in pixel order)
-    idx = np.concatenate((2 * lin, 2 * lin + 1))
-    wts = np.concatenate((a.T.ravel(), np.ones(lin.size)))
-    cells = np.bincount(idx, weights=wts, minlength=2 * sh * row).reshape(sh, sw, sd, 2)
+    grid = _splat_blur(a, z, sigma_s, sigma_r, (sh, sw, sd))
     # blurred grid as complex (value + i weight): one gather per corner; complex * real and
     # complex + act on the two parts separately with exactly the real roundings
-    grid = _blur_passes(cells).view(np.complex128).reshape(-1)
+    grid = grid.view(np.complex128).reshape(-1)
 
     # slice: trilinear interpolation, float32 weights as in Math_tools::trilinear_interpolation
-    fx = xs / sigma_s + pad
-    fy = ys / sigma_s + pad
+    fx = np.arange(w, dtype=np.float64) / sigma_s + pad
+    fy = np.arange(h, dtype=np.float64) / sigma_s + pad
     fz = z / sigma_r + pad                      # (H, W)
     ix, iy, iz = fx.astype(np.int64), fy.astype(np.int64), fz.astype(np.int64)
     one = np.float32(1.0)
@@ -209,7 +241,7 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     # offset views of the grid (no index arithmetic); blocks of rows keep the work in cache
     views = [[[grid[cz_ + cy_ * row + cx_ * sd:] for cx_ in (0, 1)] for cy_ in (0, 1)] for cz_ in (0, 1)]
     out = np.empty((h, w))
-    rows = max(1, _BLOCK // (2 * w))
+    rows = max(1, _SLICE_PIXELS // w)
     acc = np.empty((rows, w), np.complex128)
     term = np.empty_like(acc)
     wt = np.empty((rows, w), np.float32)
