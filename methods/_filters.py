@@ -98,20 +98,23 @@ def guided_filter(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.nd
 _SLICE_PIXELS = 8192    # pixels per slicing block (its complex work arrays stay in cache)
 
 
-def _pass(lo: np.ndarray, c: np.ndarray, hi: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
+def _pass(lo: np.ndarray, c: np.ndarray, hi: np.ndarray, out: np.ndarray, tmp: np.ndarray,
+          scale: bool) -> None:
     """``out = ((lo + hi) + (c + c)) * 0.25``: one ``fast_blf.h`` blur step with its roundings.
 
     The C++ computes ``(l + r + 2 c) / 4``; ``c + c`` and ``* 0.25`` are exact, so the two
-    additions round exactly as there.
+    additions round exactly as there. ``scale=False`` leaves out the ``* 0.25``: the result is
+    then exactly 4 times the C++ one as long as no value is subnormal or overflows.
     """
     np.add(lo, hi, out=out)
     np.add(c, c, out=tmp)
     out += tmp
-    out *= 0.25
+    if scale:
+        out *= 0.25
 
 
 def _splat_blur(a: np.ndarray, z: np.ndarray, sigma_s: float, sigma_r: float,
-                shape: tuple[int, int, int]) -> np.ndarray:
+                shape: tuple[int, int, int], scale: bool = True) -> np.ndarray:
     """Splatted and blurred grid of ``fast_blf.h``, built one grid y-row at a time.
 
     Returns the ``(Y, X, Z, 2)`` float64 grid of (value, weight) pairs (``shape = (Y, X, Z)``)
@@ -127,6 +130,8 @@ def _splat_blur(a: np.ndarray, z: np.ndarray, sigma_s: float, sigma_r: float,
     accumulate them into a cell (pixels of different grid rows never share a cell).
     In a row, x is the flat stride ``2 Z``: ``[2Z, n - 2Z)`` is exactly the x interior. z is
     stride 2: the cells at ``z = 0, Z - 1`` read a neighbour of the next column and are reset.
+    ``scale=False`` leaves out the six ``/ 4`` (see :func:`_pass`): the grid is then exactly
+    ``4**6`` times the C++ one, given no subnormal or overflowing value.
     """
     sh, sw, sd = shape
     h, w = a.shape
@@ -154,8 +159,8 @@ def _splat_blur(a: np.ndarray, z: np.ndarray, sigma_s: float, sigma_r: float,
         ids = loc[y0:y1].T.ravel()
         pair[:, 0] = np.bincount(ids, weights=a[y0:y1].T.ravel(), minlength=n // 2)
         pair[:, 1] = np.bincount(ids, minlength=n // 2)
-        _pass(cell[:-2 * kx], cell[kx:-kx], cell[2 * kx:], xbuf[kx:-kx], tmp[kx:-kx])
-        _pass(xbuf[:-2 * kx], xbuf[kx:-kx], xbuf[2 * kx:], o[kx:-kx], tmp[kx:-kx])
+        _pass(cell[:-2 * kx], cell[kx:-kx], cell[2 * kx:], xbuf[kx:-kx], tmp[kx:-kx], scale)
+        _pass(xbuf[:-2 * kx], xbuf[kx:-kx], xbuf[2 * kx:], o[kx:-kx], tmp[kx:-kx], scale)
 
     def z_faces(row: np.ndarray) -> None:
         r = row.reshape(sw, sd, 2)
@@ -164,18 +169,18 @@ def _splat_blur(a: np.ndarray, z: np.ndarray, sigma_s: float, sigma_r: float,
 
     for j in range(3):
         splat_x(j)
-    _pass(xrow[0], xrow[1], xrow[2], yrow[1], tmp)
+    _pass(xrow[0], xrow[1], xrow[2], yrow[1], tmp, scale)
     for j in range(1, sh - 1):
         if j + 1 < sh - 1:
             splat_x(j + 2)
-            _pass(xrow[j % 3], xrow[(j + 1) % 3], xrow[(j + 2) % 3], yrow[(j + 1) % 3], tmp)
+            _pass(xrow[j % 3], xrow[(j + 1) % 3], xrow[(j + 2) % 3], yrow[(j + 1) % 3], tmp, scale)
         else:
             yrow[(j + 1) % 3].fill(0.0)  # y face
-        _pass(yrow[(j - 1) % 3], yrow[j % 3], yrow[(j + 1) % 3], y2, tmp)
-        _pass(y2[:-4], y2[2:-2], y2[4:], zbuf[2:-2], tmp[2:-2])
+        _pass(yrow[(j - 1) % 3], yrow[j % 3], yrow[(j + 1) % 3], y2, tmp, scale)
+        _pass(y2[:-4], y2[2:-2], y2[4:], zbuf[2:-2], tmp[2:-2], scale)
         z_faces(zbuf)
         o = grid[j]
-        _pass(zbuf[:-4], zbuf[2:-2], zbuf[4:], o[2:-2], tmp[2:-2])
+        _pass(zbuf[:-4], zbuf[2:-2], zbuf[4:], o[2:-2], tmp[2:-2], scale)
         z_faces(o)                       # also covers o[:2] and o[-2:]
     return grid.reshape(sh, sw, sd, 2)
 
@@ -219,7 +224,15 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     sd = int(delta / sigma_r) + 1 + 2 * pad
     row = sw * sd                              # cells per grid y-row
 
-    grid = _splat_blur(a, z, sigma_s, sigma_r, (sh, sw, sd))
+    # The passes' "/ 4" are left out when no value can turn subnormal or overflow: every
+    # nonzero input is then a multiple of 2^-752 and at most 2^900, every grid value exactly
+    # 4^6 times the C++ one (a multiple of 2^-764), every slicing product (float32 weights:
+    # multiples of 2^-149) at least 2^-913, so value and weight are both exactly 4^6 times
+    # the C++ ones and their ratio is the C++ result. Otherwise (tiny or huge values, NaN)
+    # each pass scales as the C++ does.
+    mag = np.abs(a)
+    scale = not (mag.min(initial=np.inf, where=mag > 0) >= 2.0 ** -700 and mag.max() <= 2.0 ** 900)
+    grid = _splat_blur(a, z, sigma_s, sigma_r, (sh, sw, sd), scale)
     # blurred grid as complex (value + i weight): one gather per corner; complex * real and
     # complex + act on the two parts separately with exactly the real roundings
     grid = grid.view(np.complex128).reshape(-1)
@@ -238,7 +251,9 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     base = iz
     base += (iy * row)[:, None] + ix * sd
     # corner (cx, cy, cz) of every pixel: grid[base + cz + cy row + cx sd], gathered through
-    # offset views of the grid (no index arithmetic); blocks of rows keep the work in cache
+    # offset views of the grid (no index arithmetic); blocks of rows keep the work in cache.
+    # All indices are in range (see Notes), so mode='wrap' changes nothing; it spares the
+    # copy np.take makes of ``out`` in its default mode='raise'
     views = [[[grid[cz_ + cy_ * row + cx_ * sd:] for cx_ in (0, 1)] for cy_ in (0, 1)] for cz_ in (0, 1)]
     out = np.empty((h, w))
     rows = max(1, _SLICE_PIXELS // w)
@@ -254,7 +269,7 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
             for cy_ in (0, 1):
                 for cx_ in (0, 1):           # x fastest: the order of the C++ sum
                     np.multiply(wxy[cy_][cx_][r0:r1], wz, out=wt_)
-                    np.take(views[cz_][cy_][cx_], idx, out=term_)
+                    np.take(views[cz_][cy_][cx_], idx, out=term_, mode="wrap")
                     if first:
                         np.multiply(term_, wt_, out=acc_)
                         first = False

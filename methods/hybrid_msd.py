@@ -53,7 +53,7 @@ def hybrid_msd_fuse(vis: np.ndarray, ir: np.ndarray, *, n_level: int = 4, lam: f
         c = np.arctan(lam * p) / atan_l
         sigma0 = 2.0 * sigma0
         if j == n_level:                             # base level
-            cn = _gauss(np.arctan(lam * p) / atan_l, sigma0)
+            cn = _gauss(c, sigma0)                   # the code recomputes atan(lambda P)/atan(lambda): c
             mf = cn * m2[j] + (1.0 - cn) * m1[j]
         sigma0 = 1.0
         c = _gauss(c, sigma0)
