@@ -147,8 +147,9 @@ def _splat_blur(a: np.ndarray, z: np.ndarray, sigma_s: float, sigma_r: float,
     xrow = np.zeros((3, n))              # rows after the x passes, slot j % 3
     yrow = np.zeros((3, n))              # rows after the first y pass, slot j % 3
     cell, xbuf, zbuf, y2 = np.zeros(n), np.zeros(n), np.zeros(n), np.empty(n)
-    tmp = np.empty(n)
     pair = cell.reshape(-1, 2)
+    tmp = np.empty(n)
+    zbuf_faces = zbuf.reshape(sw, sd, 2)[:, ::sd - 1]                 # z = 0 and z = Z - 1
 
     def splat_x(j: int) -> None:
         o = xrow[j % 3]
@@ -162,11 +163,6 @@ def _splat_blur(a: np.ndarray, z: np.ndarray, sigma_s: float, sigma_r: float,
         _pass(cell[:-2 * kx], cell[kx:-kx], cell[2 * kx:], xbuf[kx:-kx], tmp[kx:-kx], scale)
         _pass(xbuf[:-2 * kx], xbuf[kx:-kx], xbuf[2 * kx:], o[kx:-kx], tmp[kx:-kx], scale)
 
-    def z_faces(row: np.ndarray) -> None:
-        r = row.reshape(sw, sd, 2)
-        r[:, 0] = 0.0
-        r[:, -1] = 0.0
-
     for j in range(3):
         splat_x(j)
     _pass(xrow[0], xrow[1], xrow[2], yrow[1], tmp, scale)
@@ -178,11 +174,12 @@ def _splat_blur(a: np.ndarray, z: np.ndarray, sigma_s: float, sigma_r: float,
             yrow[(j + 1) % 3].fill(0.0)  # y face
         _pass(yrow[(j - 1) % 3], yrow[j % 3], yrow[(j + 1) % 3], y2, tmp, scale)
         _pass(y2[:-4], y2[2:-2], y2[4:], zbuf[2:-2], tmp[2:-2], scale)
-        z_faces(zbuf)
+        zbuf_faces[...] = 0.0
         o = grid[j]
         _pass(zbuf[:-4], zbuf[2:-2], zbuf[4:], o[2:-2], tmp[2:-2], scale)
-        z_faces(o)                       # also covers o[:2] and o[-2:]
-    return grid.reshape(sh, sw, sd, 2)
+    grid = grid.reshape(sh, sw, sd, 2)
+    grid[:, :, ::sd - 1] = 0.0           # z faces of every row (also its first and last pair)
+    return grid
 
 
 def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
@@ -215,9 +212,9 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     """
     a = np.asarray(img, np.float64)
     h, w = a.shape
-    vmin = a.min()
+    vmin, vmax = a.min(), a.max()
     z = a - vmin
-    delta = a.max() - vmin
+    delta = vmax - vmin
     pad = 2
     sw = int((w - 1) / sigma_s) + 1 + 2 * pad
     sh = int((h - 1) / sigma_s) + 1 + 2 * pad
@@ -230,8 +227,8 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     # multiples of 2^-149) at least 2^-913, so value and weight are both exactly 4^6 times
     # the C++ ones and their ratio is the C++ result. Otherwise (tiny or huge values, NaN)
     # each pass scales as the C++ does.
-    mag = np.abs(a)
-    scale = not (mag.min(initial=np.inf, where=mag > 0) >= 2.0 ** -700 and mag.max() <= 2.0 ** 900)
+    tiny = vmin if vmin > 0 else np.abs(a).min(initial=np.inf, where=a != 0)
+    scale = not (tiny >= 2.0 ** -700 and max(-vmin, vmax) <= 2.0 ** 900)
     grid = _splat_blur(a, z, sigma_s, sigma_r, (sh, sw, sd), scale)
     # blurred grid as complex (value + i weight): one gather per corner; complex * real and
     # complex + act on the two parts separately with exactly the real roundings
@@ -269,7 +266,7 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
             for cy_ in (0, 1):
                 for cx_ in (0, 1):           # x fastest: the order of the C++ sum
                     np.multiply(wxy[cy_][cx_][r0:r1], wz, out=wt_)
-                    np.take(views[cz_][cy_][cx_], idx, out=term_, mode="wrap")
+                    views[cz_][cy_][cx_].take(idx, out=term_, mode="wrap")
                     if first:
                         np.multiply(term_, wt_, out=acc_)
                         first = False
