@@ -234,39 +234,44 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     # complex + act on the two parts separately with exactly the real roundings
     grid = grid.view(np.complex128).reshape(-1)
 
-    # slice: trilinear interpolation, float32 weights as in Math_tools::trilinear_interpolation
+    # slice: trilinear interpolation, float32 weights as in Math_tools::trilinear_interpolation,
+    # in blocks of image rows so that all the work arrays stay in cache
     fx = np.arange(w, dtype=np.float64) / sigma_s + pad
     fy = np.arange(h, dtype=np.float64) / sigma_s + pad
-    fz = z / sigma_r + pad                      # (H, W)
-    ix, iy, iz = fx.astype(np.int64), fy.astype(np.int64), fz.astype(np.int64)
+    ix, iy = fx.astype(np.int64), fy.astype(np.int64)
     one = np.float32(1.0)
     ax = (fx - ix).astype(np.float32)
     ay = (fy - iy).astype(np.float32)[:, None]
-    az = (fz - iz).astype(np.float32)
-    wx = (one - ax, ax)
-    wxy = [[wx[cx_] * wy for cx_ in (0, 1)] for wy in (one - ay, ay)]      # float32 (H, W)
-    base = iz
-    base += (iy * row)[:, None] + ix * sd
-    # corner (cx, cy, cz) of every pixel: grid[base + cz + cy row + cx sd], gathered through
-    # offset views of the grid (no index arithmetic); blocks of rows keep the work in cache.
-    # All indices are in range (see Notes), so mode='wrap' changes nothing; it spares the
-    # copy np.take makes of ``out`` in its default mode='raise'
+    wx, wy = (one - ax, ax), (one - ay, ay)
+    col = ix * sd                                # cell offset of each pixel column in a y-row
+    # corner (cx, cy, cz) of a pixel: grid[base + cz + cy row + cx sd], gathered through offset
+    # views of the grid (no index arithmetic per corner). All indices are in range (see
+    # Notes), so mode='wrap' changes nothing; it spares the copy np.take makes of ``out`` in
+    # its default mode='raise'
     views = [[[grid[cz_ + cy_ * row + cx_ * sd:] for cx_ in (0, 1)] for cy_ in (0, 1)] for cz_ in (0, 1)]
     out = np.empty((h, w))
     rows = max(1, _SLICE_PIXELS // w)
     acc = np.empty((rows, w), np.complex128)
     term = np.empty_like(acc)
     wt = np.empty((rows, w), np.float32)
+    wxy = np.empty((2, 2, rows, w), np.float32)
     for r0 in range(0, h, rows):
         r1 = min(r0 + rows, h)
         m = r1 - r0
-        acc_, term_, wt_, idx = acc[:m], term[:m], wt[:m], base[r0:r1]
+        acc_, term_, wt_, wxy_ = acc[:m], term[:m], wt[:m], wxy[:, :, :m]
+        fz = z[r0:r1] / sigma_r + pad
+        base = fz.astype(np.int64)
+        az = (fz - base).astype(np.float32)
+        base += (iy[r0:r1] * row)[:, None] + col
+        for cy_ in (0, 1):
+            for cx_ in (0, 1):
+                np.multiply(wx[cx_], wy[cy_][r0:r1], out=wxy_[cy_, cx_])
         first = True
-        for cz_, wz in ((0, one - az[r0:r1]), (1, az[r0:r1])):
+        for cz_, wz in ((0, one - az), (1, az)):
             for cy_ in (0, 1):
                 for cx_ in (0, 1):           # x fastest: the order of the C++ sum
-                    np.multiply(wxy[cy_][cx_][r0:r1], wz, out=wt_)
-                    views[cz_][cy_][cx_].take(idx, out=term_, mode="wrap")
+                    np.multiply(wxy_[cy_, cx_], wz, out=wt_)
+                    views[cz_][cy_][cx_].take(base, out=term_, mode="wrap")
                     if first:
                         np.multiply(term_, wt_, out=acc_)
                         first = False
