@@ -150,33 +150,39 @@ def _splat_blur(a: np.ndarray, z: np.ndarray, sigma_s: float, sigma_r: float,
     pair = cell.reshape(-1, 2)
     tmp = np.empty(n)
     zbuf_faces = zbuf.reshape(sw, sd, 2)[:, ::sd - 1]                 # z = 0 and z = Z - 1
+    # the (lo, centre, hi, out, tmp) views of every pass, made once
+    ix_ = slice(kx, n - kx)
+    x1 = (cell[:-2 * kx], cell[ix_], cell[2 * kx:], xbuf[ix_], tmp[ix_], scale)
+    x2 = [(xbuf[:-2 * kx], xbuf[ix_], xbuf[2 * kx:], xrow[i][ix_], tmp[ix_], scale) for i in range(3)]
+    y1 = [(xrow[i], xrow[(i + 1) % 3], xrow[(i + 2) % 3], yrow[(i + 1) % 3], tmp, scale) for i in range(3)]
+    y2_ = [(yrow[(i - 1) % 3], yrow[i], yrow[(i + 1) % 3], y2, tmp, scale) for i in range(3)]
+    z1 = (y2[:-4], y2[2:-2], y2[4:], zbuf[2:-2], tmp[2:-2], scale)
+    z2 = (zbuf[:-4], zbuf[2:-2], zbuf[4:])
 
     def splat_x(j: int) -> None:
-        o = xrow[j % 3]
-        y0, y1 = first[j], first[j + 1]
-        if y0 == y1:                     # no pixel in this grid row (the y faces, ...)
-            o.fill(0.0)
+        y0, y1_ = first[j], first[j + 1]
+        if y0 == y1_:                    # no pixel in this grid row (the y faces, ...)
+            xrow[j % 3].fill(0.0)
             return
-        ids = loc[y0:y1].T.ravel()
-        pair[:, 0] = np.bincount(ids, weights=a[y0:y1].T.ravel(), minlength=n // 2)
+        ids = loc[y0:y1_].T.ravel()
+        pair[:, 0] = np.bincount(ids, weights=a[y0:y1_].T.ravel(), minlength=n // 2)
         pair[:, 1] = np.bincount(ids, minlength=n // 2)
-        _pass(cell[:-2 * kx], cell[kx:-kx], cell[2 * kx:], xbuf[kx:-kx], tmp[kx:-kx], scale)
-        _pass(xbuf[:-2 * kx], xbuf[kx:-kx], xbuf[2 * kx:], o[kx:-kx], tmp[kx:-kx], scale)
+        _pass(*x1)
+        _pass(*x2[j % 3])
 
     for j in range(3):
         splat_x(j)
-    _pass(xrow[0], xrow[1], xrow[2], yrow[1], tmp, scale)
+    _pass(*y1[0])
     for j in range(1, sh - 1):
         if j + 1 < sh - 1:
             splat_x(j + 2)
-            _pass(xrow[j % 3], xrow[(j + 1) % 3], xrow[(j + 2) % 3], yrow[(j + 1) % 3], tmp, scale)
+            _pass(*y1[j % 3])
         else:
             yrow[(j + 1) % 3].fill(0.0)  # y face
-        _pass(yrow[(j - 1) % 3], yrow[j % 3], yrow[(j + 1) % 3], y2, tmp, scale)
-        _pass(y2[:-4], y2[2:-2], y2[4:], zbuf[2:-2], tmp[2:-2], scale)
+        _pass(*y2_[j % 3])
+        _pass(*z1)
         zbuf_faces[...] = 0.0
-        o = grid[j]
-        _pass(zbuf[:-4], zbuf[2:-2], zbuf[4:], o[2:-2], tmp[2:-2], scale)
+        _pass(*z2, grid[j, 2:-2], tmp[2:-2], scale)
     grid = grid.reshape(sh, sw, sd, 2)
     grid[:, :, ::sd - 1] = 0.0           # z faces of every row (also its first and last pair)
     return grid
