@@ -14,7 +14,11 @@ figure, on an idle one-thread run both agree). Methods that read a
 dataset context get one for the pair (``published:*`` is skipped: it reads files). A method
 that cannot run here (missing weights, ...) is reported as skipped with its one-line reason.
 Times are wall-clock on this machine with its current load; rerun baselines beside any
-comparison. ``--threads`` (default 1) is passed to ``torch.set_num_threads`` for the deep methods.
+comparison. ``--threads`` (default 1) is passed to ``torch.set_num_threads`` for the deep methods
+(and to ``cv2.setNumThreads`` when OpenCV is installed); run with ``OPENBLAS_NUM_THREADS=1``.
+
+Targets: where a method has one (issue 22: Hybrid-MSD <= 0.5 s CPU per 640x480 pair, one
+thread), a closing line prints its median CPU time against the target.
 
 ``--memory`` adds the peak memory of one fusion: each method is warmed up (weights loaded) in
 this process, then run once more in a forked child, whose peak resident set (``VmHWM``, reset to
@@ -41,6 +45,7 @@ from fusionbench.imageio import read_image, to_gray_float
 from fusionbench.registry import METHODS, discover, parse_method
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+CPU_TARGETS_S = {"hybrid_msd": 0.5}     # issue 22 target 4: seconds of CPU per 640x480 pair
 
 
 def _pair(root: Path, pair: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
@@ -116,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     except ImportError:
         pass
+    try:
+        import cv2
+
+        cv2.setNumThreads(args.threads)
+    except ImportError:
+        pass
     if args.methods:
         names = [m.strip() for m in args.methods.split(",") if m.strip()]
     else:
@@ -124,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = PairContext(dataset="tno", pair=args.pair, data_root=args.data_root)
     print(f"pair: {label}, {ir.shape[1]}x{ir.shape[0]}; median of {args.repeats} runs after one warm-up")
     mp_size = ir.size / 1e6
+    targets: list[str] = []
     print(f"{'method':<24}{'wall ms':>10}{'cpu ms':>10}"
           + (f"{'peak MiB':>10}{'MiB/MP':>9}  kind" if args.memory else ""))
     for name in names:
@@ -143,9 +155,20 @@ def main(argv: list[str] | None = None) -> int:
                 kind, peak = peak_memory(run)
                 line += f"{peak / 2**20:>10.1f}{peak / 2**20 / mp_size:>9.1f}  {kind}"
             print(line, flush=True)
+            target = CPU_TARGETS_S.get(call.full_name)
+            if target is not None:
+                cpu_s = statistics.median(cpu)
+                targets.append(f"{call.full_name}: {cpu_s:.3f} s CPU per {ir.shape[1]}x{ir.shape[0]} pair "
+                               f"(median of {len(cpu)}), target <= {target} s: "
+                               f"{'met' if cpu_s <= target else 'NOT met'}")
         except Exception as exc:  # noqa: BLE001 - report and go on with the next method
             msg = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
             print(f"{name:<24}{'skipped':>10}  ({msg})", flush=True)
+    if targets:
+        print(f"targets (OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+              f"--threads {args.threads}):")
+        for line in targets:
+            print("  " + line)
     return 0
 
 

@@ -53,7 +53,7 @@ def hybrid_msd_fuse(vis: np.ndarray, ir: np.ndarray, *, n_level: int = 4, lam: f
         c = np.arctan(lam * p) / atan_l
         sigma0 = 2.0 * sigma0
         if j == n_level:                             # base level
-            cn = _gauss(np.arctan(lam * p) / atan_l, sigma0)
+            cn = _gauss(c, sigma0)                   # the code recomputes atan(lambda P)/atan(lambda): c
             mf = cn * m2[j] + (1.0 - cn) * m1[j]
         sigma0 = 1.0
         c = _gauss(c, sigma0)
@@ -117,6 +117,11 @@ def hybrid_msd(ir: np.ndarray, vi: np.ndarray, *, n_level: int = 4, lam: float =
     (not OpenCV's ``bilateralFilter``, a different filter); :func:`fast_bilateral` reproduces
     its grid, passes and single-precision interpolation weights. Gaussians are applied as two
     1-D passes where the reference filters in 2-D: the summation order differs (1e-16 level).
+
+    Speed (issue 22, one thread, 640x480): the eight bilateral filters and the Gaussians
+    (``scipy.ndimage.correlate1d``; the 385-tap base-level one alone ~1/5) are about half
+    each of the CPU time; ``benchmarks/methods.py`` prints it against the 0.5 s target and
+    ``benchmarks/hybrid_msd_bits.py`` checks a change for bit-identical outputs.
 
     Colour (``hybrid_msd:rgb``): each RGB channel of VI against the gray IR, output ``HxWx3``.
     The default follows the toolkit's grayscale policy, as the Octave references do.

@@ -63,6 +63,67 @@ def test_fast_bilateral_equals_loop_transcription():
         np.testing.assert_array_equal(fast_bilateral(img, ss, sr), _fast_blf_loops(img, ss, sr))
 
 
+def _fast_blf_whole_grid(img: np.ndarray, ss: float, sr: float) -> np.ndarray:
+    """fast_blf.h with whole-grid numpy steps (the implementation before issue 22, 51ac6d9):
+    a (Z, Y, X) grid per channel, each pass over the whole grid, one gather per corner."""
+    h, w = img.shape
+    vmin = img.min()
+    sw, sh, sd = int((w - 1) / ss) + 5, int((h - 1) / ss) + 5, int((img.max() - vmin) / sr) + 5
+    xs, ys = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)
+    cell = (((img.T - vmin) / sr + 0.5).astype(np.int64) + 2) * (sh * sw) \
+        + ((ys / ss + 0.5).astype(np.int64) + 2)[None, :] * sw + ((xs / ss + 0.5).astype(np.int64) + 2)[:, None]
+    grids = [np.bincount(cell.ravel(), weights=wt, minlength=sd * sh * sw).reshape(sd, sh, sw).astype(np.float64)
+             for wt in (img.T.ravel(), None)]
+    for g in grids:
+        for axis in (2, 1, 0):
+            for _ in range(2):
+                inner = [slice(1, -1)] * 3
+                lo, hi = list(inner), list(inner)
+                lo[axis], hi[axis] = slice(0, -2), slice(2, None)
+                new = np.zeros_like(g)
+                new[tuple(inner)] = (g[tuple(lo)] + g[tuple(hi)] + 2.0 * g[tuple(inner)]) / 4.0
+                g[...] = new
+    f32 = np.float32
+    fx, fy, fz = xs / ss + 2, ys / ss + 2, (img - vmin) / sr + 2
+    i = [np.minimum(v.astype(np.int64), n - 1) for v, n in ((fx, sw), (fy, sh), (fz, sd))]
+    j = [np.minimum(v + 1, n - 1) for v, n in zip(i, (sw, sh, sd))]
+    al = [(v - k).astype(f32) for v, k in zip((fx, fy, fz), i)]
+    acc = [0.0, 0.0]
+    for cz in (0, 1):
+        for cy in (0, 1):
+            for cx in (0, 1):
+                wx = al[0] if cx else f32(1) - al[0]
+                wy = (al[1] if cy else f32(1) - al[1])[:, None]
+                wz = al[2] if cz else f32(1) - al[2]
+                wt = ((wx * wy) * wz).astype(np.float64)
+                iz, iy, ix = (j[2] if cz else i[2]), (j[1] if cy else i[1])[:, None], (j[0] if cx else i[0])
+                acc = [a + wt * g[iz, iy, ix] for a, g in zip(acc, grids)]
+    return acc[0] / acc[1]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 7), (5, 3), (61, 47), (150, 233)])
+def test_fast_bilateral_equals_whole_grid_version(shape):
+    """The row-by-row sweep, the deferred "/ 4" and the blocked slicing change no bit against
+    the straightforward whole-grid version, at the four Hybrid-MSD levels and odd rates."""
+    rng = np.random.default_rng(sum(shape))
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.clip(0.5 + 0.4 * np.sin(xx / 7.0) * np.cos(yy / 5.0) + rng.normal(0, 0.05, shape), 0, 1)
+    img[: h // 2, : w // 3] = np.round(img[: h // 2, : w // 3] * 255) / 255      # 8-bit-like patch
+    for ss, sr in [(2.0, 0.05), (4.0, 0.025), (8.0, 0.0125), (16.0, 0.00625), (1.5, 0.1), (3.7, 0.013)]:
+        np.testing.assert_array_equal(fast_bilateral(img, ss, sr), _fast_blf_whole_grid(img, ss, sr))
+
+
+def test_fast_bilateral_subnormal_values_equal_loop_transcription():
+    # values near 1e-310 make some grid values or slicing products subnormal: fast_bilateral
+    # then keeps the C++ "/ 4" in every pass (leaving it out would change the last bits here)
+    rng = np.random.default_rng(2)
+    img = rng.random((9, 13)) * 1e-310
+    img[0, 0] = 0.9
+    for ss, sr in [(2.0, 0.05), (1.5, 0.1)]:
+        np.testing.assert_array_equal(fast_bilateral(img, ss, sr), _fast_blf_loops(img, ss, sr))
+
+
 def test_fast_bilateral_preserves_edges_and_constants():
     step = np.zeros((40, 60))
     step[:, 30:] = 1.0
