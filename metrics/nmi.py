@@ -10,6 +10,7 @@ import numpy as np
 
 from fusionbench.imageio import check_images
 from fusionbench.metrics._memo import ContentLRU, register_cache
+from fusionbench.metrics._parts import per_source
 from fusionbench.registry import register_metric
 
 N_LEVELS = 256
@@ -79,4 +80,4 @@ def nmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict[str, float]:
     a, b = SOURCE_LEVELS.get(ir, vi)
     f = normalize1(fused)
     p_ir, p_vi = _part(a, f), _part(b, f)
-    return {"total": p_ir + p_vi, "ir": p_ir, "vi": p_vi}
+    return per_source(p_ir, p_vi, "sum")
