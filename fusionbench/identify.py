@@ -606,6 +606,9 @@ def joint_subset(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int, tim
     m = values.shape[1]
     if k > m:
         return "infeasible", None
+    srt = np.sort(values, axis=1)
+    if np.any(srt[:, -k:].mean(axis=1) < lo) or np.any(srt[:, :k].mean(axis=1) > hi):
+        return "infeasible", None   # some row's range of k-subset means misses its interval
 
     def ok(idx) -> bool:
         mean = values[:, list(idx)].mean(axis=1)
@@ -626,6 +629,9 @@ def joint_subset(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int, tim
         c = combos[int(np.argmax(hit))]
         idx = sorted(set(range(m)) - set(c.tolist())) if drop else sorted(c.tolist())
         return ("feasible", idx) if ok(idx) else ("undecided", None)
+    idx = _swap_search(values, lo, hi, k)
+    if idx is not None and ok(idx):
+        return "feasible", idx
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     cons = [LinearConstraint(np.ones((1, m)), k, k), LinearConstraint(values, k * lo, k * hi)]
@@ -637,6 +643,40 @@ def joint_subset(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int, tim
     if res.status == 2:
         return "infeasible", None
     return "undecided", None
+
+
+def _swap_search(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int, starts: int = 4,
+                 seed: int = 0) -> list[int] | None:
+    """A k-subset whose row means lie in [lo, hi], by best-improvement single swaps (random kicks
+    when stuck) from a few seeded random starts: finds one fast when many exist; proves nothing
+    when it finds none."""
+    m = values.shape[1]
+    centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 1e-300)
+    rng = np.random.default_rng(seed)
+    for _ in range(starts):
+        inside = np.zeros(m, bool)
+        inside[rng.choice(m, k, replace=False)] = True
+        sums = values[:, inside].sum(axis=1)
+        for _ in range(25 * m):
+            dev = (sums / k - centre) / half
+            if np.all(np.abs(dev) <= 1):
+                return sorted(np.flatnonzero(inside).tolist())
+            ins, outs = np.flatnonzero(inside), np.flatnonzero(~inside)
+            if not len(outs):
+                break
+            # new sums for every swap (i out, j in): rows x |ins| x |outs|
+            new = sums[:, None, None] - values[:, ins, None] + values[:, None, outs]
+            cost = (((new / k - centre[:, None, None]) / half[:, None, None]) ** 2).sum(axis=0)
+            a, b = np.unravel_index(int(np.argmin(cost)), cost.shape)
+            if cost[a, b] >= (dev ** 2).sum():   # stuck: kick with two random swaps
+                for _ in range(2):
+                    i, j = rng.choice(np.flatnonzero(inside)), rng.choice(np.flatnonzero(~inside))
+                    inside[i], inside[j] = False, True
+                    sums = sums - values[:, i] + values[:, j]
+                continue
+            inside[ins[a]], inside[outs[b]] = False, True
+            sums = new[:, a, b]
+    return None
 
 
 def _bounds(used: Sequence[RowData], label: str, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
