@@ -617,8 +617,10 @@ def joint_subset(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int, tim
     if math.comb(m, k) <= ENUM_LIMIT:
         from itertools import combinations
 
-        drop = m - k < k
-        combos = np.array(list(combinations(range(m), m - k if drop else k)), dtype=np.int64).reshape(-1, m - k if drop else k)
+        drop = m - k < k          # enumerate the left-out pairs when fewer
+        width = m - k if drop else k
+        combos = (np.array(list(combinations(range(m), width)), dtype=np.int64).reshape(-1, width) if width
+                  else np.zeros((1, 0), np.int64))
         sums = values[:, combos].sum(axis=2)                          # rows x combos
         if drop:
             sums = values.sum(axis=1, keepdims=True) - sums

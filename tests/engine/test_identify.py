@@ -265,6 +265,10 @@ def test_joint_subset_milp_path():
     assert np.all(np.abs(v[:, got].mean(axis=1) - target) <= 1e-4 + 1e-12)
     status, got = joint_subset(v, np.array([1.5, 0.5]), np.array([1.6, 0.6]), 15)  # mean > 1: impossible
     assert status == "infeasible" and got is None
+    # k = all pairs: the one subset is the full set (the ranking's own criterion)
+    w = np.array([[0.1, 0.2, 0.3]])
+    assert joint_subset(w, np.array([0.19]), np.array([0.21]), 3) == ("feasible", [0, 1, 2])
+    assert joint_subset(w, np.array([0.3]), np.array([0.4]), 3) == ("infeasible", None)
     assert parse_ks("19-21") == [19, 20, 21] and parse_ks("18,20") == [18, 20]
     with pytest.raises(InputError, match="--subset"):
         parse_ks("x")
