@@ -4,6 +4,11 @@ A *quantity* is what a metric configuration measures (``MetricSpec.measures``: `
 ``ssim``, ``vifb:ssim``, ``cddfuse:ssim``, ``tang:ssim``, ``zoo:ssim``). Listing the
 configurations of one quantity with their input convention and parameters, and their values on
 one image, answers "why don't my numbers match the paper's".
+
+The second half holds the *generated* conventions ``fusionbench identify`` adds to the registered
+ones: gray conversions of colour images (:data:`GRAY_CONVERSIONS`), JPEG re-encoding
+(:func:`jpeg_roundtrip`), Q_Y under other windows and constants (:func:`qy_variant`) and the
+histogram binnings of NMI/MI (:func:`hist_levels`, :func:`entropies`).
 """
 from __future__ import annotations
 

@@ -5,30 +5,60 @@ result store (``published:<folder>``, our own exact reproductions, ``folder:<nam
 convention we know can be scored on those images, and the conventions ranked per column by the
 error between their means and the printed values, in units of the printed last digit.
 
-The *catalogue* (:func:`catalogue`):
+The *catalogue* (:func:`catalogue`, 362 conventions with everything registered; names are
+``<base>~<variant>``, each with its parameters in the JSON output):
 
 * every registered metric configuration (all namespaces: ``nmi``, ``zoo:nmi``, ``cddfuse:ssim``, ...),
   its ``total`` as stored (name = the metric's name);
-* for configurations with per-source parts ``.ir``/``.vi``: the ``sum``, ``mean`` and ``max`` over
-  the two sources (``ssim~mean``; ``~sum`` often equals the total: such exact duplicates tie);
-* an NMI/MI family computed here from 256-bin histograms of the gray images (MATLAB ``rgb2gray``,
-  then ``round`` or ``floor`` to 8 bits): Hossny's ``2*(MI_A/(H_A+H_F) + MI_B/(H_B+H_F))`` and its
-  mean over sources, ``MI/sqrt(H_A*H_F)`` summed / averaged over sources,
-  ``(MI_A+MI_B)/(H_A+H_B)`` and the fusion-zoo form ``2*(MI_A+MI_B)/(H_IR+H_VI)``; MI summed or
-  averaged over sources in log base 2, e and 10.
+* axis ``parts``: for configurations with per-source parts ``.ir``/``.vi``, the ``sum``, ``mean``
+  and ``max`` over the two sources (``ssim~mean``; ``~sum`` often equals the total: such exact
+  duplicates tie);
+* axis ``hist``: an NMI/MI family computed here from joint histograms of the gray images: Hossny's
+  ``2*(MI_A/(H_A+H_F) + MI_B/(H_B+H_F))`` and its mean over sources, ``MI/sqrt(H_A*H_F)`` summed /
+  averaged over sources, ``(MI_A+MI_B)/(H_A+H_B)`` and the fusion-zoo form
+  ``2*(MI_A+MI_B)/(H_IR+H_VI)``; MI summed or averaged in log base 2, e and 10; each on the 256
+  integer levels (``~round``/``~floor``: gray rounded or floored to 8 bits), after Liu's
+  ``normalize1`` stretch (``~n1``), in 255/128/64 equal bins over 0..255 (``~b255`` ...), ``normalize1``
+  then 64 bins (``~n1b64``), or 256 bins over each image's own range (``~data256``). "Distinct
+  values" binning is not a separate variant: on integer images it equals the 256 levels;
+* axis ``gray``: the metrics of :data:`VARIANT_BASES` with colour images converted by each of
+  :data:`fusionbench.conventions.GRAY_CONVERSIONS` (MATLAB rgb2gray unrounded / truncated,
+  OpenCV BGR2GRAY, PIL ``convert('L')``, BT.601 Y unrounded, MATLAB ``rgb2ycbcr`` studio Y);
+  gray images pass unchanged, so on all-gray data these equal the registered value (computed once);
+* axis ``jpeg``: the same metrics on the fused image re-encoded as JPEG quality 75/90/95
+  (``cv2.imencode``, as a script that saved its outputs as ``.jpg`` would read them back);
+* axis ``window``: SSIM with 11x11/7x7 Gaussian and 7x7/11x11 box windows (mean and sum over
+  sources; the registered ``ssim`` parameters), Q_Y with 7x7/11x11 Gaussian and 7x7/8x8/11x11 box
+  windows (:func:`fusionbench.conventions.qy_variant`; ``qy`` itself has no window parameter);
+* axis ``range``: data-range-dependent constants: SSIM with ``L`` = 255, 1 or 2 (the constants of
+  a script that feeds 0..255 images to code written for 0..1 or for skimage's float range), Q_Y
+  with Liu's 2e-16, Wang's L=255 or L=1 constants, IFC/VIF on images scaled to 0..1 (their
+  ``sigma_nsq`` assumes 0..255).
 
 Re-quantisation of the fused image to 8 bits (floor vs round) is not a variant: the store keeps
-fused images as 8-bit PNGs, so both are the identity on them. JPEG re-encoding is not covered.
+fused images as 8-bit PNGs, so both are the identity on them ("uint8 truncation" applies to the
+gray conversion of colour inputs: ``gray=matlab_trunc``). The axes are generated per quantity,
+not as a cartesian product (e.g. no JPEG x window combinations).
 
 Each (fused image, configuration) value is computed once and cached in
 ``<store>/<dataset>/identify_cache.json``, keyed by the fused PNG's SHA-256 (from its record), the
-pair and the configuration (with the metric's version), so reruns only read the cache.
+pair and the configuration (with the metric's version), so reruns only read the cache. Within one
+image, variants whose prepared pixels are identical share one evaluation. ``jobs > 1`` computes
+images in a pool of forked processes; values and output do not depend on it.
 
 Ranking: per column, rows with a printed value and stored images; for each configuration the mean
 over the row's stored pairs, the absolute error in units of the printed last digit (decimals of the
 printed text: ``0.3509`` -> 1e-4), then ``max_abs_err`` and ``mean_abs_err`` over rows. Best first by
 (max, mean) error; exact ties (1e-9 units) keep registered configurations before generated ones, then
 catalogue order. A column "fits" when the best max error is at most 1 unit.
+
+Subsets (:func:`subset_column`, ``--subset K``): could the paper have used k other pairs? A range
+check per row (k-subset means lie between the mean of the k smallest and of the k largest values)
+rules conventions out; for those it does not, a same-pairs check looks for ONE set of k pairs,
+shared by every row, that reproduces all rows within 1 unit: exact enumeration up to
+:data:`ENUM_LIMIT` subsets, else a seeded swap search then scipy's MILP. A subset found is one
+explanation, never an identification; with one row and hundreds of conventions, near-fits are
+expected by chance.
 """
 from __future__ import annotations
 
