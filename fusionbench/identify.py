@@ -754,6 +754,7 @@ def subset_column(label: str, rows: Sequence[RowData], ranked: Sequence[dict[str
         if good:
             passing.append((e["metric"], good))
     out["range_ok"] = len(passing)
+    out["range_ok_k"] = {str(k): sum(k in good for _, good in passing) for k in ks}
     out["range_checked"] = len(ranked)
     checks = []
     for name, good in passing[:joint_checks]:
@@ -790,21 +791,31 @@ def subset_column(label: str, rows: Sequence[RowData], ranked: Sequence[dict[str
     return out
 
 
+def _none_at(s: dict[str, Any], k: int) -> bool:
+    """True when :func:`subset_column` proved that no convention explains the column with k pairs."""
+    n = s.get("range_ok_k", {}).get(str(k), 0)
+    checks = [c for c in s.get("joint", []) if c["k"] == k]
+    return n == 0 or (len(checks) == n and all(c["joint"] == "infeasible" for c in checks))
+
+
 def subset_table(rows: Sequence[RowData], columns: dict[str, dict[str, Any]], tol: float = FIT_UNITS
                  ) -> list[dict[str, Any]]:
     """Table-level check: per k, one set of pairs for EVERY column, each under the first convention
     found feasible for it alone (:func:`subset_column`); other convention choices are not checked."""
-    firsts: dict[int, dict[str, str]] = {}
+    firsts: dict[int, dict[str, str]] = {k: {} for s in columns.values() for k in s.get("k", [])}
     for label, s in columns.items():
         for c in s.get("joint", []):
             if c["joint"] == "feasible":
-                firsts.setdefault(c["k"], {}).setdefault(label, c["metric"])
+                firsts[c["k"]].setdefault(label, c["metric"])
     out = []
     labels = list(columns)
     for k, chosen in sorted(firsts.items()):
         if set(chosen) != set(labels):
-            out.append({"k": k, "joint": "infeasible", "why": "some column has no feasible convention "
-                        f"at k={k}: {', '.join(sorted(set(labels) - set(chosen)))}"})
+            missing = sorted(set(labels) - set(chosen))
+            proved = all(_none_at(columns[lab], k) for lab in missing)
+            out.append({"k": k, "joint": "infeasible" if proved else "none found",
+                        "why": f"no convention explains {', '.join(missing)} with k={k} pairs"
+                        + (" (every convention ruled out)" if proved else " among those checked")})
             continue
         blocks, los, his, shared = [], [], [], None
         for label, name in chosen.items():
@@ -961,5 +972,6 @@ def render_text(result: dict[str, Any], top: int = 5) -> str:
         extra = f" ({t['why']})" if "why" in t else (f"; left out: {', '.join(t['left_out']) or 'none'}"
                                                      if "left_out" in t else "")
         lines.append(f"\none set of {t['k']} pairs for all columns{' (' + conv + ')' if conv else ''}: "
-                     f"{t['joint']}{extra} (only the first feasible convention of each column is tried)")
+                     f"{t['joint']}{extra}" + (" (only the first feasible convention of each column is tried)"
+                                               if conv else ""))
     return "\n".join(lines)

@@ -13,7 +13,8 @@ import pytest
 from fusionbench.cli import main
 from fusionbench.data import load_dataset
 from fusionbench.errors import InputError
-from fusionbench.identify import FIT_UNITS, RowData, catalogue, joint_subset, parse_ks, subset_column
+from fusionbench.identify import (FIT_UNITS, RowData, catalogue, joint_subset, parse_ks, subset_column,
+                                  subset_table)
 from fusionbench.imageio import read_image, rgb2gray
 from fusionbench.scores import read_values
 from fusionbench.store import ResultStore
@@ -242,6 +243,11 @@ def test_subset_search_on_a_toy_store():
         assert abs(v[keep].mean() - float(printed[r])) <= FIT_UNITS * 1e-4 + 1e-12
         assert check["means"][r] == pytest.approx(v[keep].mean())
     assert "could explain" in s["verdict"] and "not identified" in s["verdict"]
+    # table level: a second column made from the SAME pairs fits jointly; one from others need not
+    both = [RowData(r.row, r.method, {"X": r.printed["X"], "Y": r.printed["X"]}, r.pairs, r.values) for r in rows]
+    cols = {lab: subset_column(lab, both, ranked, [8]) for lab in ("X", "Y")}
+    (t,) = subset_table(both, cols)
+    assert t["k"] == 8 and t["joint"] == "feasible" and len(t["left_out"]) == 4
     # a value outside [mean of the 8 smallest, mean of the 8 largest]: no subset can explain it
     hi = np.sort(a)[-8:].mean()
     s = subset_column("X", _rows({"A": a, "B": b}, {"A": f"{hi + 0.01:.4f}", "B": printed["B"]}), ranked, [8])
@@ -252,6 +258,8 @@ def test_subset_search_on_a_toy_store():
     s = subset_column("X", rows, ranked, [5])
     assert s["range_ok"] == 1 and s["joint"][0]["joint"] == "infeasible"
     assert "no single set of pairs" in s["verdict"]
+    (t,) = subset_table(rows, {"X": s})
+    assert t["joint"] == "infeasible" and "every convention ruled out" in t["why"]
 
 
 def test_joint_subset_milp_path():
