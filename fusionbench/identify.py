@@ -757,7 +757,8 @@ def subset_column(label: str, rows: Sequence[RowData], ranked: Sequence[dict[str
     out["range_ok_k"] = {str(k): sum(k in good for _, good in passing) for k in ks}
     out["range_checked"] = len(ranked)
     checks = []
-    for name, good in passing[:joint_checks]:
+    too_few = len(shared) < min(ks)
+    for name, good in ([] if too_few else passing[:joint_checks]):
         for k in good:
             if k > len(shared):
                 checks.append({"metric": name, "k": k, "joint": "infeasible",
@@ -777,10 +778,14 @@ def subset_column(label: str, rows: Sequence[RowData], ranked: Sequence[dict[str
     if not passing:
         out["verdict"] = (f"no {ktext} subset of the stored pairs can explain it under any of the "
                           f"{len(ranked)} conventions (range check)")
+    elif too_few:
+        out["verdict"] = (f"range check passes for {len(passing)} of {len(ranked)} conventions (each row on its "
+                          f"own pairs), but the rows share only {len(shared)} stored pairs: no common {ktext} "
+                          "subset exists among them (check rows separately)")
     elif feas:
         f0 = feas[0]
         out["verdict"] = (f"a k-subset could explain it (not identified): {f0['metric']} with k={f0['k']} "
-                          f"(e.g. leaving out {', '.join(f0['left_out']) or 'nothing'}); range check passes "
+                          f"(e.g. leaving out {_pairs_text(f0['left_out'])}); range check passes "
                           f"for {len(passing)} of {len(ranked)} conventions")
     else:
         und = any(c["joint"] == "undecided" for c in checks)
@@ -789,6 +794,14 @@ def subset_column(label: str, rows: Sequence[RowData], ranked: Sequence[dict[str
                           + (" (some undecided: solver time limit)" if und else "")
                           + ("" if len(passing) <= joint_checks else "; the others were not checked"))
     return out
+
+
+def _pairs_text(names: Sequence[str], most: int = 6) -> str:
+    if not names:
+        return "nothing"
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{len(names)} pairs, listed in the JSON output"
 
 
 def _none_at(s: dict[str, Any], k: int) -> bool:
@@ -964,12 +977,12 @@ def render_text(result: dict[str, Any], top: int = 5) -> str:
                          + ", ".join(f"{k}={v}" for k, v in sub["pool"].items())
                          + f"; shared by all rows: {sub.get('shared_pool', 0)}): {sub['verdict']}")
             for c in sub.get("joint", [])[:top]:
-                extra = (f", left out: {', '.join(c['left_out']) or 'none'}" if "left_out" in c
+                extra = (f", left out: {_pairs_text(c['left_out'])}" if "left_out" in c
                          else f" ({c['why']})" if "why" in c else "")
                 lines.append(f"    same pairs for every row: {c['metric']} k={c['k']}: {c['joint']}{extra}")
     for t in result.get("subset_table", []):
         conv = "; ".join(f"{k}: {v}" for k, v in t.get("conventions", {}).items())
-        extra = f" ({t['why']})" if "why" in t else (f"; left out: {', '.join(t['left_out']) or 'none'}"
+        extra = f" ({t['why']})" if "why" in t else (f"; left out: {_pairs_text(t['left_out'])}"
                                                      if "left_out" in t else "")
         lines.append(f"\none set of {t['k']} pairs for all columns{' (' + conv + ')' if conv else ''}: "
                      f"{t['joint']}{extra}" + (" (only the first feasible convention of each column is tried)"
