@@ -4,7 +4,9 @@
 method as named in the store (``average``, ``published:RFN-Nest``, ``folder:mine``), the others the
 printed values (blank: not printed). ``--paper NAME``: the packaged paper's Tables 1-2 instead, on
 the rows whose exact fused images the store holds. Prints the conventions ranked per column by max
-and mean absolute error in units of the printed last digit.
+and mean absolute error in units of the printed last digit. ``--subset K`` adds, per column, whether
+K of the stored pairs could explain the printed values (``--paper``: n-2..n by default); ``--jobs N``
+computes the per-image values in N processes (the output does not depend on N).
 """
 from __future__ import annotations
 
