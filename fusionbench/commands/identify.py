@@ -4,7 +4,9 @@
 method as named in the store (``average``, ``published:RFN-Nest``, ``folder:mine``), the others the
 printed values (blank: not printed). ``--paper NAME``: the packaged paper's Tables 1-2 instead, on
 the rows whose exact fused images the store holds. Prints the conventions ranked per column by max
-and mean absolute error in units of the printed last digit.
+and mean absolute error in units of the printed last digit. ``--subset K`` adds, per column, whether
+K of the stored pairs could explain the printed values (``--paper``: n-2..n by default); ``--jobs N``
+computes the per-image values in N processes (the output does not depend on N).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import json
 import sys
 import time
 
-from fusionbench.cli import add_data_root, add_results
+from fusionbench.cli import add_data_root, add_jobs, add_results
 from fusionbench.errors import InputError
 
 
@@ -27,6 +29,13 @@ def _configure(p) -> None:
                    "per-source reductions)")
     p.add_argument("--quantities", help="catalogue: only conventions measuring these quantities (nmi,ssim)")
     p.add_argument("--no-generated", action="store_true", help="catalogue: registered configurations only")
+    p.add_argument("--axes", help="catalogue: only generated variants along these axes (parts,hist,gray,jpeg,"
+                   "window,range; default all)")
+    p.add_argument("--split", help="--table: the dataset split whose store label holds the rows (e.g. all: "
+                   "label roadscene-all)")
+    p.add_argument("--subset", metavar="K", help="also check, per column, whether a subset of K stored pairs "
+                   "(20, 19-21) could explain the printed values; --paper: default n-2..n of each table "
+                   "('off' to skip)")
     p.add_argument("--allow-partial", action="store_true",
                    help="--paper: also use rows the store holds on fewer pairs than the table (means over those)")
     p.add_argument("--any-quantity", action="store_true",
@@ -34,8 +43,17 @@ def _configure(p) -> None:
                    "the column's quantity, e.g. nmi for NMI)")
     p.add_argument("--top", type=int, default=5, help="conventions listed per column (default 5)")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    add_jobs(p)
     add_results(p)
     add_data_root(p)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished workers (``--jobs``)."""
+    import resource
+
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + ch.ru_utime + ch.ru_stime
 
 
 def _split(text):
@@ -43,20 +61,27 @@ def _split(text):
 
 
 def cmd_identify(args) -> int:
-    from fusionbench.identify import catalogue, identify, paper_rows, read_table, render_text
+    from fusionbench.identify import catalogue, identify, paper_rows, parse_ks, read_table, render_text
     from fusionbench.store import ResultStore
 
     if args.top < 1:
         raise InputError("--top must be at least 1")
     store = ResultStore(args.results, create=False)
-    convs = catalogue(_split(args.metrics), _split(args.quantities), generated=not args.no_generated)
+    convs = catalogue(_split(args.metrics), _split(args.quantities), generated=not args.no_generated,
+                      axes=None if args.axes is None else [a for a in _split(args.axes) or [] if a != "none"])
     if not convs:
         raise InputError("identify: the catalogue filters (--metrics/--quantities) leave no configuration")
     jobs = []
     if args.table:
         if not args.dataset:
             raise InputError("identify --table needs --dataset")
-        jobs.append((args.dataset, read_table(args.table), None))
+        label = args.dataset
+        if args.split:
+            from fusionbench.data import load_dataset
+
+            label = load_dataset(args.dataset, root=args.data_root, split=args.split).label
+        ks = parse_ks(args.subset) if args.subset and args.subset != "off" else None
+        jobs.append((label, read_table(args.table), None, ks))
     else:
         from fusionbench.paper import load_paper
 
@@ -68,15 +93,22 @@ def cmd_identify(args) -> int:
             if rows:
                 from fusionbench.identify import paper_column_quantities
 
-                jobs.append((ds, rows, None if args.any_quantity else paper_column_quantities(args.paper, n)))
+                if args.subset == "off":
+                    ks = None
+                elif args.subset:
+                    ks = parse_ks(args.subset)
+                else:
+                    ks = list(range(max(1, t.n_pairs - 2), t.n_pairs + 1))
+                jobs.append((ds, rows, None if args.any_quantity else paper_column_quantities(args.paper, n), ks))
             else:
                 print(f"note: table {n} ({t.dataset}): no exact-output row in the store", file=sys.stderr)
         if not jobs:
             raise InputError(f"identify --paper {args.paper}: the store holds no exact-output row of Tables 1-2")
-    t0, c0 = time.time(), time.process_time()
+    t0, c0 = time.time(), _cpu()
     results = [identify(store, ds, rows, convs, pairs=_split(args.pairs), data_root=args.data_root,
-                        top=args.top, column_quantities=cq) for ds, rows, cq in jobs]
-    timing = {"wall_s": round(time.time() - t0, 2), "cpu_s": round(time.process_time() - c0, 2)}
+                        top=args.top, column_quantities=cq, jobs=args.jobs, subset_ks=ks)
+               for ds, rows, cq, ks in jobs]
+    timing = {"wall_s": round(time.time() - t0, 2), "cpu_s": round(_cpu() - c0, 2)}
     if args.format == "json":
         if len(results) == 1:
             out = {**results[0], "timing": timing}
