@@ -360,6 +360,14 @@ def _lookup(kind: str, name: str) -> bool:
     return name in table
 
 
+def get_input(name: str) -> InputSpec:
+    """The input convention ``name`` (importing just the module that registers it)."""
+    if not _lookup("inputs", name):
+        known = ", ".join(sorted(listing("inputs")))
+        raise UnknownNameError(f"unknown input convention {name!r} (known: {known})")
+    return INPUTS[name]
+
+
 def listing(kind: str) -> dict[str, dict[str, Any]]:
     """Listing data of every registered name of ``kind`` without importing the modules."""
     return dict(sorted(manifest().get(kind, {}).items()))

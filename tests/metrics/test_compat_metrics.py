@@ -124,11 +124,11 @@ def test_every_script_metric_is_registered_and_covered():
 
 def test_input_conventions_differ_on_colour():
     """The three scripts' gray conversions of one colour image: cv2 float32, MATLAB, PIL."""
-    from fusionbench.registry import INPUTS
+    from fusionbench.registry import get_input
 
     rng = np.random.default_rng(3)
     rgb = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
-    cdd, tang, zoo = (INPUTS[k].convert(rgb) for k in ("cddfuse", "tang", "zoo"))
+    cdd, tang, zoo = (get_input(k).convert(rgb) for k in ("cddfuse", "tang", "zoo"))
     assert cdd.dtype == np.float32 and tang.dtype == np.uint8 and zoo.dtype == np.uint8
     r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
     np.testing.assert_array_equal(zoo, ((rgb[..., 0].astype(np.int64) * 19595 + rgb[..., 1].astype(np.int64) * 38470
@@ -137,7 +137,7 @@ def test_input_conventions_differ_on_colour():
     assert np.abs(tang.astype(float) - zoo).max() <= 1
     gray = rgb[..., 0]
     for k in ("cddfuse", "tang", "zoo"):
-        np.testing.assert_array_equal(INPUTS[k].convert(gray), gray)
+        np.testing.assert_array_equal(get_input(k).convert(gray), gray)
 
 
 def test_known_relations_on_synthetic_images():
