@@ -25,8 +25,10 @@ metrics together under 150 ms at 640x480, no metric slower than 1 s per megapixe
 
 Times are wall-clock medians; ``cpu`` columns are medians of this thread's CPU time, which
 stay meaningful on a shared, loaded machine (wall time there includes waiting for a core).
-``--tune-malloc`` keeps freed memory in the process (glibc ``mallopt``: trim threshold 256 MiB,
-mmap threshold 32 MiB), which removes the page faults of re-allocating large temporaries.
+``--tune-malloc`` sets the glibc thresholds that every fusionbench work process sets
+(:func:`fusionbench.executor.tune_malloc`: trim 256 MiB, mmap 64 MiB), which removes the page
+faults of re-allocating large temporaries; without it the figures are those of a bare
+``fusionbench.evaluate`` in a fresh interpreter.
 """
 from __future__ import annotations
 
@@ -117,19 +119,10 @@ def _time(fn, repeat: int, budget_s: float = 10.0, setup=_clear_caches) -> tuple
 
 
 def tune_malloc() -> bool:
-    """Ask glibc to keep freed memory (no munmap/trim churn between large temporaries)."""
-    import ctypes
-    import ctypes.util
-    import sys
+    """The thresholds every fusionbench work process sets (:func:`fusionbench.executor.tune_malloc`)."""
+    from fusionbench.executor import tune_malloc as tune
 
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        return bool(libc.mallopt(m_trim_threshold, 256 << 20)) and bool(libc.mallopt(m_mmap_threshold, 32 << 20))
-    except (OSError, AttributeError):
-        return False
+    return tune()
 
 
 CHEAP = ("en", "sd", "sf", "cc", "psnr")

@@ -98,29 +98,37 @@ class TaskResult:
 _SETUP_DONE = False
 
 
-def worker_setup() -> None:
-    """Once per worker process: one torch thread (names resolve lazily via the registry).
+def tune_malloc() -> bool:
+    """Fixed glibc thresholds: arrays under 64 MiB come from the heap, freed memory up to 256 MiB
+    is kept (Linux only; True when set).
 
-    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also turns off
-    glibc's dynamic mmap threshold: every array over 128 KiB is then mapped and unmapped, and
-    the page faults doubled the CPU time of the paper metrics (sys 2.6 s vs 0.01 s for 32 metric
-    calls at 640x512). Such a worker gets fixed thresholds instead (mmap above 64 MiB, trim
-    above 256 MiB), measured faster than the default too.
+    glibc's default (or Dask's nanny, which starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``
+    and so turns off the dynamic mmap threshold) maps and unmaps the metrics' large temporaries
+    on every call: the page faults doubled the CPU time of the paper metrics in a Dask worker
+    (sys 2.6 s vs 0.01 s for 32 metric calls at 640x512). In a plain process the gain is
+    smaller and load-dependent (``benchmarks/metrics.py --paper [--tune-malloc]``: 263 -> 220
+    CPU ms for a first fused image at load ~7, within noise at load ~2).
     """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-1, 256 << 20)) and bool(libc.mallopt(-3, 64 << 20))  # TRIM, MMAP
+    except (OSError, AttributeError):
+        return False
+
+
+def worker_setup() -> None:
+    """Once per process that runs tasks (a worker, or the client of a serial run): one torch
+    thread (names resolve lazily via the registry) and :func:`tune_malloc`."""
     global _SETUP_DONE
     if _SETUP_DONE:
         return
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
-    if os.environ.get("MALLOC_TRIM_THRESHOLD_") and sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL("libc.so.6")
-            libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
-            libc.mallopt(-3, 64 << 20)   # M_MMAP_THRESHOLD
-        except (OSError, AttributeError):
-            pass
+    tune_malloc()
     _SETUP_DONE = True
 
 
