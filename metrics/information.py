@@ -84,13 +84,41 @@ def _window_vectors(x: np.ndarray, w: int) -> np.ndarray:
     return np.ascontiguousarray(v.swapaxes(-1, -2)).reshape(-1, w * w)
 
 
-def _normalised_pdf(sub: np.ndarray) -> np.ndarray:
-    lo = sub.min(axis=1, keepdims=True)
-    hi = sub.max(axis=1, keepdims=True)
+def _normalised(sub: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Each window min-max normalised to 0..1 (all ones where constant), as ``fmi.m`` does in place."""
+    lo = sub.min(axis=axis, keepdims=True)
+    hi = sub.max(axis=axis, keepdims=True)
     flat = hi == lo
     with np.errstate(invalid="ignore", divide="ignore"):
-        y = np.where(flat, 1.0, (sub - lo) / np.where(flat, 1.0, hi - lo))
+        return np.where(flat, 1.0, (sub - lo) / np.where(flat, 1.0, hi - lo))
+
+
+def _normalised_pdf(sub: np.ndarray) -> np.ndarray:
+    y = _normalised(sub)
     return y / y.sum(axis=1, keepdims=True)
+
+
+def _flat_pair_value(l: int) -> float:
+    """``fmi.m``'s value for a pair of constant (but unequal) windows of ``l`` elements.
+
+    Both pdfs are ``1/l`` everywhere. MATLAB/Octave's ``mean`` sums the ``l`` copies in order;
+    for l = 9 that gives ``1/9 + 2^-55`` (not ``1/9``), so the centred pdfs are a constant
+    ``-2^-55`` instead of 0, their correlation is exactly 1, Nelsen's mixture is the upper
+    Frechet bound and the window scores 1 (Octave: 1 + 6e-15). Where the in-order mean is
+    exact the correlation is 0 and the window scores 0.
+    """
+    p, acc = 1.0 / l, 0.0
+    for _ in range(l):
+        acc += p
+    return 0.0 if acc / l == p else 1.0
+
+
+def _second_source_equal(x: np.ndarray, f: np.ndarray, first_equal: np.ndarray, axis: int) -> np.ndarray:
+    """``fmi.m``'s ``bSub == fSub`` test for the second source: where the first source's window
+    differed from F's, the original had already min-max normalised ``fSub`` in place, so B's
+    raw window is compared with F's normalised one."""
+    fcmp = np.where(np.expand_dims(first_equal, axis), f, _normalised(f, axis))
+    return np.all(x == fcmp, axis=axis)
 
 
 def _neg_plogp_sum(p: np.ndarray) -> np.ndarray:
@@ -180,15 +208,15 @@ def _joint_entropy(fp: np.ndarray, fc: np.ndarray, fsd: np.ndarray, hf: np.ndarr
     return hj + np.sum(np.where(valid, corr, 0.0), axis=1)
 
 
-def _fmi_pair(xs: np.ndarray, fs: np.ndarray, fstats: tuple) -> np.ndarray:
+def _fmi_pair(xs: np.ndarray, fs: np.ndarray, fstats: tuple, equal: np.ndarray) -> np.ndarray:
     """Per-window normalised feature MI between windows ``xs`` and ``fs`` (rows of length l).
 
-    ``fstats`` is :func:`_window_stats` of ``fs`` (shared by the two sources). The joint pmf
-    ``jpdf[i, j]`` (i over F's bins, j over X's) is kept flat as ``i * l + j``.
+    ``fstats`` is :func:`_window_stats` of ``fs`` (shared by the two sources); ``equal`` marks
+    the windows ``fmi.m`` scores 1 without computing (see :func:`_second_source_equal`).
     """
     n, l = xs.shape
     out = np.ones(n)
-    todo = np.flatnonzero(~np.all(xs == fs, axis=1))
+    todo = np.flatnonzero(~equal)
     if todo.size == 0:
         return out
     xp, xc, xt, xsd, hx = _window_stats(xs[todo])
@@ -204,7 +232,9 @@ def _fmi_pair(xs: np.ndarray, fs: np.ndarray, fstats: tuple) -> np.ndarray:
             hj[r] = _joint_entropy(fp[r], fc[r], fsd[r], hf[r], xp[r], xc[r], xsd[r], hx[r], c[r], upper)
     mi = hx + hf - hj
     with np.errstate(invalid="ignore", divide="ignore"):
-        out[todo] = np.where(mi == 0, 0.0, 2.0 * mi / (hx + hf))
+        v = np.where(mi == 0, 0.0, 2.0 * mi / (hx + hf))
+    v[(np.ptp(xs[todo], axis=1) == 0) & (np.ptp(fs[todo], axis=1) == 0)] = _flat_pair_value(l)
+    out[todo] = v
     return out
 
 
@@ -300,7 +330,7 @@ def _int_window_stats(sub: np.ndarray, buf: dict, tmp: _Buffers) -> dict:
     np.copyto(idx, d)
     np.take(_XLOG2X_INT, idx, out=xlogx, mode="clip")
     return {
-        "d": d, "df": df, "D": dsum, "Df": dsf, "c": c,
+        "d": d, "df": df, "D": dsum, "Df": dsf, "c": c, "flat": flat,
         # entropy (bits): log2 D - sum d log2 d / D
         "H": _LOG2_INT[dsum] - xlogx.sum(axis=0) / dsf,
         # D^2 * variance of the bin index; 81 D^2 * sum of squared centred pdf
@@ -414,6 +444,9 @@ def _fmi_pair_int(x: dict, f: dict, tmp: _Buffers) -> np.ndarray:
     return out
 
 
+_FLAT_PAIR_9 = _flat_pair_value(9)
+
+
 def _is_8bit(x: np.ndarray) -> bool:
     return bool(x.size) and x.min() >= 0 and x.max() <= 255 and bool(np.all(x == np.floor(x)))
 
@@ -433,13 +466,23 @@ def _fmi_8bit(a: np.ndarray, b: np.ndarray, f: np.ndarray, chunk: int = 8192) ->
         for x, sub in zip(imgs, (sa, sb, sf)):
             for e in range(9):
                 np.copyto(sub[e].reshape(r1 - r0, w), x[r0 + e % 3:r1 + e % 3, e // 3:e // 3 + w])
+        eq_a = np.all(sa == sf, axis=0)
+        eq_b = np.all(sb == sf, axis=0)
+        # fmi.m compares B's raw window with F's window as normalised for A (where A's differed):
+        # equal only if B's is 0/1 -- checked exactly, on the few windows where B's max <= 1
+        cand = np.flatnonzero(~eq_a & (sb.max(axis=0) <= 1))
+        if cand.size:
+            eq_b[cand] = _second_source_equal(sb[:, cand].astype(np.float64), sf[:, cand].astype(np.float64),
+                                              np.zeros(cand.size, bool), axis=0)
         fst = _int_window_stats(sf, tmp.img[0], tmp)
+        f_flat = fst["flat"].copy()
         _fused_keys(fst)
-        for sx in (sa, sb):
+        for sx, eq in ((sa, eq_a), (sb, eq_b)):
             xst = _int_window_stats(sx, tmp.img[1], tmp)
             _source_keys(xst, tmp)
             v = _fmi_pair_int(xst, fst, tmp)
-            v[np.all(sx == sf, axis=0)] = 1.0
+            v[xst["flat"] & f_flat] = _FLAT_PAIR_9
+            v[eq] = 1.0
             total += float(v.sum()) / 2.0
     return total / (h * w)
 
@@ -475,7 +518,10 @@ def fmi_haghighat(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "n
     for s in range(0, len(av), chunk):
         sl = slice(s, s + chunk)
         fstats = _window_stats(fv[sl])
-        total += float(np.sum(_fmi_pair(av[sl], fv[sl], fstats) + _fmi_pair(bv[sl], fv[sl], fstats)) / 2.0)
+        eq_a = np.all(av[sl] == fv[sl], axis=1)
+        eq_b = _second_source_equal(bv[sl], fv[sl], eq_a, axis=1)
+        total += float(np.sum(_fmi_pair(av[sl], fv[sl], fstats, eq_a)
+                              + _fmi_pair(bv[sl], fv[sl], fstats, eq_b)) / 2.0)
     return total / len(av)
 
 
