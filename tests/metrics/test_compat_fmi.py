@@ -57,3 +57,46 @@ def test_fmi_matches_octave_analysis_fmi(row):
     ours = compute_metric(get_metric(name), _images(row))[name]
     ref = float(row["value"])
     assert abs(ours - ref) <= TOL * abs(ref), f"{name} {row['case']}: ours {ours!r}, Octave {ref!r}"
+
+
+def _dct(x: np.ndarray) -> np.ndarray:
+    from scipy.fft import dctn
+
+    return dctn(np.asarray(x, np.float64), norm="ortho")
+
+
+@pytest.mark.parametrize("name", edge_cases.NAMES)
+def test_fmi_paths_agree_on_the_edge_cases(name):
+    """The 8-bit, the float w=3 and the generic path give the same value (both fmi.m rules included)."""
+    from fusionbench.metrics.information import _fmi_8bit, _fmi_float3, _fmi_generic
+
+    imgs = [x.astype(np.float64) for x in edge_cases.images(name)]
+    generic = _fmi_generic(imgs, 3)
+    assert _fmi_8bit(*imgs) == pytest.approx(generic, rel=1e-9)
+    assert _fmi_float3(*imgs) == pytest.approx(generic, rel=1e-9)
+    feats = [_dct(x) for x in imgs]
+    assert _fmi_float3(*feats) == pytest.approx(_fmi_generic(feats, 3), rel=1e-9)
+
+
+def test_fmi_rules_of_fmi_m():
+    """Constant unequal windows score 1 (Octave's in-order mean of nine 1/9 is not 1/9), and B is
+    compared with F's normalised window: a 0/1 B window equal to it scores 1."""
+    from fusionbench.metrics.information import _flat_pair_value, _fmi_generic, fmi_haghighat
+
+    assert _flat_pair_value(9) == 1.0
+    const = [np.full((3, 3), v) for v in (7.0, 9.0, 60.0)]
+    assert fmi_haghighat(*const) == 1.0
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 256, (3, 3)).astype(np.float64)
+    f = np.array([[30.0, 120, 30], [120, 30, 120], [30, 120, 30]])
+    b = (f - 30) / 90                                  # = F's window min-max normalised
+    b_off = b.copy()
+    b_off[0, 0] = 0.5                                  # not equal any more
+    one_a = fmi_haghighat(a, a, f)                     # A's window score on both sides
+    assert fmi_haghighat(a, b, f) == pytest.approx((one_a + 1.0) / 2, rel=1e-12)
+    assert fmi_haghighat(a, b_off, f) < (one_a + 1.0) / 2 - 1e-3
+    g = rng.uniform(0, 255, (20, 24))                  # float w=3 path: constant windows in all three
+    f2, b2 = g * 0.5 + 10, g * 0.25
+    g[5:9, 5:9], f2[5:9, 5:9], b2[5:9, 5:9] = 3.0, 80.0, 1.0
+    v = fmi_haghighat(g, b2, f2)
+    assert v == pytest.approx(_fmi_generic([g, b2, f2], 3), rel=1e-9)
