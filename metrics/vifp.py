@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fusionbench.metrics._memo import ContentLRU, register_cache
+
 SIGMA_NSQ = 2.0
 EPS = 1e-10
 
@@ -98,35 +100,63 @@ def _scale_terms(s11: np.ndarray, s22: np.ndarray, s12: np.ndarray) -> tuple[flo
             float(np.sum(np.log10(1 + s11 / nsq), dtype=np.float64)))
 
 
-def _vifp_float32(refs: list[np.ndarray], dist: np.ndarray, grid: str, border: str) -> list[float]:
-    """The same computation in float32 with full (non-separable) 2-D windows, as IVIF_ZOO's
-    torch ``vifp_mscale`` (float32 ``F.conv2d``), for several references against one ``dist``
-    (whose decimations, means and variances are computed once).
-
-    On 0..255 data the float32 round-off of ``E[x^2] - mu^2`` decides LIVE's ``< 1e-10``
-    guards and the low-variance terms, so the script's value depends on float32 arithmetic:
-    not on the exact bits, but on the size of the accumulated round-off in flat regions.
-    Measured against the script (worst over 12 images): this sequential float32 accumulation
-    5.5e-5; torch ``conv2d`` run here 2.5e-4; float64 filtering rounded to float32 3.7e-4;
-    OpenCV ``filter2D`` (DFT for 17x17) 2.8e-4; float64 throughout 5e-4. Torch itself on 1 vs 2
-    threads differs by ~3e-5.
-    """
-    rs = [np.ascontiguousarray(r, np.float32) for r in refs]
-    d = np.ascontiguousarray(dist, np.float32)
-    num, den = [0.0] * len(rs), [0.0] * len(rs)
+def _reference_terms(ref: np.ndarray, grid: str, border: str) -> list[tuple[np.ndarray, ...]]:
+    """Per scale, a reference's float32 image, local mean and clipped variance (no ``dist`` needed)."""
+    r = np.ascontiguousarray(ref, np.float32)
+    out = []
     for scale in range(1, 5):
         n = 2 ** (4 - scale + 1) + 1
         w = _window_2d_float32(n, grid)
         if scale > 1:
-            rs = [_correlate_float32(r, w, border, step=2) for r in rs]
+            r = _correlate_float32(r, w, border, step=2)
+        mu1 = _correlate_float32(r, w, border)
+        s11 = np.maximum(_correlate_float32(r * r, w, border) - mu1 * mu1, np.float32(0))
+        out.append((r, mu1, s11))
+    return out
+
+
+# a source's terms are the same for every fused image of its pair (IVIF_ZOO VIF, float32 path);
+# one cache per (grid, border) configuration
+_REFERENCE_TERMS: dict[tuple[str, str], ContentLRU] = {}
+
+
+def _reference_cache(grid: str, border: str) -> ContentLRU:
+    key = (grid, border)
+    if key not in _REFERENCE_TERMS:
+        _REFERENCE_TERMS[key] = register_cache(ContentLRU(lambda ref: _reference_terms(ref, grid, border),
+                                                          max_entries=4))
+    return _REFERENCE_TERMS[key]
+
+
+def _vifp_float32(refs: list[np.ndarray], dist: np.ndarray, grid: str, border: str) -> list[float]:
+    """The same computation in float32 with full (non-separable) 2-D windows, as IVIF_ZOO's
+    torch ``vifp_mscale`` (float32 ``F.conv2d``), for several references against one ``dist``
+    (whose decimations, means and variances are computed once; each reference's come from
+    a content-keyed cache, computed once per source image).
+
+    On 0..255 data the float32 round-off of ``E[x^2] - mu^2`` decides LIVE's ``< 1e-10``
+    guards and the low-variance terms, so the script's value depends on float32 arithmetic:
+    not on the exact bits, but on the size of the accumulated round-off in flat regions.
+    Measured against the script (worst over its 35 visible images): this sequential float32
+    accumulation 5.5e-5; OpenCV ``filter2D`` in direct row bands 4.7e-4; float64 filtering
+    rounded to float32 3.7e-4 (12 images); torch ``conv2d`` run here 2.5e-4 (12 images);
+    float64 throughout 5e-4. Torch itself on 1 vs 2 threads differs by ~3e-5.
+    """
+    cache = _reference_cache(grid, border)
+    terms = [cache.get(r) for r in refs]
+    d = np.ascontiguousarray(dist, np.float32)
+    num, den = [0.0] * len(refs), [0.0] * len(refs)
+    for scale in range(1, 5):
+        n = 2 ** (4 - scale + 1) + 1
+        w = _window_2d_float32(n, grid)
+        if scale > 1:
             d = _correlate_float32(d, w, border, step=2)
         mu2 = _correlate_float32(d, w, border)
         s22 = np.maximum(_correlate_float32(d * d, w, border) - mu2 * mu2, np.float32(0))
-        for k, r in enumerate(rs):
-            mu1 = _correlate_float32(r, w, border)
-            s11 = np.maximum(_correlate_float32(r * r, w, border) - mu1 * mu1, np.float32(0))
+        for k, t in enumerate(terms):
+            r, mu1, s11 = t[scale - 1]
             s12 = _correlate_float32(r * d, w, border) - mu1 * mu2
-            n_s, d_s = _scale_terms(s11, s22, s12)
+            n_s, d_s = _scale_terms(s11.copy(), s22, s12)
             num[k] += n_s
             den[k] += d_s
     with np.errstate(invalid="ignore", divide="ignore"):
