@@ -26,6 +26,8 @@ CASES = [
      200, 300, 48, 48, "dct"),
     ("tno01_mean_corner", "data/tno/ir/01.png", "data/tno/vi/01.png", "reference/compat/fused/tno/mean/01.png",
      246, 336, 24, 24, "dct"),
+    ("tno04_mean_flat", "data/tno/ir/04.png", "data/tno/vi/04.png", "reference/compat/fused/tno/mean/04.png",
+     112, 328, 32, 32, "none,dct"),                 # 43 pairs of constant, unequal windows
     ("tno02_fused_is_ir", "data/tno/ir/02.png", "data/tno/vi/02.png", "data/tno/ir/02.png",
      0, 0, 24, 32, "dct"),
     ("roadscene00977_mean", "data/roadscene/ir/FLIR_00977.jpg", "data/roadscene/vi/FLIR_00977.jpg",
