@@ -510,18 +510,27 @@ def _cdf_keys(v: np.ndarray, side: int) -> np.ndarray:
 def _float_window_stats(sub: np.ndarray, source: bool) -> dict:
     """pdf statistics of each window (columns of ``sub``) and the keys of its CDF breakpoints:
     F's own, or a source's for the upper (X_j) and the lower bound (1 - X_{j-1}, j = 8..0)."""
-    y = _normalised(sub, axis=0)
+    lo = sub.min(axis=0)
+    rng = sub.max(axis=0) - lo
+    flat = rng == 0
+    rng[flat] = 1.0
+    y = (sub - lo) / rng                           # min-max normalised window; all ones where constant
+    if flat.any():
+        y[:, flat] = 1.0
     p = y / y.sum(axis=0)
-    lg = np.zeros_like(p)
-    np.log2(p, out=lg, where=p > 0)
+    lg = np.log2(p + _TINY)                        # only ever multiplied by p: 0 log 0 = 0
     e1, e2 = _IDX1 @ p, (_IDX1 * _IDX1) @ p
     t = p - p.mean(axis=0)
-    cdf = np.cumsum(p, axis=0)
+    cdf = p.copy()
+    for e in range(1, 9):                          # in order, as cumsum (row ops: axis-0 scans are slow)
+        cdf[e] += cdf[e - 1]
     st = {"y": y, "H": -np.einsum("ij,ij->j", p, lg), "sd": np.sqrt(np.maximum(e2 - e1 * e1, 0.0)), "t": t,
           "SS": np.einsum("ij,ij->j", t, t), "csum": cdf.sum(axis=0), "psum": p.sum(axis=0),
-          "flat": np.all(y == y[:1], axis=0)}
+          "flat": flat}
     if source:
-        refl = np.maximum.accumulate(1.0 - (cdf - p)[::-1], axis=0)
+        refl = 1.0 - (cdf - p)[::-1]
+        for e in range(1, 9):
+            np.maximum(refl[e], refl[e - 1], out=refl[e])
         st["key_up"], st["key_lo"] = _cdf_keys(cdf, _G_SIDE), _cdf_keys(refl, _G_SIDE)
     else:
         st["key"] = _cdf_keys(cdf, 0)
@@ -544,28 +553,31 @@ def _fmi_pair_float9(x: dict, f: dict, key: np.ndarray, kmin: np.ndarray) -> np.
     upper = c >= 0
     key = key[:, :n]
     key[:8] = f["key"][:8]
-    np.copyto(key[8:16], x["key_lo"][:8])
-    np.copyto(key[8:16], x["key_up"][:8], where=upper)
+    up_i = upper.view(np.int8)                     # masks as numbers: masked selects are slow
+    np.subtract(x["key_up"], x["key_lo"], out=key[8:17])
+    key[8:17] *= up_i
+    key[8:17] += x["key_lo"]
+    g8 = key[16].copy()
     _merge_sorted_halves(key[:16], kmin[:8 * n])
-    g8 = np.where(upper, x["key_up"][8], x["key_lo"][8])
     np.minimum(f["key"][8], g8, out=key[16])
     np.maximum(f["key"][8], g8, out=key[17])
-    is_f = (key & _G_SIDE) == 0
+    mg = ((key >> 4) & 1).astype(np.float64)       # 1 at X's breakpoints, 0 at F's
+    mf = 1.0 - mg
     tv = (key & _TAG_CLEAR).view(np.float64)
     np.maximum(tv[16], tv[15], out=tv[16])
     np.maximum(tv[17], tv[16], out=tv[17])
     # each side's next breakpoint at or after a position (suffix minima; values are sorted) and
     # its previous one before it (prefix maxima, shifted): the interval that holds the segment
-    nxt_f = np.where(is_f, tv, 2.0)
-    nxt_g = np.where(is_f, 2.0, tv)
+    nxt_f = (tv - 2.0) * mf + 2.0
+    nxt_g = (tv - 2.0) * mg + 2.0
     for m in range(16, -1, -1):
         np.minimum(nxt_f[m], nxt_f[m + 1], out=nxt_f[m])
         np.minimum(nxt_g[m], nxt_g[m + 1], out=nxt_g[m])
     prv_f = np.empty((18, n))
     prv_g = np.empty((18, n))
     prv_f[0] = prv_g[0] = 0.0
-    np.copyto(prv_f[1:], np.where(is_f[:17], tv[:17], 0.0))
-    np.copyto(prv_g[1:], np.where(is_f[:17], 0.0, tv[:17]))
+    np.multiply(tv[:17], mf[:17], out=prv_f[1:])
+    np.multiply(tv[:17], mg[:17], out=prv_g[1:])
     for m in range(1, 17):
         np.maximum(prv_f[m], prv_f[m - 1], out=prv_f[m])
         np.maximum(prv_g[m], prv_g[m - 1], out=prv_g[m])
@@ -575,8 +587,9 @@ def _fmi_pair_float9(x: dict, f: dict, key: np.ndarray, kmin: np.ndarray) -> np.
     # m - rank at an X one), j = m - i X ones; lower bound: X index 8 - j
     rank = (key[:17] & 15).astype(np.float64)
     pos = _POS17
-    n_f = np.where(is_f[:17], rank, pos - rank)
-    wx = np.where(upper, (9.0 - pos) + n_f, (1.0 + pos) - n_f)
+    n_f = pos * mg[:17] + rank * (mf[:17] - mg[:17])
+    wx = (1.0 + pos) - n_f                         # lower bound; upper: + (8 - 2 pos + 2 n_f)
+    wx += upper * ((8.0 - 2.0 * pos) + 2.0 * n_f)
     wx *= 9.0 - n_f
     bound_sum = np.einsum("ij,ij->j", seg, wx)
     cov = bound_sum - f["csum"] * x["csum"]
@@ -601,7 +614,7 @@ def _fmi_pair_float9(x: dict, f: dict, key: np.ndarray, kmin: np.ndarray) -> np.
     return out
 
 
-def _fmi_float3(a: np.ndarray, b: np.ndarray, f: np.ndarray, chunk: int = 4096) -> float:
+def _fmi_float3(a: np.ndarray, b: np.ndarray, f: np.ndarray, chunk: int = 2048) -> float:
     """Fast-FMI with w = 3 on float feature images (the generic path's values to ~1e-14)."""
     h, w = a.shape[0] - 2, a.shape[1] - 2
     rows = max(1, min(h, chunk // w))
