@@ -6,6 +6,7 @@ Usage::
     python benchmarks/metrics.py --overhead [--metrics en,sd,sf,cc,psnr]
     python benchmarks/metrics.py --peers
     python benchmarks/metrics.py --paper [--tune-malloc]
+    python benchmarks/metrics.py --compat
 
 ``--overhead``: per metric at 640x480, CPU ms of the bare function on float64 gray arrays
 against ``fusionbench.evaluate`` on the same arrays (validation and gray conversion once per
@@ -25,6 +26,7 @@ metrics together under 150 ms at 640x480, no metric slower than 1 s per megapixe
 
 Times are wall-clock medians; ``cpu`` columns are medians of this thread's CPU time, which
 stay meaningful on a shared, loaded machine (wall time there includes waiting for a core).
+``--compat``: the script-convention metrics (``cddfuse:*``, ``tang:*``, ``zoo:*``), issue 17.
 ``--tune-malloc`` sets the glibc thresholds that every fusionbench work process sets
 (:func:`fusionbench.executor.tune_malloc`: trim 256 MiB, mmap 64 MiB), which removes the page
 faults of re-allocating large temporaries; without it the figures are those of a bare
@@ -244,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--paper", action="store_true",
                     help="paper metrics per metric and together: cold (first fused image of a pair) and "
                          "per additional fused image, plus the IFC stages")
+    ap.add_argument("--compat", action="store_true", help="the cddfuse:*, tang:* and zoo:* metrics (issue 17)")
     args = ap.parse_args(argv)
     tuned = tune_malloc() if args.tune_malloc else False
 
@@ -255,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         from peers import PEER_METRICS  # noqa: PLC0415  (benchmarks/peers)
 
         default = [m for m in PEER_METRICS if m in METRICS]
+    elif args.compat:
+        default = [m for m in default if METRICS[m].namespace in ("cddfuse", "tang", "zoo")]
     names = [m.strip() for m in args.metrics.split(",")] if args.metrics else default
     unknown = [n for n in names if n not in METRICS]
     if unknown:
@@ -299,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\npaper preset ({', '.join(PRESETS['paper'].metrics)}) at 640x480: {wall:.1f} ms wall, "
               f"{cpu:.1f} ms cpu (target < 150 ms)")
     print("metrics slower than 1 s/MP (wall): " + (", ".join(sorted(set(slow))) or "none"))
+    slow_cpu = [n for n in names for s in SIZES if ms[n, s][1] / 1000 / (s[0] * s[1] / 1e6) > 1.0]
+    print("metrics slower than 1 s/MP (cpu): " + (", ".join(sorted(set(slow_cpu))) or "none"))
     pair_cache(pairs[SIZES[0]], args.repeat)
     return 0
 
