@@ -19,6 +19,7 @@ import numpy as np
 from fusionbench.imageio import check_images
 from fusionbench.metrics.gradient import ag, ei, nabf, sf
 from fusionbench.metrics.information import mi
+from fusionbench.metrics._parts import per_source
 from fusionbench.metrics.qabf import QABF_VIFB, qabf
 from fusionbench.metrics.similarity import cc, mean_mse, psnr, scd
 from fusionbench.metrics.stats import en, sd
@@ -251,7 +252,7 @@ def zoo_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, multiscale: b
     """
     a, b, f = check_images(ir, vi, fused, who="zoo:ms_ssim" if multiscale else "zoo:ssim")
     s_ir, s_vi = _zoo_ssim_pair(a, f, multiscale), _zoo_ssim_pair(b, f, multiscale)
-    return {"total": s_ir + s_vi, "ir": s_ir, "vi": s_vi}
+    return per_source(s_ir, s_vi, "sum")
 
 
 # -- registrations ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from fusionbench.metrics._memo import ContentLRU, register_cache
+from fusionbench.metrics._parts import per_source
 
 SIGMA_NSQ = 2.0
 EPS = 1e-10
@@ -213,4 +214,4 @@ def vifp_sum(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, grid: str = "
         parts = [vifp_mscale(x, f, grid=grid, border=border, dtype=dtype) for x in (a, b)]
     if nan_as is not None:
         parts = [nan_as if np.isnan(v) else v for v in parts]
-    return {"total": parts[0] + parts[1], "ir": parts[0], "vi": parts[1]}
+    return per_source(parts[0], parts[1], "sum")
