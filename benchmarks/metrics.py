@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overhead", action="store_true",
                     help="bare function vs fusionbench.evaluate per metric (default metrics: en,sd,sf,cc,psnr)")
     ap.add_argument("--peers", action="store_true",
-                    help="against CDDFuse Evaluator / IVIF_ZOO Metric_torch where importable (benchmarks/peers)")
+                    help="against CDDFuse Evaluator / IVIF_ZOO Metric_torch where importable (benchmarks/peers); "
+                         "--metrics then names rows by label (EN,SF,...)")
     ap.add_argument("--paper", action="store_true",
                     help="paper metrics per metric and together: cold (first fused image of a pair) and "
                          "per additional fused image, plus the IFC stages")
@@ -258,12 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     default = sorted(METRICS)
     if args.overhead:
         default = list(CHEAP)
-    elif args.peers:
-        from peers import PEER_METRICS  # noqa: PLC0415  (benchmarks/peers)
-
-        default = [m for m in PEER_METRICS if m in METRICS]
     names = [m.strip() for m in args.metrics.split(",")] if args.metrics else default
-    unknown = [n for n in names if n not in METRICS]
+    if args.peers:  # --metrics: peer rows by label (EN, SF, ...), case-insensitive
+        from peers import LABELS  # noqa: PLC0415  (benchmarks/peers)
+
+        by = {lab.lower(): lab for lab in LABELS}
+        unknown = [n for n in names if n.lower() not in by] if args.metrics else []
+        names = [by[n.lower()] for n in names if n.lower() in by] if args.metrics else list(LABELS)
+    else:
+        unknown = [n for n in names if n not in METRICS]
     if unknown:
         ap.error(f"unknown metric(s): {', '.join(unknown)}")
     ir0, vi0, what = _base_pair(args.data_root)
@@ -281,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from peers import compare  # noqa: PLC0415
 
-            compare(names, pairs[SIZES[0]], max(args.repeat, 15), _time)
+            compare(raw[SIZES[0]], max(args.repeat, 15), setup=_clear_caches, labels=names)
         pair_cache(pairs[SIZES[0]], args.repeat)
         return 0
 

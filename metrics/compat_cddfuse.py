@@ -32,8 +32,22 @@ def cv2_gray_float32(raw: np.ndarray) -> np.ndarray:
     """CDDFuse ``image_read_cv2(path, 'GRAY')`` on an image as read (uint8 gray or RGB)."""
     a = np.asarray(raw)
     if a.ndim == 2:
-        return np.round(a.astype(np.float32))
+        out = a.astype(np.float32)
+        if a.dtype == np.uint8:   # integers: np.round is the identity; its float64 is the gray image's
+            _share_float64(a, out)
+            return out
+        return np.round(out, out=out)
     return np.round(cv2.cvtColor(np.ascontiguousarray(a, np.float32), cv2.COLOR_RGB2GRAY))
+
+
+def _share_float64(a: np.ndarray, out: np.ndarray) -> None:
+    """Inside ``evaluate``: ``out`` (float32 of uint8 ``a``) has the float64 conversion ``a`` has."""
+    from fusionbench.imageio import trusted_block
+
+    block = trusted_block()
+    if block is not None and block.trusts(a):
+        f64 = block.float64(a)
+        block.add_float64(out, f64)
 
 
 register_input("cddfuse", cv2_gray_float32,

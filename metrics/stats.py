@@ -6,8 +6,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusionbench.imageio import check_images
+from fusionbench.imageio import check_images, uint8_twin
 from fusionbench.registry import register_metric
+
+
+def level_counts(img: np.ndarray) -> np.ndarray:
+    """int64 counts of the 256 integer grey levels ``clip(floor(x + 0.5), 0, 255)`` of ``img``.
+
+    Inside :func:`fusionbench.evaluate` a float64 image converted from 8 bits is counted from its
+    uint8 twin (:func:`fusionbench.imageio.uint8_twin`): the same levels, no rounding pass.
+    Counting is OpenCV's ``calcHist`` on uint8 (exact integer counts, returned as float32 and
+    therefore exact below 2^24 pixels; larger images use ``np.bincount``).
+    """
+    u8 = uint8_twin(img) if isinstance(img, np.ndarray) else None
+    if u8 is None:
+        lv = np.asarray(img, np.float64) + 0.5
+        np.floor(lv, out=lv)
+        np.clip(lv, 0, 255, out=lv)
+        u8 = lv.astype(np.uint8)
+    if u8.size < 1 << 24:
+        import cv2
+
+        return cv2.calcHist([np.ascontiguousarray(u8)], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    return np.bincount(u8.ravel(), minlength=256)
 
 
 def entropy(img: np.ndarray, log_eps: float = 0.0) -> float:
@@ -18,8 +39,8 @@ def entropy(img: np.ndarray, log_eps: float = 0.0) -> float:
     ``log_eps`` > 0 computes ``-sum p log2(p + log_eps)`` instead (IVIF_ZOO's ``EN_function``
     adds 1e-7, a ~5e-6 relative bias).
     """
-    levels = np.clip(np.floor(np.asarray(img, np.float64) + 0.5), 0, 255).astype(np.int64)
-    p = np.bincount(levels.ravel(), minlength=256) / levels.size
+    counts = level_counts(img)
+    p = counts / int(counts.sum())
     p = p[p > 0]
     return float(-(p * np.log2(p + log_eps)).sum())
 
