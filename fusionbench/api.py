@@ -245,12 +245,19 @@ def _trusted_gray(raw: Sequence[np.ndarray], trusted) -> list[np.ndarray]:
     """The float64 gray triple, trusted, with each 8-bit image recorded as its exact uint8 twin
     (and, for 2-D uint8 images, as the float64 conversion of that very array, so conventions
     that pass 8-bit gray through reuse it)."""
+    g8s = [rgb2gray(a) for a in raw]
+    # one allocation for the converted images (C-contiguous slices, as separate arrays would be)
+    todo = [i for i, g8 in enumerate(g8s) if g8.dtype != np.float64]
+    block = np.empty((len(todo),) + g8s[todo[0]].shape, np.float64) if todo else None
     gray = []
-    for a in raw:
-        g8 = rgb2gray(a)
-        g = np.asarray(g8, dtype=np.float64)
-        if g is not g8 and g8.dtype == np.uint8:
-            trusted.add_float64(g8, g)
+    for i, g8 in enumerate(g8s):
+        if g8.dtype == np.float64:
+            g = g8
+        else:
+            g = block[todo.index(i)]
+            g[...] = g8
+            if g8.dtype == np.uint8:
+                trusted.add_float64(g8, g)
         trusted.add(g)
         gray.append(g)
     return gray

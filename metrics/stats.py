@@ -15,15 +15,25 @@ def level_counts(img: np.ndarray) -> np.ndarray:
 
     Inside :func:`fusionbench.evaluate` a float64 image converted from 8 bits is counted from its
     uint8 twin (:func:`fusionbench.imageio.uint8_twin`): the same levels, no rounding pass.
-    Counting is OpenCV's ``calcHist`` on uint8 (exact integer counts, returned as float32 and
-    therefore exact below 2^24 pixels; larger images use ``np.bincount``).
     """
-    u8 = uint8_twin(img) if isinstance(img, np.ndarray) else None
+    u8 = _twin(img)
     if u8 is None:
         lv = np.asarray(img, np.float64) + 0.5
         np.floor(lv, out=lv)
         np.clip(lv, 0, 255, out=lv)
         u8 = lv.astype(np.uint8)
+    return _counts_u8(u8)
+
+
+def _twin(img: np.ndarray) -> np.ndarray | None:
+    if isinstance(img, np.ndarray) and img.dtype == np.uint8:
+        return img
+    return uint8_twin(img) if isinstance(img, np.ndarray) else None
+
+
+def _counts_u8(u8: np.ndarray) -> np.ndarray:
+    """Counts of the 256 levels of a uint8 image: OpenCV ``calcHist`` (exact integer counts,
+    returned as float32, hence exact below 2^24 pixels; larger images use ``np.bincount``)."""
     if u8.size < 1 << 24:
         import cv2
 
@@ -47,6 +57,19 @@ def entropy(img: np.ndarray, log_eps: float = 0.0) -> float:
 
 def std_population(img: np.ndarray) -> float:
     """Population standard deviation ``sqrt(mean((x - mean x)^2))`` (VIFB ``Variance`` helper)."""
+    u8 = _twin(img)
+    if u8 is not None and u8.ndim == 2:
+        # 8-bit data: the mean from the level counts (an exact integer sum, so the same float64
+        # as x.mean()), the squared deviations looked up per level: the same array of values
+        # (x - mean)^2 as below, C-ordered, so np.mean sums it identically
+        n = u8.size
+        if n * 255 < 1 << 53:
+            m = float(int(_counts_u8(u8) @ np.arange(256, dtype=np.int64))) / n
+            lut = (np.arange(256, dtype=np.float64) - m) ** 2
+            import cv2
+
+            d2 = cv2.LUT(np.ascontiguousarray(u8), lut.reshape(1, 256)) if u8.size < 1 << 31 else lut.take(u8)
+            return float(np.sqrt(np.mean(d2)))
     x = np.asarray(img, np.float64)
     return float(np.sqrt(np.mean((x - x.mean()) ** 2)))
 
@@ -57,7 +80,7 @@ def en(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, log_eps: float = 0.
     """EN = -sum p log2 p over the 256 gray levels of ``fused``; range 0..8, higher is better.
 
     Configuration parameter ``log_eps``: see :func:`entropy`."""
-    (f,) = check_images(fused, names=("fused",), who="en")
+    (f,) = check_images(fused, names=("fused",), who="en", convert=False)  # 8-bit: counted as uint8
     return entropy(f, log_eps)
 
 
@@ -65,5 +88,5 @@ def en(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, log_eps: float = 0.
                  higher_is_better=True, reference="Rao 1997; VIFB metricsSD (gray)")
 def sd(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     """SD = sqrt(mean((F - mean F)^2)) (population SD, N in the denominator); higher is better."""
-    (f,) = check_images(fused, names=("fused",), who="sd")
+    (f,) = check_images(fused, names=("fused",), who="sd", convert=False)  # 8-bit: from its uint8 levels
     return std_population(f)

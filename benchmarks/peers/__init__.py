@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 import types
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,6 +200,7 @@ def compare(raw: list[np.ndarray], repeat: int, setup: Callable[[], None] | None
     from fusionbench.registry import METRICS, discover
 
     discover()
+    warnings.simplefilter("ignore", RuntimeWarning)  # the peers' own divide-by-zero warnings
     gray = [np.asarray(a, np.float64) for a in raw]
     peers = load_peers()
     for peer, (mod, why) in peers.items():
