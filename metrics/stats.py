@@ -59,16 +59,17 @@ def std_population(img: np.ndarray) -> float:
     """Population standard deviation ``sqrt(mean((x - mean x)^2))`` (VIFB ``Variance`` helper)."""
     u8 = _twin(img)
     if u8 is not None and u8.ndim == 2:
-        # 8-bit data: the mean from the level counts (an exact integer sum, so the same float64
-        # as x.mean()), the squared deviations looked up per level: the same array of values
+        # 8-bit data: the mean from the exact integer sum (so the same float64 as x.mean()),
+        # the squared deviations looked up per level: the same array of values
         # (x - mean)^2 as below, C-ordered, so np.mean sums it identically
         n = u8.size
         if n * 255 < 1 << 53:
-            m = float(int(_counts_u8(u8) @ np.arange(256, dtype=np.int64))) / n
-            lut = (np.arange(256, dtype=np.float64) - m) ** 2
             import cv2
 
-            d2 = cv2.LUT(np.ascontiguousarray(u8), lut.reshape(1, 256)) if u8.size < 1 << 31 else lut.take(u8)
+            u8 = np.ascontiguousarray(u8)
+            m = float(cv2.sumElems(u8)[0]) / n     # exact integer sum (uint8 blocks)
+            lut = (np.arange(256, dtype=np.float64) - m) ** 2
+            d2 = cv2.LUT(u8, lut.reshape(1, 256)) if n < 1 << 31 else lut.take(u8)
             return float(np.sqrt(np.mean(d2)))
     x = np.asarray(img, np.float64)
     return float(np.sqrt(np.mean((x - x.mean()) ** 2)))

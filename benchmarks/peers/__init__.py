@@ -200,7 +200,12 @@ def compare(raw: list[np.ndarray], repeat: int, setup: Callable[[], None] | None
     from fusionbench.registry import METRICS, discover
 
     discover()
-    warnings.simplefilter("ignore", RuntimeWarning)  # the peers' own divide-by-zero warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the peers' own divide-by-zero warnings
+        return _compare(raw, repeat, setup, labels, evaluate, METRICS)
+
+
+def _compare(raw, repeat, setup, labels, evaluate, METRICS) -> list[dict]:
     gray = [np.asarray(a, np.float64) for a in raw]
     peers = load_peers()
     for peer, (mod, why) in peers.items():
