@@ -9,11 +9,14 @@ Usage::
 
 ``--overhead``: per metric at 640x480, CPU ms of the bare function on float64 gray arrays
 against ``fusionbench.evaluate`` on the same arrays (validation and gray conversion once per
-triple), and their difference. ``--peers``: fusionbench through ``evaluate`` against the peers'
-own functions (CDDFuse ``Evaluator``, IVIF_ZOO ``Metric_torch`` on CPU) where they are
-importable (``benchmarks/peers/README.md``), else fusionbench's figures alone. ``--paper``: the
-paper metrics (nmi, qy, qabf_liu, ifc) through ``evaluate``, each and together, for the first
-fused image of a pair (cold) and per additional fused image, and the IFC stages. Every other mode ends
+triple), and their difference. ``--peers``: per peer function, the fusionbench metric with the
+same formula (``cddfuse:*``, ``zoo:*``) through ``evaluate`` on the images as read (uint8),
+against the peer's own function (CDDFuse ``Evaluator``, IVIF_ZOO ``Metric_torch`` on CPU) on
+the inputs its script makes, where importable (``benchmarks/peers/README.md``), else
+fusionbench's figures alone; process CPU time, ``--metrics`` then names rows (EN,SF,...).
+``--paper``: the paper metrics (nmi, qy, qabf_liu, ifc) through ``evaluate``, each and together,
+for the first fused image of a pair (cold) and per additional fused image, and the IFC stages.
+Every other mode ends
 with the paper metrics through ``evaluate`` for the first fused image of a pair (nothing cached)
 and per additional fused image of the same pair (the sources' IFC decompositions, Q_ABF gradients and Q_Y window statistics cached).
 
@@ -271,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown metric(s): {', '.join(unknown)}")
     ir0, vi0, what = _base_pair(args.data_root)
-    print(f"pair: {what}; fused = floor((IR+VI+1)/2); median of {args.repeat} runs; 1 thread; "
+    runs = max(args.repeat, 15) if args.overhead or args.peers else args.repeat
+    print(f"pair: {what}; fused = floor((IR+VI+1)/2); median of {runs} runs; 1 thread; "
           f"malloc {'tuned' if tuned else 'default'}; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} CPUs")
     pairs = {size: _pair(ir0, vi0, size) for size in SIZES}
@@ -281,11 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     raw = {size: [p.astype(np.uint8) for p in pairs[size]] for size in SIZES}
     if args.overhead or args.peers:
         if args.overhead:
-            overhead(names, pairs[SIZES[0]], max(args.repeat, 15))
+            overhead(names, pairs[SIZES[0]], runs)
         else:
             from peers import compare  # noqa: PLC0415
 
-            compare(raw[SIZES[0]], max(args.repeat, 15), setup=_clear_caches, labels=names)
+            compare(raw[SIZES[0]], runs, setup=_clear_caches, labels=names)
         pair_cache(pairs[SIZES[0]], args.repeat)
         return 0
 
