@@ -16,7 +16,7 @@ import numpy as np
 
 from .data import PairContext
 from .errors import FusionbenchError, InputError
-from .imageio import check_images, is_gray_rgb, read_image, rgb2gray, validated
+from .imageio import Trusted, check_images, is_gray_rgb, read_image, rgb2gray, validated
 from .registry import MethodCall, MetricSpec, get_metric, parse_method, resolve_metrics
 
 ImageLike = np.ndarray | str | os.PathLike
@@ -241,10 +241,11 @@ def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[s
     return out
 
 
-def _trusted_gray(raw: Sequence[np.ndarray], trusted) -> list[np.ndarray]:
+def _trusted_gray(raw: Sequence[np.ndarray], trusted: Trusted) -> list[np.ndarray]:
     """The float64 gray triple, trusted, with each 8-bit image recorded as its exact uint8 twin
     (and, for 2-D uint8 images, as the float64 conversion of that very array, so conventions
-    that pass 8-bit gray through reuse it)."""
+    that pass 8-bit gray through reuse it). Converted images are read-only: every metric of the
+    triple shares them."""
     g8s = [rgb2gray(a) for a in raw]
     # one allocation for the converted images (C-contiguous slices, as separate arrays would be)
     todo = [i for i, g8 in enumerate(g8s) if g8.dtype != np.float64]
@@ -256,6 +257,7 @@ def _trusted_gray(raw: Sequence[np.ndarray], trusted) -> list[np.ndarray]:
         else:
             g = block[todo.index(i)]
             g[...] = g8
+            g.flags.writeable = False
             if g8.dtype == np.uint8:
                 trusted.add_float64(g8, g)
         trusted.add(g)
