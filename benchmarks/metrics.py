@@ -10,11 +10,14 @@ Usage::
 
 ``--overhead``: per metric at 640x480, CPU ms of the bare function on float64 gray arrays
 against ``fusionbench.evaluate`` on the same arrays (validation and gray conversion once per
-triple), and their difference. ``--peers``: fusionbench through ``evaluate`` against the peers'
-own functions (CDDFuse ``Evaluator``, IVIF_ZOO ``Metric_torch`` on CPU) where they are
-importable (``benchmarks/peers/README.md``), else fusionbench's figures alone. ``--paper``: the
-paper metrics (nmi, qy, qabf_liu, ifc) through ``evaluate``, each and together, for the first
-fused image of a pair (cold) and per additional fused image, and the IFC stages. Every other mode ends
+triple), and their difference. ``--peers``: per peer function, the fusionbench metric with the
+same formula (``cddfuse:*``, ``zoo:*``) through ``evaluate`` on the images as read (uint8),
+against the peer's own function (CDDFuse ``Evaluator``, IVIF_ZOO ``Metric_torch`` on CPU) on
+the inputs its script makes, where importable (``benchmarks/peers/README.md``), else
+fusionbench's figures alone; process CPU time, ``--metrics`` then names rows (EN,SF,...).
+``--paper``: the paper metrics (nmi, qy, qabf_liu, ifc) through ``evaluate``, each and together,
+for the first fused image of a pair (cold) and per additional fused image, and the IFC stages.
+Every other mode ends
 with the paper metrics through ``evaluate`` for the first fused image of a pair (nothing cached)
 and per additional fused image of the same pair (the sources' IFC decompositions, Q_ABF gradients and Q_Y window statistics cached).
 
@@ -242,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overhead", action="store_true",
                     help="bare function vs fusionbench.evaluate per metric (default metrics: en,sd,sf,cc,psnr)")
     ap.add_argument("--peers", action="store_true",
-                    help="against CDDFuse Evaluator / IVIF_ZOO Metric_torch where importable (benchmarks/peers)")
+                    help="against CDDFuse Evaluator / IVIF_ZOO Metric_torch where importable (benchmarks/peers); "
+                         "--metrics then names rows by label (EN,SF,...)")
     ap.add_argument("--paper", action="store_true",
                     help="paper metrics per metric and together: cold (first fused image of a pair) and "
                          "per additional fused image, plus the IFC stages")
@@ -254,18 +258,22 @@ def main(argv: list[str] | None = None) -> int:
     default = sorted(METRICS)
     if args.overhead:
         default = list(CHEAP)
-    elif args.peers:
-        from peers import PEER_METRICS  # noqa: PLC0415  (benchmarks/peers)
-
-        default = [m for m in PEER_METRICS if m in METRICS]
     elif args.compat:
         default = [m for m in default if METRICS[m].namespace in ("cddfuse", "tang", "zoo")]
     names = [m.strip() for m in args.metrics.split(",")] if args.metrics else default
-    unknown = [n for n in names if n not in METRICS]
+    if args.peers:  # --metrics: peer rows by label (EN, SF, ...), case-insensitive
+        from peers import LABELS  # noqa: PLC0415  (benchmarks/peers)
+
+        by = {lab.lower(): lab for lab in LABELS}
+        unknown = [n for n in names if n.lower() not in by] if args.metrics else []
+        names = [by[n.lower()] for n in names if n.lower() in by] if args.metrics else list(LABELS)
+    else:
+        unknown = [n for n in names if n not in METRICS]
     if unknown:
         ap.error(f"unknown metric(s): {', '.join(unknown)}")
     ir0, vi0, what = _base_pair(args.data_root)
-    print(f"pair: {what}; fused = floor((IR+VI+1)/2); median of {args.repeat} runs; 1 thread; "
+    runs = max(args.repeat, 15) if args.overhead or args.peers else args.repeat
+    print(f"pair: {what}; fused = floor((IR+VI+1)/2); median of {runs} runs; 1 thread; "
           f"malloc {'tuned' if tuned else 'default'}; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} CPUs")
     pairs = {size: _pair(ir0, vi0, size) for size in SIZES}
@@ -275,11 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     raw = {size: [p.astype(np.uint8) for p in pairs[size]] for size in SIZES}
     if args.overhead or args.peers:
         if args.overhead:
-            overhead(names, pairs[SIZES[0]], max(args.repeat, 15))
+            overhead(names, pairs[SIZES[0]], runs)
         else:
             from peers import compare  # noqa: PLC0415
 
-            compare(names, pairs[SIZES[0]], max(args.repeat, 15), _time)
+            compare(raw[SIZES[0]], runs, setup=_clear_caches, labels=names)
         pair_cache(pairs[SIZES[0]], args.repeat)
         return 0
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .data import PairContext
 from .errors import FusionbenchError, InputError
-from .imageio import check_images, is_gray_rgb, read_image, rgb2gray, validated
+from .imageio import Trusted, check_images, is_gray_rgb, read_image, rgb2gray, validated
 from .registry import MethodCall, MetricSpec, get_metric, parse_method, resolve_metrics
 
 ImageLike = np.ndarray | str | os.PathLike
@@ -103,24 +103,26 @@ def fuse(ir: ImageLike, vi: ImageLike, method: str = "average", *,
     return run_method(method, _gray(ir_raw), _gray(vi_raw), vi_rgb=vi_rgb, ctx=ctx, **params)
 
 
-def compute_metric(spec: MetricSpec, raw: Sequence[np.ndarray], gray: Sequence[np.ndarray] | None = None
-                   ) -> dict[str, float]:
+def compute_metric(spec: MetricSpec, raw: Sequence[np.ndarray], gray: Sequence[np.ndarray] | None = None,
+                   *, converted: dict[str, list] | None = None) -> dict[str, float]:
     """Evaluate one metric spec; returns ``{name: total}`` plus ``{name.part: value}``.
 
     ``raw`` are the three images as read; ``gray`` (optional) their ``'gray'`` conversion, to
-    avoid converting again per metric.
+    avoid converting again per metric. ``converted`` (optional): a dict kept across the metrics
+    of one triple, ``{input convention: [ir, vi, fused]}``, so each script's input convention
+    converts the triple once, not once per metric; inside a :func:`~fusionbench.imageio.validated`
+    block that trusts ``raw``, the conversions are trusted too (the conventions keep 0..255).
     """
     if spec.input == "raw":
         args = [np.asarray(a) for a in raw]
     elif spec.input == "gray":
         args = list(gray) if gray is not None else [_gray(np.asarray(a)) for a in raw]
     else:
-        from .registry import INPUTS
-
-        if spec.input not in INPUTS:
-            raise KeyError(f"metric {spec.name}: unknown input convention {spec.input!r}")
-        conv = INPUTS[spec.input].convert
-        args = [conv(np.asarray(a)) for a in raw]
+        args = converted.get(spec.input) if converted is not None else None
+        if args is None:
+            args = _convert(spec, raw)
+            if converted is not None:
+                converted[spec.input] = args
     try:
         value = spec.fn(*args, **spec.params)
     except FusionbenchError:
@@ -132,6 +134,21 @@ def compute_metric(spec: MetricSpec, raw: Sequence[np.ndarray], gray: Sequence[n
         out.update({f"{spec.name}.{k}": float(v) for k, v in value.items() if k != "total"})
         return out
     return {spec.name: float(value)}
+
+
+def _convert(spec: MetricSpec, raw: Sequence[np.ndarray]) -> list:
+    """The triple in ``spec.input``'s convention (trusted when the raw images are)."""
+    from .imageio import trusted_block
+    from .registry import INPUTS
+
+    if spec.input not in INPUTS:
+        raise KeyError(f"metric {spec.name}: unknown input convention {spec.input!r}")
+    conv = INPUTS[spec.input].convert
+    args = [conv(np.asarray(a)) for a in raw]
+    block = trusted_block()
+    if block is not None and all(block.trusts(a) for a in raw):
+        block.add(*(a for a in args if isinstance(a, np.ndarray)))
+    return args
 
 
 def identical_sources(ir_raw: np.ndarray, vi_raw: np.ndarray) -> bool:
@@ -209,13 +226,40 @@ def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[s
             f"{r} {a.shape[1]}x{a.shape[0]}" for r, a in zip(("ir", "vi", "fused"), raw)))
     if not allow_identical and identical_sources(raw[0], raw[1]):
         raise identical_error("evaluate")
-    gray = [_gray(a) for a in raw]
+    specs = [get_metric(n) for n in names]
     out: dict[str, float] = {}
-    # validated once here: the metrics' own check_images calls trust these exact arrays
+    converted: dict[str, list] = {}
+    # validated once here: the metrics' own check_images calls trust these exact arrays, and
+    # each input convention converts the triple once (compute_metric's ``converted``)
     from .metrics._memo import same_images
 
-    with validated(*gray, *raw), same_images():
-        for n in names:
-            vals = compute_metric(get_metric(n), raw, gray)
-            out.update(vals if parts else {n: vals[n]})
+    with validated(*raw) as trusted, same_images():
+        gray = _trusted_gray(raw, trusted) if any(s.input == "gray" for s in specs) else None
+        for spec in specs:
+            vals = compute_metric(spec, raw, gray, converted=converted)
+            out.update(vals if parts else {spec.name: vals[spec.name]})
     return out
+
+
+def _trusted_gray(raw: Sequence[np.ndarray], trusted: Trusted) -> list[np.ndarray]:
+    """The float64 gray triple, trusted, with each 8-bit image recorded as its exact uint8 twin
+    (and, for 2-D uint8 images, as the float64 conversion of that very array, so conventions
+    that pass 8-bit gray through reuse it). Converted images are read-only: every metric of the
+    triple shares them."""
+    g8s = [rgb2gray(a) for a in raw]
+    # one allocation for the converted images (C-contiguous slices, as separate arrays would be)
+    todo = [i for i, g8 in enumerate(g8s) if g8.dtype != np.float64]
+    block = np.empty((len(todo),) + g8s[todo[0]].shape, np.float64) if todo else None
+    gray = []
+    for i, g8 in enumerate(g8s):
+        if g8.dtype == np.float64:
+            g = g8
+        else:
+            g = block[todo.index(i)]
+            g[...] = g8
+            g.flags.writeable = False
+            if g8.dtype == np.uint8:
+                trusted.add_float64(g8, g)
+        trusted.add(g)
+        gray.append(g)
+    return gray

@@ -361,23 +361,87 @@ def write_png(path: os.PathLike | str, img: np.ndarray) -> None:
     atomic_write_bytes(path, encode_png(img))
 
 
-_VALIDATED: contextvars.ContextVar[tuple[np.ndarray, ...]] = contextvars.ContextVar(
-    "fusionbench_validated", default=())
+class Trusted:
+    """The arrays of one :func:`validated` block: checked once, converted to float64 once.
+
+    Arrays are recognised by identity (``is``), never by value, and held until the block ends
+    (so no id is reused meanwhile). :meth:`float64` gives each trusted non-float64 array's
+    float64 conversion, made once per block and read-only (every metric then shares it, as
+    metrics on gray inputs already share the float64 arrays); :meth:`uint8_twin` the exact uint8
+    array a trusted float64 array was converted from, where one is known (histogram metrics
+    count the uint8 levels directly: same counts, no rounding pass).
+    """
+
+    __slots__ = ("_ids", "_f64", "_u8")
+
+    def __init__(self, parent: Trusted | None = None) -> None:
+        self._ids: dict[int, np.ndarray] = dict(parent._ids) if parent else {}
+        self._f64: dict[int, tuple[np.ndarray, np.ndarray]] = dict(parent._f64) if parent else {}
+        self._u8: dict[int, tuple[np.ndarray, np.ndarray]] = dict(parent._u8) if parent else {}
+
+    def add(self, *arrays: np.ndarray) -> None:
+        """Trust these exact array objects (already checked finite and within 0..255)."""
+        for a in arrays:
+            self._ids[id(a)] = a
+
+    def trusts(self, a: np.ndarray) -> bool:
+        return self._ids.get(id(a)) is a
+
+    def add_float64(self, src: np.ndarray, f64: np.ndarray) -> None:
+        """Record ``f64`` (float64, equal to ``src.astype(float64)``) as the conversion of ``src``."""
+        self.add(src, f64)
+        self._f64[id(src)] = (src, f64)
+        if src.dtype == np.uint8:
+            self._u8[id(f64)] = (f64, src)
+
+    def float64(self, a: np.ndarray) -> np.ndarray:
+        """``a.astype(np.float64)`` of a trusted array, computed once per block (read-only)."""
+        hit = self._f64.get(id(a))
+        if hit is not None and hit[0] is a:
+            return hit[1]
+        out = a.astype(np.float64)
+        out.flags.writeable = False
+        self.add_float64(a, out)
+        return out
+
+    def uint8_twin(self, a: np.ndarray) -> np.ndarray | None:
+        hit = self._u8.get(id(a))
+        return hit[1] if hit is not None and hit[0] is a else None
+
+
+_VALIDATED: contextvars.ContextVar[Trusted | None] = contextvars.ContextVar("fusionbench_validated", default=None)
 
 
 @contextlib.contextmanager
-def validated(*arrays: np.ndarray) -> Iterator[None]:
+def validated(*arrays: np.ndarray) -> Iterator[Trusted]:
     """Within the block, :func:`check_images` trusts these exact array objects (already checked).
 
     :func:`fusionbench.evaluate` validates and converts the image triple once, then scores every
-    metric on the same float64 arrays; the metrics' own :func:`check_images` calls then cost
-    nothing for them. Only the identical objects (``is``) are trusted, never views or copies.
+    metric on the same arrays; the metrics' own :func:`check_images` calls then cost nothing for
+    them, and a trusted array that is not float64 is converted to float64 once for the whole
+    block (:class:`Trusted`). Only the identical objects (``is``) are trusted, never views or
+    copies. Yields the block's :class:`Trusted` (``.add`` trusts more arrays).
     """
-    token = _VALIDATED.set(_VALIDATED.get() + tuple(arrays))
+    trusted = Trusted(_VALIDATED.get())
+    trusted.add(*arrays)
+    token = _VALIDATED.set(trusted)
     try:
-        yield
+        yield trusted
     finally:
         _VALIDATED.reset(token)
+
+
+def trusted_block() -> Trusted | None:
+    """The innermost :func:`validated` block's :class:`Trusted`, or None outside any block."""
+    return _VALIDATED.get()
+
+
+def uint8_twin(a: np.ndarray) -> np.ndarray | None:
+    """The uint8 image that float64 ``a`` is the exact conversion of, when a :func:`validated`
+    block knows it (``evaluate`` on 8-bit images), else None. ``twin.astype(float64)`` equals
+    ``a`` element for element."""
+    t = _VALIDATED.get()
+    return None if t is None else t.uint8_twin(a)
 
 
 def _check_values(a: np.ndarray, name: str, who: str) -> None:
@@ -401,8 +465,9 @@ def check_images(*images: np.ndarray, names: tuple[str, ...] = ("ir", "vi", "fus
     Checks: array-like, non-empty, 2-D (or ``HxWx3`` when ``gray=False``), equal height and
     width, finite, within 0..255. Raises :class:`InputError` (a ``ValueError``) naming the
     offending argument. Arrays that are already float64 are returned as they are (no copy);
-    arrays trusted by :func:`validated` skip the value checks. ``convert=False`` returns the
-    inputs as given (validation only).
+    arrays trusted by :func:`validated` skip the value checks, and their float64 conversion is
+    made once per block (shared, read-only). ``convert=False`` returns the inputs as given
+    (validation only).
     """
     out = []
     shape = None
@@ -416,10 +481,11 @@ def check_images(*images: np.ndarray, names: tuple[str, ...] = ("ir", "vi", "fus
         ok_ndim = a.ndim == 2 or (not gray and a.ndim == 3 and a.shape[2] == 3)
         if not ok_ndim:
             raise InputError(f"{who}: {name} must be {'2-D gray' if gray else 'HxW or HxWx3'}, got shape {a.shape}")
-        if not any(a is t for t in trusted):
+        known = trusted is not None and trusted.trusts(a)
+        if not known:
             _check_values(a, name, who)
-        if convert:
-            a = a.astype(np.float64, copy=False)
+        if convert and a.dtype != np.float64:
+            a = trusted.float64(a) if known else a.astype(np.float64)
         if shape is not None and a.shape[:2] != shape:
             raise InputError(f"{who}: size mismatch: {names[0]} is {shape[1]}x{shape[0]}, "
                              f"{name} is {a.shape[1]}x{a.shape[0]}")

@@ -29,9 +29,24 @@ REF = "Zhaozixiang1228/MMIF-CDDFuse @fd8da1f utils/Evaluator.py"
 
 
 def cv2_gray_float32(raw: np.ndarray) -> np.ndarray:
-    """CDDFuse ``image_read_cv2(path, 'GRAY')`` on an image as read (uint8 gray or RGB)."""
+    """CDDFuse ``image_read_cv2(path, 'GRAY')`` on an image as read (uint8 gray or RGB).
+
+    A 2-D 8-bit image is its own conversion (``np.round`` of integers is the identity): inside
+    :func:`fusionbench.evaluate` (a :func:`~fusionbench.imageio.validated` block trusting it) the
+    uint8 array itself is handed on, since every ``cddfuse:*`` metric takes float64 of its inputs
+    first (``check_images``) and float64 of the uint8 array is the very float64 of its float32
+    copy; the block converts it once for all metrics (the gray image's own float64). Outside
+    ``evaluate`` the float32 array is returned, as the script has it.
+    """
     a = np.asarray(raw)
     if a.ndim == 2:
+        if a.dtype == np.uint8:
+            from fusionbench.imageio import trusted_block
+
+            block = trusted_block()
+            if block is not None and block.trusts(a):
+                return a
+            return a.astype(np.float32)
         return np.round(a.astype(np.float32))
     return np.round(cv2.cvtColor(np.ascontiguousarray(a, np.float32), cv2.COLOR_RGB2GRAY))
 

@@ -22,14 +22,49 @@ def spatial_frequency(f: np.ndarray, norm: str = "pixels") -> float:
     difference grid, ``M(N-1)`` and ``(M-1)N`` (CDDFuse ``Evaluator.SF``, Tang ``SF_evaluation``,
     IVIF_ZOO ``SF_function``); about 0.1 % larger on TNO-sized images.
     """
-    f = np.asarray(f, np.float64)
-    dh = np.diff(f, axis=1)
-    dv = np.diff(f, axis=0)
-    if norm == "differences":
-        return float(np.sqrt(np.mean(dh * dh) + np.mean(dv * dv)))
-    if norm != "pixels":
+    if norm not in ("pixels", "differences"):
         raise ValueError(f"spatial_frequency: norm must be 'pixels' or 'differences', got {norm!r}")
-    return float(np.sqrt(np.sum(dh * dh) / f.size + np.sum(dv * dv) / f.size))
+    sh, sv = _squared_differences(f)
+    m, n = np.shape(f)
+    if norm == "differences":
+        return float(np.sqrt(sh / (m * (n - 1)) + sv / ((m - 1) * n)))
+    return float(np.sqrt(sh / (m * n) + sv / (m * n)))
+
+
+_SQUARES_U16 = (np.arange(256, dtype=np.int64) ** 2).astype(np.uint16).reshape(1, 256)
+
+
+def _squared_differences(f: np.ndarray) -> tuple[float, float]:
+    """Sums of squared horizontal and vertical neighbour differences of ``f``.
+
+    On 8-bit data (a uint8 array, or inside ``evaluate`` the float64 image of one:
+    :func:`fusionbench.imageio.uint8_twin`) the sums are integers below 2^53, which float64
+    adds exactly in any order: OpenCV ``absdiff`` of the uint8 views, squared by a uint16 lookup
+    table and summed (``sumElems``: integer blocks, exact) give the very values of the float64
+    sums, without float64 temporaries. Otherwise float64 differences, squared in place, one at
+    a time.
+    """
+    from fusionbench.imageio import uint8_twin
+
+    a = np.asarray(f)
+    u8 = a if a.dtype == np.uint8 else uint8_twin(a)
+    if u8 is not None and u8.ndim == 2 and min(u8.shape) > 1 and u8.size < 1 << 24:
+        import cv2
+
+        u8 = np.ascontiguousarray(u8)
+        sq = _SQUARES_U16
+
+        def ssd(x: np.ndarray, y: np.ndarray) -> float:   # |x - y| -> its square (uint16) -> sum
+            return float(cv2.sumElems(cv2.LUT(cv2.absdiff(x, y), sq))[0])
+        return ssd(u8[:, 1:], u8[:, :-1]), ssd(u8[1:, :], u8[:-1, :])
+    a = np.asarray(a, np.float64)
+    out = []
+    for axis in (1, 0):
+        d = np.diff(a, axis=axis)
+        np.multiply(d, d, out=d)
+        out.append(np.sum(d))
+        del d
+    return out[0], out[1]
 
 
 def average_gradient(f: np.ndarray) -> float:
@@ -52,16 +87,51 @@ def average_gradient_matlab(f: np.ndarray, norm: str = "grid") -> float:
     ``norm='grid'``: ``D = (M-1)(N-1)`` (VIFB, Tang ``AG_evaluation``); ``norm='pixels'``:
     ``D = M*N``, the plain mean (CDDFuse ``Evaluator.AG``, IVIF_ZOO ``AG_function``).
     """
-    f = np.asarray(f, np.float64)
-    if min(f.shape) < 2:
+    from fusionbench.imageio import uint8_twin
+
+    a = np.asarray(f)
+    u8 = a if a.dtype == np.uint8 else uint8_twin(a)
+    if min(a.shape) < 2:
         raise ValueError("average gradient needs at least 2x2 pixels")
-    gy, gx = np.gradient(f)
-    s = np.sqrt((gx * gx + gy * gy) / 2.0)
+    if u8 is not None and u8.ndim == 2:
+        s = _gradient_magnitude_8bit(u8)
+    else:
+        f = np.asarray(a, np.float64)
+        gy, gx = np.gradient(f)
+        s = np.multiply(gx, gx, out=gx)            # sqrt((gx^2 + gy^2) / 2), in place
+        s += np.multiply(gy, gy, out=gy)
+        del gy
+        s /= 2.0
+        np.sqrt(s, out=s)
     if norm == "pixels":
-        return float(s.sum() / f.size)
+        return float(s.sum() / a.size)
     if norm != "grid":
         raise ValueError(f"average gradient: norm must be 'grid' or 'pixels', got {norm!r}")
-    return float(s.sum() / ((f.shape[0] - 1) * (f.shape[1] - 1)))
+    return float(s.sum() / ((a.shape[0] - 1) * (a.shape[1] - 1)))
+
+
+def _gradient_magnitude_8bit(u8: np.ndarray) -> np.ndarray:
+    """``sqrt((gx^2 + gy^2) / 2)`` of ``np.gradient`` for 8-bit data, from integer differences.
+
+    ``G = 2 g`` is an integer (the central difference inside, twice the one-sided one at the
+    border), and ``(gx^2 + gy^2) / 2 = (Gx^2 + Gy^2) / 8`` holds exactly in float64 for both
+    computations, so the square roots are the same doubles as the float64 code's (the caller
+    sums the same C-ordered array).
+    """
+    def twice_gradient(a: np.ndarray, axis: int) -> np.ndarray:
+        a = np.moveaxis(a, axis, -1)
+        g = np.empty(a.shape, np.int16)
+        np.subtract(a[..., 2:], a[..., :-2], out=g[..., 1:-1], dtype=np.int16)
+        np.subtract(a[..., 1], a[..., 0], out=g[..., 0], dtype=np.int16)
+        np.subtract(a[..., -1], a[..., -2], out=g[..., -1], dtype=np.int16)
+        g[..., 0] *= 2
+        g[..., -1] *= 2
+        return np.moveaxis(g, -1, axis)
+
+    q = np.square(twice_gradient(u8, 1), dtype=np.int32)
+    q += np.square(twice_gradient(u8, 0), dtype=np.int32)
+    s = np.multiply(q, 0.125, order="C")
+    return np.sqrt(s, out=s)
 
 
 def edge_intensity(f: np.ndarray, border: str = "replicate") -> float:
@@ -142,7 +212,7 @@ def sf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, norm: str = "pixels
     ``norm='differences'`` (a configuration parameter) takes each term's mean over its own
     difference grid instead, as the CDDFuse, Tang and IVIF_ZOO scripts do.
     """
-    (f,) = check_images(fused, names=("fused",), who="sf")
+    (f,) = check_images(fused, names=("fused",), who="sf", convert=False)  # 8-bit: integer sums
     return spatial_frequency(f, norm)
 
 
@@ -164,7 +234,7 @@ def ag(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, gradient: str = "fo
     M*N pixels (:func:`average_gradient_matlab`) with ``norm='grid'`` (divide by (M-1)(N-1),
     VIFB/Tang) or ``norm='pixels'`` (divide by M*N, CDDFuse/IVIF_ZOO).
     """
-    (f,) = check_images(fused, names=("fused",), who="ag")
+    (f,) = check_images(fused, names=("fused",), who="ag", convert=False)  # 8-bit: integer gradients
     if gradient == "central":
         return average_gradient_matlab(f, norm)
     if gradient != "forward" or norm != "grid":

@@ -6,8 +6,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusionbench.imageio import check_images
+from fusionbench.imageio import check_images, uint8_twin
 from fusionbench.registry import register_metric
+
+
+def level_counts(img: np.ndarray) -> np.ndarray:
+    """int64 counts of the 256 integer grey levels ``clip(floor(x + 0.5), 0, 255)`` of ``img``.
+
+    Inside :func:`fusionbench.evaluate` a float64 image converted from 8 bits is counted from its
+    uint8 twin (:func:`fusionbench.imageio.uint8_twin`): the same levels, no rounding pass.
+    """
+    u8 = _twin(img)
+    if u8 is None:
+        lv = np.asarray(img, np.float64) + 0.5
+        np.floor(lv, out=lv)
+        np.clip(lv, 0, 255, out=lv)
+        u8 = lv.astype(np.uint8)
+    return _counts_u8(u8)
+
+
+def _twin(img: np.ndarray) -> np.ndarray | None:
+    if isinstance(img, np.ndarray) and img.dtype == np.uint8:
+        return img
+    return uint8_twin(img) if isinstance(img, np.ndarray) else None
+
+
+def _counts_u8(u8: np.ndarray) -> np.ndarray:
+    """Counts of the 256 levels of a uint8 image: OpenCV ``calcHist`` (exact integer counts,
+    returned as float32, hence exact below 2^24 pixels; larger images use ``np.bincount``)."""
+    if u8.size < 1 << 24:
+        import cv2
+
+        return cv2.calcHist([np.ascontiguousarray(u8)], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    return np.bincount(u8.ravel(), minlength=256)
 
 
 def entropy(img: np.ndarray, log_eps: float = 0.0) -> float:
@@ -18,14 +49,28 @@ def entropy(img: np.ndarray, log_eps: float = 0.0) -> float:
     ``log_eps`` > 0 computes ``-sum p log2(p + log_eps)`` instead (IVIF_ZOO's ``EN_function``
     adds 1e-7, a ~5e-6 relative bias).
     """
-    levels = np.clip(np.floor(np.asarray(img, np.float64) + 0.5), 0, 255).astype(np.int64)
-    p = np.bincount(levels.ravel(), minlength=256) / levels.size
+    counts = level_counts(img)
+    p = counts / int(counts.sum())
     p = p[p > 0]
     return float(-(p * np.log2(p + log_eps)).sum())
 
 
 def std_population(img: np.ndarray) -> float:
     """Population standard deviation ``sqrt(mean((x - mean x)^2))`` (VIFB ``Variance`` helper)."""
+    u8 = _twin(img)
+    if u8 is not None and u8.ndim == 2:
+        # 8-bit data: the mean from the exact integer sum (so the same float64 as x.mean()),
+        # the squared deviations looked up per level: the same array of values
+        # (x - mean)^2 as below, C-ordered, so np.mean sums it identically
+        n = u8.size
+        if n * 255 < 1 << 53:
+            import cv2
+
+            u8 = np.ascontiguousarray(u8)
+            m = float(cv2.sumElems(u8)[0]) / n     # exact integer sum (uint8 blocks)
+            lut = (np.arange(256, dtype=np.float64) - m) ** 2
+            d2 = cv2.LUT(u8, lut.reshape(1, 256)) if n < 1 << 31 else lut.take(u8)
+            return float(np.sqrt(np.mean(d2)))
     x = np.asarray(img, np.float64)
     return float(np.sqrt(np.mean((x - x.mean()) ** 2)))
 
@@ -36,7 +81,7 @@ def en(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, log_eps: float = 0.
     """EN = -sum p log2 p over the 256 gray levels of ``fused``; range 0..8, higher is better.
 
     Configuration parameter ``log_eps``: see :func:`entropy`."""
-    (f,) = check_images(fused, names=("fused",), who="en")
+    (f,) = check_images(fused, names=("fused",), who="en", convert=False)  # 8-bit: counted as uint8
     return entropy(f, log_eps)
 
 
@@ -44,5 +89,5 @@ def en(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, log_eps: float = 0.
                  higher_is_better=True, reference="Rao 1997; VIFB metricsSD (gray)")
 def sd(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     """SD = sqrt(mean((F - mean F)^2)) (population SD, N in the denominator); higher is better."""
-    (f,) = check_images(fused, names=("fused",), who="sd")
+    (f,) = check_images(fused, names=("fused",), who="sd", convert=False)  # 8-bit: from its uint8 levels
     return std_population(f)
