@@ -226,18 +226,33 @@ def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[s
             f"{r} {a.shape[1]}x{a.shape[0]}" for r, a in zip(("ir", "vi", "fused"), raw)))
     if not allow_identical and identical_sources(raw[0], raw[1]):
         raise identical_error("evaluate")
-    specs = [get_metric(n) for n in names]
     out: dict[str, float] = {}
-    converted: dict[str, list] = {}
-    # validated once here: the metrics' own check_images calls trust these exact arrays, and
-    # each input convention converts the triple once (compute_metric's ``converted``)
+    for name, vals in score_triple(raw, [get_metric(n) for n in names], checked=True).items():
+        out.update(vals if parts else {name: vals[name]})
+    return out
+
+
+def score_triple(raw: Sequence[np.ndarray], specs: Sequence[MetricSpec], *,
+                 checked: bool = False) -> dict[str, dict[str, float]]:
+    """Every metric of ``specs`` on one image triple ``raw = (ir, vi, fused)`` as read:
+    ``{metric name: compute_metric(...)}``, the one scoring path of ``evaluate`` and the runner.
+
+    The triple is validated once (unless ``checked``: the caller did) and trusted inside the
+    block: the metrics' own ``check_images`` calls cost nothing, the gray triple is built once
+    (only if a metric takes gray), each input convention converts the triple once, and each
+    image is hashed once for the metrics' source caches (:func:`~fusionbench.metrics._memo.same_images`).
+    """
     from .metrics._memo import same_images
 
+    if not checked:
+        for a, role in zip(raw, ("ir", "vi", "fused")):
+            check_images(a, names=(role,), who="score", gray=False, convert=False)
+    out: dict[str, dict[str, float]] = {}
+    converted: dict[str, list] = {}
     with validated(*raw) as trusted, same_images():
         gray = _trusted_gray(raw, trusted) if any(s.input == "gray" for s in specs) else None
         for spec in specs:
-            vals = compute_metric(spec, raw, gray, converted=converted)
-            out.update(vals if parts else {spec.name: vals[spec.name]})
+            out[spec.name] = compute_metric(spec, raw, gray, converted=converted)
     return out
 
 

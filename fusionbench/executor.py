@@ -210,8 +210,7 @@ def _fuse(task: Task, arrays) -> dict[str, Any]:
 
 
 def _score(task: Task, fused: dict[str, Any], arrays) -> TaskResult:
-    from .api import compute_metric
-    from .imageio import rgb2gray
+    from .api import score_triple
     from .registry import get_metric
 
     t0 = fused.get("t0", time.perf_counter())
@@ -230,14 +229,9 @@ def _score(task: Task, fused: dict[str, Any], arrays) -> TaskResult:
         if task.metrics:
             ir_raw, vi_raw = arrays if arrays is not None else _inputs(task)
             fused8 = _read_bytes(fused["png"], ".png", task.pair_name)
-            raw = (ir_raw, vi_raw, fused8)
-            gray = [np.asarray(rgb2gray(a), dtype=np.float64) for a in raw]
-            from .metrics._memo import same_images
-
-            with same_images():  # each image hashed once for the metrics' source caches
-                for m in task.metrics:
-                    spec = get_metric(m)
-                    scores[m] = {"version": spec.version, "values": compute_metric(spec, raw, gray)}
+            specs = [get_metric(m) for m in task.metrics]
+            values = score_triple((ir_raw, vi_raw, fused8), specs)
+            scores = {s.name: {"version": s.version, "values": values[s.name]} for s in specs}
     except FusionbenchError as exc:
         if _fatal(exc):
             return TaskResult(task.id, "fatal", error=exc)
