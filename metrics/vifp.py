@@ -101,8 +101,9 @@ def _scale_terms(s11: np.ndarray, s22: np.ndarray, s12: np.ndarray) -> tuple[flo
             float(np.sum(np.log10(1 + s11 / nsq), dtype=np.float64)))
 
 
-def _reference_terms(ref: np.ndarray, grid: str, border: str) -> list[tuple[np.ndarray, ...]]:
-    """Per scale, a reference's float32 image, local mean and clipped variance (no ``dist`` needed)."""
+def _image_terms(ref: np.ndarray, grid: str, border: str) -> list[tuple[np.ndarray, ...]]:
+    """Per scale, one image's float32 decimation, local mean and clipped variance (the terms
+    that need no second image; a reference's are cached, the distorted image's shared)."""
     r = np.ascontiguousarray(ref, np.float32)
     out = []
     for scale in range(1, 5):
@@ -124,7 +125,7 @@ _REFERENCE_TERMS: dict[tuple[str, str], ContentLRU] = {}
 def _reference_cache(grid: str, border: str) -> ContentLRU:
     key = (grid, border)
     if key not in _REFERENCE_TERMS:
-        _REFERENCE_TERMS[key] = register_cache(ContentLRU(lambda ref: _reference_terms(ref, grid, border),
+        _REFERENCE_TERMS[key] = register_cache(ContentLRU(lambda ref: _image_terms(ref, grid, border),
                                                           max_entries=4))
     return _REFERENCE_TERMS[key]
 
@@ -145,15 +146,9 @@ def _vifp_float32(refs: list[np.ndarray], dist: np.ndarray, grid: str, border: s
     """
     cache = _reference_cache(grid, border)
     terms = [cache.get(r) for r in refs]
-    d = np.ascontiguousarray(dist, np.float32)
     num, den = [0.0] * len(refs), [0.0] * len(refs)
-    for scale in range(1, 5):
-        n = 2 ** (4 - scale + 1) + 1
-        w = _window_2d_float32(n, grid)
-        if scale > 1:
-            d = _correlate_float32(d, w, border, step=2)
-        mu2 = _correlate_float32(d, w, border)
-        s22 = np.maximum(_correlate_float32(d * d, w, border) - mu2 * mu2, np.float32(0))
+    for scale, (d, mu2, s22) in enumerate(_image_terms(dist, grid, border), start=1):
+        w = _window_2d_float32(2 ** (4 - scale + 1) + 1, grid)
         for k, t in enumerate(terms):
             r, mu1, s11 = t[scale - 1]
             s12 = _correlate_float32(r * d, w, border) - mu1 * mu2
