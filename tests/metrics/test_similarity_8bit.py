@@ -1,0 +1,88 @@
+"""The 8-bit fast paths of MSE/PSNR/RMSE/CC/SCD (issue 22) give the float64 formulas' exact bits.
+
+Inside ``evaluate`` (uint8 images: float64 conversions with a uint8 twin) and on uint8 arrays
+passed directly, the metrics take integer-sum / mixed-type paths; outside any ``validated``
+block, float64 arrays take the original float64 formulas. Both must agree bit for bit.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fusionbench.api import compute_metric, evaluate
+from fusionbench.metrics import similarity as sim
+from fusionbench.registry import METRICS, discover
+
+NAMES = ("cc", "scd", "psnr", "rmse", "cddfuse:mse", "cddfuse:psnr", "cddfuse:cc", "cddfuse:scd",
+         "zoo:mse", "zoo:psnr", "tang:mse", "tang:psnr")
+
+
+def _triples() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(22)
+    out = []
+    for shape in ((37, 53), (120, 97), (2, 300)):
+        ir, vi = rng.integers(0, 256, shape, dtype=np.uint8), rng.integers(0, 256, shape, dtype=np.uint8)
+        yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+        vi_s = (127 + 120 * np.sin(xx / 7.0) * np.cos(yy / 5.0)).round().astype(np.uint8)
+        out.append((ir, vi, ((ir.astype(np.int32) + vi + 1) // 2).astype(np.uint8)))
+        out.append((ir, vi_s, ((3 * ir.astype(np.int32) + vi_s) // 4).astype(np.uint8)))
+    ext = np.zeros((40, 41), np.uint8)
+    ext[::2] = 255
+    out.append((ext, 255 - ext, np.full_like(ext, 255)))             # extreme differences
+    out.append((np.full((30, 31), 9, np.uint8), ext[:30, :31], ext[:30, :31].copy()))  # constant source
+    out.append((ext, ext.copy(), ext.copy()))                         # all equal: inf PSNR, MSE 0
+    return out
+
+
+def _same(x: float, y: float) -> bool:
+    return (math.isnan(x) and math.isnan(y)) or x == y
+
+
+def _float_path(name: str, raw: tuple[np.ndarray, ...]) -> dict[str, float]:
+    gray = [a.astype(np.float64) for a in raw]        # no uint8 twin: the float64 formulas
+    return compute_metric(METRICS[name], list(raw), gray)
+
+
+@pytest.mark.parametrize("k", range(9))
+def test_evaluate_8bit_paths_bit_identical(k: int) -> None:
+    discover()
+    raw = _triples()[k]
+    fast = evaluate(*raw, list(NAMES), parts=True)
+    for name in NAMES:
+        ref = _float_path(name, raw)
+        for key, v in ref.items():
+            assert _same(fast[key], v), (k, key, fast[key].hex(), float(v).hex())
+
+
+def test_uint8_arrays_direct_match_float64() -> None:
+    for ir, vi, fu in _triples():
+        fl = [x.astype(np.float64) for x in (ir, vi, fu)]
+        for fn in (sim.cc, sim.scd, sim.psnr, sim.rmse, sim.mean_mse):
+            a, b = fn(ir, vi, fu), fn(*fl)
+            a, b = (a, b) if isinstance(a, dict) else ({"v": a}, {"v": b})
+            assert all(_same(a[key], b[key]) for key in b), (fn.__name__, a, b)
+
+
+def test_ssd_exact_at_extremes() -> None:
+    a = np.zeros((513, 700), np.uint8)
+    b = np.full((513, 700), 255, np.uint8)
+    assert sim._ssd_u8(a, b) == 513 * 700 * 255 ** 2
+    d = a.astype(np.float64) - b
+    assert sim.mse(a, b) == float(np.mean(d * d))
+
+
+def test_float_inputs_keep_float_formula(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Non-integer float64 images never reach the 8-bit paths."""
+    def boom(*_a, **_k):
+        raise AssertionError("8-bit path taken for float input")
+
+    for fn in ("_cc_u8", "_scd_u8", "_ssd_u8"):
+        monkeypatch.setattr(sim, fn, boom)
+    rng = np.random.default_rng(3)
+    ir, vi = rng.uniform(0, 255, (50, 60)), rng.uniform(0, 255, (50, 60))
+    fu = 0.4 * ir + 0.6 * vi
+    r = evaluate(ir, vi, fu, ["cc", "scd", "psnr", "rmse"])
+    assert r["cc"] == (sim.corr2(ir, fu) + sim.corr2(vi, fu)) / 2
+    assert r["scd"] == sim.corr2(fu - vi, ir) + sim.corr2(fu - ir, vi)
