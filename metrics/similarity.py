@@ -200,10 +200,17 @@ def _u8(img: np.ndarray) -> np.ndarray | None:
 
 
 def _ssd_u8(a: np.ndarray, b: np.ndarray) -> float:
-    """``sum((a - b)^2)`` of two uint8 images, exact: OpenCV ``absdiff``, squared by a uint16
-    lookup table, ``sumElems`` (integer blocks). ``cv2.norm(NORM_L2SQR)`` is NOT exact."""
+    """``sum((a - b)^2)`` of two uint8 images, exact (a float64 integer).
+
+    Up to 2^24 pixels: OpenCV ``norm(a, b, NORM_L2SQR)``, rounded to the nearest integer. Its
+    sum of integer squares is exact, but some builds (IPP) return ``sqrt(S)^2``, a few ulp off;
+    with ``S < 2^24 * 255^2 < 2^40`` that error is below 1e-3, so rounding restores ``S``.
+    Larger images: ``absdiff``, squared by a uint16 lookup table, ``sumElems`` (integer blocks).
+    """
     import cv2
 
+    if a.size < 1 << 24:
+        return float(round(cv2.norm(a, b, cv2.NORM_L2SQR)))
     return float(cv2.sumElems(cv2.LUT(cv2.absdiff(a, b), _SQUARES_U16))[0])
 
 

@@ -69,6 +69,11 @@ def test_ssd_exact_at_extremes() -> None:
     a = np.zeros((513, 700), np.uint8)
     b = np.full((513, 700), 255, np.uint8)
     assert sim._ssd_u8(a, b) == 513 * 700 * 255 ** 2
+    rng = np.random.default_rng(7)
+    for shape in ((480, 640), (1, 70001), (33, 1000), (3, 2)):
+        x, y = rng.integers(0, 256, shape, dtype=np.uint8), rng.integers(200, 256, shape, dtype=np.uint8)
+        for p, q in ((x, y), (y, np.zeros_like(y)), (x, x // 2)):
+            assert sim._ssd_u8(p, q) == int(((p.astype(np.int64) - q) ** 2).sum())
     d = a.astype(np.float64) - b
     assert sim.mse(a, b) == float(np.mean(d * d))
 
