@@ -7,7 +7,9 @@ how the two per-source values are combined. The VIFB-compatible versions (``vifb
 """
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -255,7 +257,7 @@ def _corr(cross: np.float64, s_aa: np.float64, s_bb: np.float64) -> float:
         return float(cross / den)
 
 
-def _cc_u8(sources: tuple[np.ndarray, ...], f: np.ndarray) -> list[float]:
+def _cc_u8_whole(sources: tuple[np.ndarray, ...], f: np.ndarray) -> list[float]:
     """``corr2(s, f)`` for each uint8 source ``s`` and the uint8 fused image ``f``, with the
     values of the float64 :func:`corr2` (fused-side centring computed once)."""
     df, buf, ds = _scratch(f.shape, 3)
@@ -268,7 +270,7 @@ def _cc_u8(sources: tuple[np.ndarray, ...], f: np.ndarray) -> list[float]:
     return out
 
 
-def _scd_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+def _scd_u8_whole(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     """:func:`scd` of uint8 images with the values of the float64 formula: ``F - VI`` is an
     integer image (int16), its float64 mean ``(S_F - S_VI) / n`` exact, and ``(F - VI) - mean``
     the same float64 subtraction per pixel."""
@@ -287,6 +289,104 @@ def _scd_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
         np.multiply(dx, ds, out=ds)
         total += _corr(np.sum(ds), s_xx, s_ss)
     return total
+
+
+# -- numpy's pairwise summation tree, evaluated in cache-sized leaves ----------------------
+#
+# ``np.sum`` of a C-contiguous float64 array (no casting, no axis) is numpy's pairwise sum over
+# all n values: above 128 values it splits at ``n2 = n // 2 - (n // 2) % 8`` and adds the two
+# halves' sums. Any node of that tree summed alone (``np.sum`` of its slice) gives the node's
+# value, so computing the summands leaf by leaf (slices of at most 2^16 values, in L2-sized
+# scratch) and adding the leaf sums along the same tree reproduces ``np.sum`` of the whole
+# array bit for bit, without its full-size float64 temporaries. :func:`_tree_ok` checks this
+# against ``np.sum`` once per image shape (a numpy that sums differently falls back to the
+# whole-array code).
+
+_LEAF = 1 << 16
+
+
+def _tree_sums(n: int, leaf: Callable[[int, int], list], lo: int = 0) -> list:
+    """The per-quantity sums ``leaf(lo, hi)`` returns, combined along numpy's pairwise tree."""
+    if n <= _LEAF:
+        return leaf(lo, lo + n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    left, right = _tree_sums(n2, leaf, lo), _tree_sums(n - n2, leaf, lo + n2)
+    return [x + y for x, y in zip(left, right)]
+
+
+@functools.lru_cache(maxsize=32)
+def _tree_ok(shape: tuple[int, ...]) -> bool:
+    """Does :func:`_tree_sums` reproduce ``np.sum`` of a float64 array of this shape?"""
+    x = np.random.default_rng(0).normal(100.0, 50.0, shape) ** 2
+    flat = x.ravel()
+    return bool(_tree_sums(flat.size, lambda lo, hi: [np.sum(flat[lo:hi])])[0] == np.sum(x))
+
+
+def _leaf_scratch(k: int) -> list[np.ndarray]:
+    kept = getattr(_SCRATCH, "leaf", None)
+    if kept is None or len(kept) < k:
+        kept = [np.empty(_LEAF) for _ in range(max(k, 3))]
+        _SCRATCH.leaf = kept
+    return kept[:k]
+
+
+def _cc_u8(sources: tuple[np.ndarray, ...], f: np.ndarray) -> list[float]:
+    """``corr2(s, f)`` for each uint8 source ``s`` and the uint8 fused image ``f``, with the
+    values of the float64 :func:`corr2`: means ``S / n`` from exact integer sums, centred
+    values ``float64(x) - mean`` per pixel, and every ``np.sum`` evaluated leaf by leaf along
+    numpy's own pairwise tree (see :func:`_tree_sums`)."""
+    if not _tree_ok(f.shape):
+        return _cc_u8_whole(sources, f)
+    n = f.size
+    m_f = np.float64(_isum_u8(f) / n)
+    cent = [(s.ravel(), np.float64(_isum_u8(s) / n)) for s in sources]
+    ff = f.ravel()
+    df, ds, t = _leaf_scratch(3)
+
+    def leaf(lo: int, hi: int) -> list:
+        k = hi - lo
+        d_f, d_s, tk = df[:k], ds[:k], t[:k]
+        np.subtract(ff[lo:hi], m_f, out=d_f, dtype=np.float64)
+        out = [np.sum(np.multiply(d_f, d_f, out=tk))]
+        for s, m_s in cent:
+            np.subtract(s[lo:hi], m_s, out=d_s, dtype=np.float64)
+            out.append(np.sum(np.multiply(d_s, d_s, out=tk)))
+            out.append(np.sum(np.multiply(d_s, d_f, out=tk)))
+        return out
+
+    sums = _tree_sums(n, leaf)
+    return [_corr(sums[2 + 2 * i], sums[1 + 2 * i], sums[0]) for i in range(len(sources))]
+
+
+def _scd_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    """:func:`scd` of uint8 images with the values of the float64 formula: ``F - VI`` is an
+    integer image, its float64 mean ``(S_F - S_VI) / n`` exact, ``(F - VI) - mean`` the same
+    float64 subtraction per pixel; sums leaf by leaf along numpy's pairwise tree."""
+    if not _tree_ok(f.shape):
+        return _scd_u8_whole(a, b, f)
+    n = f.size
+    s_a, s_b, s_f = _isum_u8(a), _isum_u8(b), _isum_u8(f)
+    terms = [(b.ravel(), np.float64(float(s_f - s_b) / n), a.ravel(), np.float64(s_a / n)),
+             (a.ravel(), np.float64(float(s_f - s_a) / n), b.ravel(), np.float64(s_b / n))]
+    ff = f.ravel()
+    dx, ds, t = _leaf_scratch(3)
+
+    def leaf(lo: int, hi: int) -> list:
+        k = hi - lo
+        d_x, d_s, tk = dx[:k], ds[:k], t[:k]
+        out = []
+        for other, m_x, src, m_s in terms:
+            np.subtract(ff[lo:hi], other[lo:hi], out=d_x, dtype=np.float64)
+            np.subtract(d_x, m_x, out=d_x)
+            out.append(np.sum(np.multiply(d_x, d_x, out=tk)))
+            np.subtract(src[lo:hi], m_s, out=d_s, dtype=np.float64)
+            out.append(np.sum(np.multiply(d_s, d_s, out=tk)))
+            out.append(np.sum(np.multiply(d_x, d_s, out=tk)))
+        return out
+
+    s = _tree_sums(n, leaf)
+    return _corr(s[2], s[0], s[1]) + _corr(s[5], s[3], s[4])
 
 
 def _triple_u8(images: list[np.ndarray]) -> list[np.ndarray] | None:

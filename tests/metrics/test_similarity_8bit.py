@@ -91,3 +91,25 @@ def test_float_inputs_keep_float_formula(monkeypatch: pytest.MonkeyPatch) -> Non
     r = evaluate(ir, vi, fu, ["cc", "scd", "psnr", "rmse"])
     assert r["cc"] == (sim.corr2(ir, fu) + sim.corr2(vi, fu)) / 2
     assert r["scd"] == sim.corr2(fu - vi, ir) + sim.corr2(fu - ir, vi)
+
+
+@pytest.mark.parametrize("shape", [(300, 257), (331, 409), (480, 640)])
+def test_leafwise_pairwise_sums_match_np_sum(shape: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images above one leaf (2^16 pixels): the leaf-by-leaf sums equal the float64 formulas,
+    and so does the whole-array fallback used when numpy sums differently."""
+    rng = np.random.default_rng(shape[0])
+    ir = rng.integers(0, 256, shape, dtype=np.uint8)
+    vi = np.clip(rng.normal(120, 40, shape), 0, 255).astype(np.uint8)
+    fu = ((ir.astype(np.int32) + 3 * vi.astype(np.int32)) // 4).astype(np.uint8)
+    a, b, f = (x.astype(np.float64) for x in (ir, vi, fu))
+    want_cc = [sim.corr2(a, f), sim.corr2(b, f)]
+    want_scd = sim.corr2(f - b, a) + sim.corr2(f - a, b)
+    assert sim._tree_ok(shape)
+    assert sim._cc_u8((ir, vi), fu) == want_cc
+    assert sim._scd_u8(ir, vi, fu) == want_scd
+    x = rng.normal(0, 1e3, shape) ** 3
+    flat = x.ravel()
+    assert sim._tree_sums(flat.size, lambda lo, hi: [np.sum(flat[lo:hi])])[0] == np.sum(x)
+    monkeypatch.setattr(sim, "_tree_ok", lambda shape: False)
+    assert sim._cc_u8((ir, vi), fu) == want_cc
+    assert sim._scd_u8(ir, vi, fu) == want_scd
