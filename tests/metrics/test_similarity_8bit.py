@@ -113,3 +113,25 @@ def test_leafwise_pairwise_sums_match_np_sum(shape: tuple[int, int], monkeypatch
     monkeypatch.setattr(sim, "_tree_ok", lambda shape: False)
     assert sim._cc_u8((ir, vi), fu) == want_cc
     assert sim._scd_u8(ir, vi, fu) == want_scd
+
+
+def test_cv2_sqrt_is_np_sqrt_on_every_gradient_value() -> None:
+    """AG's 8-bit path takes ``cv2.sqrt`` of ``q / 8`` for every integer ``q <= 2 * 510^2``."""
+    import cv2
+
+    q = np.arange(2 * 510 * 510 + 1, dtype=np.float64).reshape(1, -1) * 0.125
+    assert np.array_equal(cv2.sqrt(q), np.sqrt(q))
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 7), (7, 2), (37, 53), (480, 640)])
+def test_ag_8bit_matches_float64(shape: tuple[int, int]) -> None:
+    from fusionbench.metrics.gradient import _gradient_magnitude_8bit, average_gradient_matlab
+
+    rng = np.random.default_rng(sum(shape))
+    for u in (rng.integers(0, 256, shape, dtype=np.uint8),
+              np.where(rng.random(shape) < 0.5, 0, 255).astype(np.uint8)):
+        f = u.astype(np.float64)
+        gy, gx = np.gradient(f)
+        assert np.array_equal(_gradient_magnitude_8bit(u), np.sqrt((gx * gx + gy * gy) / 2.0))
+        for norm in ("pixels", "grid"):
+            assert average_gradient_matlab(u, norm) == average_gradient_matlab(f, norm)
