@@ -56,6 +56,11 @@ def _squared_differences(f: np.ndarray) -> tuple[float, float]:
         u8 = np.ascontiguousarray(u8)
         sq = _SQUARES_U16
 
+        from fusionbench.metrics.similarity import _ssd_u8
+
+        if u8.size < 1 << 24:    # exact integer sums (cv2.norm L2SQR, rounded: see _ssd_u8)
+            return _ssd_u8(u8[:, 1:], u8[:, :-1]), _ssd_u8(u8[1:, :], u8[:-1, :])
+
         def ssd(x: np.ndarray, y: np.ndarray) -> float:   # |x - y| -> its square (uint16) -> sum
             return float(cv2.sumElems(cv2.LUT(cv2.absdiff(x, y), sq))[0])
         return ssd(u8[:, 1:], u8[:, :-1]), ssd(u8[1:, :], u8[:-1, :])

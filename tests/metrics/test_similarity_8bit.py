@@ -135,3 +135,17 @@ def test_ag_8bit_matches_float64(shape: tuple[int, int]) -> None:
         assert np.array_equal(_gradient_magnitude_8bit(u), np.sqrt((gx * gx + gy * gy) / 2.0))
         for norm in ("pixels", "grid"):
             assert average_gradient_matlab(u, norm) == average_gradient_matlab(f, norm)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 7), (37, 53), (331, 409)])
+def test_sd_sf_8bit_match_float64(shape: tuple[int, int]) -> None:
+    from fusionbench.metrics.gradient import _squared_differences
+    from fusionbench.metrics.stats import std_population
+
+    rng = np.random.default_rng(shape[1])
+    for u in (rng.integers(0, 256, shape, dtype=np.uint8),
+              np.where(rng.random(shape) < 0.5, 0, 255).astype(np.uint8)):
+        f = u.astype(np.float64)
+        assert std_population(u) == float(np.sqrt(np.mean((f - f.mean()) ** 2)))
+        if min(shape) > 1:
+            assert tuple(map(float, _squared_differences(u))) == tuple(map(float, _squared_differences(f)))
