@@ -66,20 +66,8 @@ def std_population(img: np.ndarray) -> float:
         if n * 255 < 1 << 53:
             import cv2
 
-            from fusionbench.metrics.similarity import _leaf_scratch, _tree_ok, _tree_sums
-
             u8 = np.ascontiguousarray(u8)
             m = float(cv2.sumElems(u8)[0]) / n     # exact integer sum (uint8 blocks)
-            if _tree_ok(u8.shape):
-                # the same squares (u8 - m)^2 leaf by leaf in L2-sized scratch, summed along
-                # numpy's pairwise tree: np.mean's very sum, without a full-size temporary
-                flat, (buf,) = u8.ravel(), _leaf_scratch(1)
-                mf = np.float64(m)
-
-                def leaf(lo: int, hi: int) -> list:
-                    d = np.subtract(flat[lo:hi], mf, out=buf[:hi - lo], dtype=np.float64)
-                    return [np.sum(np.multiply(d, d, out=d))]
-                return float(np.sqrt(_tree_sums(n, leaf)[0] / n))
             lut = (np.arange(256, dtype=np.float64) - m) ** 2
             d2 = cv2.LUT(u8, lut.reshape(1, 256)) if n < 1 << 31 else lut.take(u8)
             return float(np.sqrt(np.mean(d2)))
