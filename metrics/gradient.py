@@ -7,6 +7,8 @@ from the paper's and is :func:`average_gradient_matlab`.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from fusionbench.imageio import check_images
@@ -53,6 +55,11 @@ def _squared_differences(f: np.ndarray) -> tuple[float, float]:
 
         u8 = np.ascontiguousarray(u8)
         sq = _SQUARES_U16
+
+        from fusionbench.metrics.similarity import _ssd_u8
+
+        if u8.size < 1 << 24:    # exact integer sums (cv2.norm L2SQR, rounded: see _ssd_u8)
+            return _ssd_u8(u8[:, 1:], u8[:, :-1]), _ssd_u8(u8[1:, :], u8[:-1, :])
 
         def ssd(x: np.ndarray, y: np.ndarray) -> float:   # |x - y| -> its square (uint16) -> sum
             return float(cv2.sumElems(cv2.LUT(cv2.absdiff(x, y), sq))[0])
@@ -128,10 +135,58 @@ def _gradient_magnitude_8bit(u8: np.ndarray) -> np.ndarray:
         g[..., -1] *= 2
         return np.moveaxis(g, -1, axis)
 
+    if u8.shape[0] >= 3 and u8.shape[1] >= 3:
+        return _gradient_magnitude_8bit_cv(np.ascontiguousarray(u8))
     q = np.square(twice_gradient(u8, 1), dtype=np.int32)
     q += np.square(twice_gradient(u8, 0), dtype=np.int32)
     s = np.multiply(q, 0.125, order="C")
     return np.sqrt(s, out=s)
+
+
+_WORK = threading.local()
+
+
+def _work(shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """Per-thread int16, int16, int32, int32, float64 work arrays of ``shape`` (kept for images up to
+    2 MP): fresh multi-megabyte temporaries cost more in page faults than the arithmetic."""
+    kept = getattr(_WORK, "arrays", None)
+    if kept is not None and kept[0].shape == shape:
+        return kept
+    kept = (np.empty(shape, np.int16), np.empty(shape, np.int16), np.empty(shape, np.int32),
+            np.empty(shape, np.int32), np.empty(shape))
+    if shape[0] * shape[1] <= 1 << 21:
+        _WORK.arrays = kept
+    return kept
+
+
+def _gradient_magnitude_8bit_cv(u8: np.ndarray) -> np.ndarray:
+    """:func:`_gradient_magnitude_8bit` for at least 3x3 pixels: int16 twice gradients, int32
+    ``Gx^2 + Gy^2`` (exact integers below 2^20), times 0.125 in float64 (exact), ``cv2.sqrt``
+    (IEEE square root, the same doubles as ``np.sqrt``: checked on every possible ``q / 8`` in
+    tests/metrics/test_similarity_8bit.py), all in per-thread work arrays. The result is such a
+    work array: valid until this thread's next call (the caller sums it at once)."""
+    import cv2
+
+    i16 = np.int16
+    gx, gy, q, q2, s = _work(u8.shape)
+    np.subtract(u8[:, 2:], u8[:, :-2], out=gx[:, 1:-1], dtype=i16)
+    np.subtract(u8[:, 1], u8[:, 0], out=gx[:, 0], dtype=i16)
+    np.subtract(u8[:, -1], u8[:, -2], out=gx[:, -1], dtype=i16)
+    gx[:, 0] *= 2
+    gx[:, -1] *= 2
+    np.subtract(u8[2:], u8[:-2], out=gy[1:-1], dtype=i16)
+    np.subtract(u8[1], u8[0], out=gy[0], dtype=i16)
+    np.subtract(u8[-1], u8[-2], out=gy[-1], dtype=i16)
+    gy[0] *= 2
+    gy[-1] *= 2
+    np.square(gx, out=q, dtype=np.int32)
+    np.square(gy, out=q2, dtype=np.int32)
+    np.add(q, q2, out=q)
+    np.multiply(q, 0.125, out=s, dtype=np.float64)
+    r = cv2.sqrt(s, dst=s)
+    if r is not s:  # pragma: no cover  (OpenCV reallocated)
+        s[...] = r
+    return s
 
 
 def edge_intensity(f: np.ndarray, border: str = "replicate") -> float:

@@ -7,9 +7,13 @@ how the two per-source values are combined. The VIFB-compatible versions (``vifb
 """
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
+
 import numpy as np
 
-from fusionbench.imageio import check_images
+from fusionbench.imageio import check_images, trusted_block, uint8_twin
 from fusionbench.metrics._filters import sep_correlate
 from fusionbench.metrics._matlab import gaussian_1d  # noqa: F401  (re-exported)
 from fusionbench.metrics._memo import ContentLRU, register_cache
@@ -169,9 +173,234 @@ def ms_ssim_index(a: np.ndarray, b: np.ndarray, weights: tuple[float, ...] = MS_
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean squared error ``mean((a - b)^2)``."""
+    """Mean squared error ``mean((a - b)^2)``.
+
+    On 8-bit data (uint8 arrays, or float64 images with a uint8 twin inside ``evaluate``) from
+    the exact integer sum of squared differences (:func:`_ssd_u8`): the squares are integers
+    and their float64 sum is exact (below 2^53), so ``S / n`` is the very value of the float64
+    formula.
+    """
+    ua, ub = _u8(a), _u8(b)
+    if ua is not None and ub is not None and ua.shape == ub.shape:
+        return _ssd_u8(ua, ub) / ua.size
     d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
     return float(np.mean(d * d))
+
+
+# -- 8-bit fast paths (issue 22): exact integer arithmetic or the float64 formula's own values
+
+_SQUARES_U16 = (np.arange(256, dtype=np.int64) ** 2).astype(np.uint16).reshape(1, 256)
+
+
+def _u8(img: np.ndarray) -> np.ndarray | None:
+    """The C-contiguous 2-D uint8 image ``img`` is, or is the exact float64 conversion of
+    (:func:`fusionbench.imageio.uint8_twin`), else None (the float64 formulas then apply)."""
+    if not isinstance(img, np.ndarray) or img.ndim != 2 or img.size >= 1 << 31:
+        return None
+    u8 = img if img.dtype == np.uint8 else uint8_twin(img) if img.dtype == np.float64 else None
+    return None if u8 is None else np.ascontiguousarray(u8)
+
+
+def _ssd_u8(a: np.ndarray, b: np.ndarray) -> float:
+    """``sum((a - b)^2)`` of two uint8 images, exact (a float64 integer).
+
+    Up to 2^24 pixels: OpenCV ``norm(a, b, NORM_L2SQR)``, rounded to the nearest integer. Its
+    sum of integer squares is exact, but some builds (IPP) return ``sqrt(S)^2``, a few ulp off;
+    with ``S < 2^24 * 255^2 < 2^40`` that error is below 1e-3, so rounding restores ``S``.
+    Larger images: ``absdiff``, squared by a uint16 lookup table, ``sumElems`` (integer blocks).
+    """
+    import cv2
+
+    if a.size < 1 << 24:
+        return float(round(cv2.norm(a, b, cv2.NORM_L2SQR)))
+    return float(cv2.sumElems(cv2.LUT(cv2.absdiff(a, b), _SQUARES_U16))[0])
+
+
+_SCRATCH = threading.local()
+_SCRATCH_MAX_PIXELS = 1 << 21
+
+
+def _scratch(shape: tuple[int, ...], k: int) -> list[np.ndarray]:
+    """``k`` float64 work arrays of ``shape``, kept per thread between calls for images up to
+    2 MP (re-using them avoids the page faults of fresh multi-megabyte temporaries, which cost
+    more than the arithmetic here). Callers overwrite them entirely and never return them."""
+    if int(np.prod(shape)) > _SCRATCH_MAX_PIXELS:
+        return [np.empty(shape) for _ in range(k)]
+    kept = getattr(_SCRATCH, "arrays", None)
+    if kept is None or kept[0].shape != shape or len(kept) < k:
+        kept = [np.empty(shape) for _ in range(max(k, 3))]
+        _SCRATCH.arrays = kept
+    return kept[:k]
+
+
+def _isum_u8(a: np.ndarray) -> int:
+    """Exact integer sum of a uint8 image (``sumElems``: integer blocks)."""
+    import cv2
+
+    return int(cv2.sumElems(a)[0])
+
+
+def _centred_u8(u8: np.ndarray, total: int, out: np.ndarray, sq: np.ndarray) -> np.float64:
+    """``out = x - mean(x)`` and ``sum((x - mean x)^2)`` of the float64 image ``x`` of ``u8``.
+
+    The float64 mean of integer values is ``S / n`` with ``S`` exact, so ``float64(u8) - S / n``
+    (one mixed-type ufunc pass, no float64 copy of the image) holds the very values of
+    ``x - x.mean()``, and ``np.sum`` of the same C-ordered array ``out * out`` adds the same
+    squares in the same pairwise order. ``sq`` is scratch (same shape, float64)."""
+    np.subtract(u8, np.float64(total / u8.size), out=out, dtype=np.float64)
+    return np.sum(np.multiply(out, out, out=sq))
+
+
+def _corr(cross: np.float64, s_aa: np.float64, s_bb: np.float64) -> float:
+    den = np.sqrt(s_aa * s_bb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(cross / den)
+
+
+def _cc_u8_whole(sources: tuple[np.ndarray, ...], f: np.ndarray) -> list[float]:
+    """``corr2(s, f)`` for each uint8 source ``s`` and the uint8 fused image ``f``, with the
+    values of the float64 :func:`corr2` (fused-side centring computed once)."""
+    df, buf, ds = _scratch(f.shape, 3)
+    s_ff = _centred_u8(f, _isum_u8(f), df, buf)
+    out = []
+    for s in sources:
+        s_ss = _centred_u8(s, _isum_u8(s), ds, buf)
+        np.multiply(ds, df, out=ds)
+        out.append(_corr(np.sum(ds), s_ss, s_ff))
+    return out
+
+
+def _scd_u8_whole(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    """:func:`scd` of uint8 images with the values of the float64 formula: ``F - VI`` is an
+    integer image (int16), its float64 mean ``(S_F - S_VI) / n`` exact, and ``(F - VI) - mean``
+    the same float64 subtraction per pixel."""
+    import cv2
+
+    n = f.size
+    s_a, s_b, s_f = _isum_u8(a), _isum_u8(b), _isum_u8(f)
+    dx, buf, ds = _scratch(f.shape, 3)
+    total = 0.0
+    for other, s_other, src, s_src in ((b, s_b, a, s_a), (a, s_a, b, s_b)):
+        d16 = cv2.subtract(f, other, dtype=cv2.CV_16S)
+        np.subtract(d16, np.float64(float(s_f - s_other) / n), out=dx, dtype=np.float64)
+        np.multiply(dx, dx, out=buf)
+        s_xx = np.sum(buf)
+        s_ss = _centred_u8(src, s_src, ds, buf)
+        np.multiply(dx, ds, out=ds)
+        total += _corr(np.sum(ds), s_xx, s_ss)
+    return total
+
+
+# -- numpy's pairwise summation tree, evaluated in cache-sized leaves ----------------------
+#
+# ``np.sum`` of a C-contiguous float64 array (no casting, no axis) is numpy's pairwise sum over
+# all n values: above 128 values it splits at ``n2 = n // 2 - (n // 2) % 8`` and adds the two
+# halves' sums. Any node of that tree summed alone (``np.sum`` of its slice) gives the node's
+# value, so computing the summands leaf by leaf (slices of at most 2^16 values, in L2-sized
+# scratch) and adding the leaf sums along the same tree reproduces ``np.sum`` of the whole
+# array bit for bit, without its full-size float64 temporaries. :func:`_tree_ok` checks this
+# against ``np.sum`` once per image shape (a numpy that sums differently falls back to the
+# whole-array code).
+
+_LEAF = 1 << 16
+
+
+def _tree_sums(n: int, leaf: Callable[[int, int], list], lo: int = 0) -> list:
+    """The per-quantity sums ``leaf(lo, hi)`` returns, combined along numpy's pairwise tree."""
+    if n <= _LEAF:
+        return leaf(lo, lo + n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    left, right = _tree_sums(n2, leaf, lo), _tree_sums(n - n2, leaf, lo + n2)
+    return [x + y for x, y in zip(left, right)]
+
+
+@functools.lru_cache(maxsize=32)
+def _tree_ok(shape: tuple[int, ...]) -> bool:
+    """Does :func:`_tree_sums` reproduce ``np.sum`` of a float64 array of this shape?"""
+    x = np.random.default_rng(0).normal(100.0, 50.0, shape) ** 2
+    flat = x.ravel()
+    return bool(_tree_sums(flat.size, lambda lo, hi: [np.sum(flat[lo:hi])])[0] == np.sum(x))
+
+
+def _leaf_scratch(k: int) -> list[np.ndarray]:
+    kept = getattr(_SCRATCH, "leaf", None)
+    if kept is None or len(kept) < k:
+        kept = [np.empty(_LEAF) for _ in range(max(k, 3))]
+        _SCRATCH.leaf = kept
+    return kept[:k]
+
+
+def _cc_u8(sources: tuple[np.ndarray, ...], f: np.ndarray) -> list[float]:
+    """``corr2(s, f)`` for each uint8 source ``s`` and the uint8 fused image ``f``, with the
+    values of the float64 :func:`corr2`: means ``S / n`` from exact integer sums, centred
+    values ``float64(x) - mean`` per pixel, and every ``np.sum`` evaluated leaf by leaf along
+    numpy's own pairwise tree (see :func:`_tree_sums`)."""
+    if not _tree_ok(f.shape):
+        return _cc_u8_whole(sources, f)
+    n = f.size
+    m_f = np.float64(_isum_u8(f) / n)
+    cent = [(s.ravel(), np.float64(_isum_u8(s) / n)) for s in sources]
+    ff = f.ravel()
+    df, ds, t = _leaf_scratch(3)
+
+    def leaf(lo: int, hi: int) -> list:
+        k = hi - lo
+        d_f, d_s, tk = df[:k], ds[:k], t[:k]
+        np.subtract(ff[lo:hi], m_f, out=d_f, dtype=np.float64)
+        out = [np.sum(np.multiply(d_f, d_f, out=tk))]
+        for s, m_s in cent:
+            np.subtract(s[lo:hi], m_s, out=d_s, dtype=np.float64)
+            out.append(np.sum(np.multiply(d_s, d_s, out=tk)))
+            out.append(np.sum(np.multiply(d_s, d_f, out=tk)))
+        return out
+
+    sums = _tree_sums(n, leaf)
+    return [_corr(sums[2 + 2 * i], sums[1 + 2 * i], sums[0]) for i in range(len(sources))]
+
+
+def _scd_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    """:func:`scd` of uint8 images with the values of the float64 formula: ``F - VI`` is an
+    integer image, its float64 mean ``(S_F - S_VI) / n`` exact, ``(F - VI) - mean`` the same
+    float64 subtraction per pixel; sums leaf by leaf along numpy's pairwise tree."""
+    if not _tree_ok(f.shape):
+        return _scd_u8_whole(a, b, f)
+    n = f.size
+    s_a, s_b, s_f = _isum_u8(a), _isum_u8(b), _isum_u8(f)
+    terms = [(b.ravel(), np.float64(float(s_f - s_b) / n), a.ravel(), np.float64(s_a / n)),
+             (a.ravel(), np.float64(float(s_f - s_a) / n), b.ravel(), np.float64(s_b / n))]
+    ff = f.ravel()
+    dx, ds, t = _leaf_scratch(3)
+
+    def leaf(lo: int, hi: int) -> list:
+        k = hi - lo
+        d_x, d_s, tk = dx[:k], ds[:k], t[:k]
+        out = []
+        for other, m_x, src, m_s in terms:
+            np.subtract(ff[lo:hi], other[lo:hi], out=d_x, dtype=np.float64)
+            np.subtract(d_x, m_x, out=d_x)
+            out.append(np.sum(np.multiply(d_x, d_x, out=tk)))
+            np.subtract(src[lo:hi], m_s, out=d_s, dtype=np.float64)
+            out.append(np.sum(np.multiply(d_s, d_s, out=tk)))
+            out.append(np.sum(np.multiply(d_x, d_s, out=tk)))
+        return out
+
+    s = _tree_sums(n, leaf)
+    return _corr(s[2], s[0], s[1]) + _corr(s[5], s[3], s[4])
+
+
+def _triple_u8(images: list[np.ndarray]) -> list[np.ndarray] | None:
+    """The uint8 images of a validated triple when all are 8-bit (see :func:`_u8`), else None."""
+    u8 = [_u8(x) for x in images]
+    return None if any(u is None for u in u8) else u8
+
+
+def _float64(a: np.ndarray) -> np.ndarray:
+    """``a`` as float64, as :func:`check_images` converts it (once per ``validated`` block)."""
+    if a.dtype == np.float64:
+        return a
+    t = trusted_block()
+    return t.float64(a) if t is not None and t.trusts(a) else a.astype(np.float64)
 
 
 def vifb_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -260,7 +489,8 @@ def psnr(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, peak: str = "255"
     ``mse_scale=255`` takes the MSE of the images divided by 255 (0..1) while keeping the peak
     255, i.e. adds ``20 log10(255) = 48.13 dB`` (Tang, IVIF_ZOO).
     """
-    a, b, f = check_images(ir, vi, fused, who="psnr")
+    images = check_images(ir, vi, fused, who="psnr", convert=False)  # 8-bit: exact integer path
+    a, b, f = _triple_u8(images) or [_float64(x) for x in images]
     m = (mse(a, f) + mse(b, f)) / 2.0 / (mse_scale * mse_scale)
     if m == 0:
         return float("inf")
@@ -276,7 +506,8 @@ def mean_mse(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, scale: float 
     Registered only as script configurations (``cddfuse:mse``, ``tang:mse``, ``zoo:mse``):
     fusionbench's own error metric is ``rmse``. Lower is better.
     """
-    a, b, f = check_images(ir, vi, fused, who="mse")
+    images = check_images(ir, vi, fused, who="mse", convert=False)  # 8-bit: exact integer path
+    a, b, f = _triple_u8(images) or [_float64(x) for x in images]
     return per_source(mse(a, f) / scale ** 2, mse(b, f) / scale ** 2)
 
 
@@ -309,7 +540,11 @@ def cc(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
     -1..1; invariant to affine intensity changes of any image; NaN when an image is constant.
     Higher is better.
     """
-    a, b, f = check_images(ir, vi, fused, who="cc")
+    images = check_images(ir, vi, fused, who="cc", convert=False)
+    u8 = _triple_u8(images)
+    if u8 is not None:
+        return per_source(*_cc_u8((u8[0], u8[1]), u8[2]))
+    a, b, f = (_float64(x) for x in images)
     return per_source(corr2(a, f), corr2(b, f))
 
 
@@ -325,5 +560,9 @@ def scd(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     ``corr2``): the difference image ``F - VI`` approximates what F took from IR and vice versa.
     Range -2..2 (typically 0..2); symmetric in the two sources; higher is better.
     """
-    a, b, f = check_images(ir, vi, fused, who="scd")
+    images = check_images(ir, vi, fused, who="scd", convert=False)
+    u8 = _triple_u8(images)
+    if u8 is not None:
+        return _scd_u8(*u8)
+    a, b, f = (_float64(x) for x in images)
     return corr2(f - b, a) + corr2(f - a, b)
