@@ -89,6 +89,36 @@ def write_agreement_summary(rows: list[dict], folder: Path, key, what: str) -> P
     return out
 
 
+#: the MATLAB reference's metric names -> (our metric, relative tolerance): ../shared/reference/metrics.csv
+#: (tests/metrics/test_paper_metrics.py) and its in-repo copy (tests/metrics/test_calibration.py)
+PAPER_REFERENCE_METRICS = {
+    "NMI": ("nmi", 1e-6),
+    "QY_stable": ("qy", 1e-6),
+    "QABF_vifb": ("qabf", 1e-6),
+    "QABF_liu": ("qabf_liu", 1e-6),
+    "IFC": ("ifc", 1e-4),
+    "VIF_vifvec": ("vif", 1e-4),
+}
+
+#: VIFB's metric names -> ours (../shared/reference/vifb_metrics.csv and the calibration copy)
+VIFB_NAMES = {
+    "Entropy": "vifb:en", "Variance": "vifb:sd", "Spatial_frequency": "vifb:sf",
+    "Avg_gradient": "vifb:ag", "Edge_intensity": "vifb:ei", "Mutinf": "vifb:mi",
+    "Cross_entropy": "vifb:ce", "Psnr": "vifb:psnr", "Rmse": "vifb:rmse", "Ssim": "vifb:ssim",
+    "Qabf": "vifb:qabf", "Qcb": "vifb:qcb", "Qcv": "vifb:qcv",
+}
+
+
+def vifb_tolerance(ref: float) -> float:
+    """VIFB stores 5 significant digits: half a unit in the 5th significant digit of ``ref``
+    plus 3e-5 relative (1e-9 for a zero reference)."""
+    import math
+
+    if ref == 0:
+        return 1e-9
+    return 0.5 * 10.0 ** (math.floor(math.log10(abs(ref))) - 4) + 3e-5 * abs(ref)
+
+
 def psnr(a, b) -> float:
     """PSNR in dB of two images on 0..255 (inf when equal)."""
     mse = float(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2))

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 from pathlib import Path
 
 import pytest
+from conftest import PAPER_REFERENCE_METRICS as PAPER
+from conftest import VIFB_NAMES as VIFB
+from conftest import vifb_tolerance
 
 import fusionbench
 from fusionbench.imageio import read_image, to_gray_float
@@ -25,22 +27,6 @@ from fusionbench.registry import get_metric
 CALIBRATION = Path(__file__).resolve().parents[1] / "calibration"
 REFERENCE = CALIBRATION / "reference.csv"
 
-# reference metric name -> (our metric, relative tolerance); as tests/metrics/test_paper_metrics.py
-PAPER = {
-    "NMI": ("nmi", 1e-6),
-    "QY_stable": ("qy", 1e-6),
-    "QABF_vifb": ("qabf", 1e-6),
-    "QABF_liu": ("qabf_liu", 1e-6),
-    "IFC": ("ifc", 1e-4),
-    "VIF_vifvec": ("vif", 1e-4),
-}
-# VIFB's names -> ours; as tests/metrics/test_vifb_metrics.py
-VIFB = {
-    "Entropy": "vifb:en", "Variance": "vifb:sd", "Spatial_frequency": "vifb:sf",
-    "Avg_gradient": "vifb:ag", "Edge_intensity": "vifb:ei", "Mutinf": "vifb:mi",
-    "Cross_entropy": "vifb:ce", "Psnr": "vifb:psnr", "Rmse": "vifb:rmse", "Ssim": "vifb:ssim",
-    "Qabf": "vifb:qabf", "Qcb": "vifb:qcb", "Qcv": "vifb:qcv",
-}
 
 
 def _read_rows() -> list[dict[str, str]]:
@@ -49,13 +35,6 @@ def _read_rows() -> list[dict[str, str]]:
 
 
 ROWS = _read_rows()
-
-
-def vifb_tolerance(ref: float) -> float:
-    """Half a unit in the 5th significant digit of ``ref`` plus 3e-5 relative."""
-    if ref == 0:
-        return 1e-9
-    return 0.5 * 10.0 ** (math.floor(math.log10(abs(ref))) - 4) + 3e-5 * abs(ref)
 
 
 _PAPER_SCORES: dict[str, dict[str, float]] = {}

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_agreement_summary
+from conftest import PAPER_REFERENCE_METRICS, SHARED, write_agreement_summary
 
 import fusionbench
 from fusionbench.imageio import read_image, to_gray_float
@@ -26,18 +25,9 @@ from fusionbench.metrics._steerable import build_spyr, corr_reflect1, sp5_filter
 from fusionbench.metrics.qabf import qabf_vifb
 from fusionbench.registry import get_metric
 
-_SHARED = Path(os.environ.get("FUSIONBENCH_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-_CSV = _SHARED / "reference" / "metrics.csv"
+_CSV = SHARED / "reference" / "metrics.csv"
+METRICS = PAPER_REFERENCE_METRICS
 
-# reference metric name -> (our metric, relative tolerance)
-METRICS = {
-    "NMI": ("nmi", 1e-6),
-    "QY_stable": ("qy", 1e-6),
-    "QABF_vifb": ("qabf", 1e-6),
-    "QABF_liu": ("qabf_liu", 1e-6),
-    "IFC": ("ifc", 1e-4),
-    "VIF_vifvec": ("vif", 1e-4),
-}
 
 
 def _rows() -> list:
@@ -63,7 +53,7 @@ _SUMMARY: list[dict[str, object]] = []
 def _scores(data_root: Path, dataset: str, pair: str, fused_file: str) -> dict[str, float]:
     if fused_file not in _SCORES:
         ir, vi = (to_gray_float(read_image(_source(data_root, dataset, r, pair))) for r in ("ir", "vi"))
-        fused = to_gray_float(read_image(_SHARED / fused_file))
+        fused = to_gray_float(read_image(SHARED / fused_file))
         scores = fusionbench.evaluate(ir, vi, fused, metrics=["nmi", "qy", "qabf", "qabf_liu"], parts=True)
         scores.update(ifc_mod.ifc_vif_parts(ir, vi, fused))   # both parts of IFC and VIF in one pass
         _SCORES[fused_file] = scores

@@ -10,25 +10,18 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED, VIFB_NAMES
+from conftest import vifb_tolerance as tolerance
 
 from fusionbench.imageio import read_image
 from fusionbench.registry import get_metric
 
-_SHARED = Path(os.environ.get("FUSIONBENCH_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-_CSV = _SHARED / "reference" / "vifb_metrics.csv"
+_CSV = SHARED / "reference" / "vifb_metrics.csv"
 
-# VIFB's metric names -> ours
-VIFB_NAMES = {
-    "Entropy": "vifb:en", "Variance": "vifb:sd", "Spatial_frequency": "vifb:sf",
-    "Avg_gradient": "vifb:ag", "Edge_intensity": "vifb:ei", "Mutinf": "vifb:mi",
-    "Cross_entropy": "vifb:ce", "Psnr": "vifb:psnr", "Rmse": "vifb:rmse", "Ssim": "vifb:ssim",
-    "Qabf": "vifb:qabf", "Qcb": "vifb:qcb", "Qcv": "vifb:qcv",
-}
 # VIFB renamed MST_SR to LP_SR (commit 7a89c52, "MST_SR should be LP_SR"); its stored MST_SR
 # values equal the LP_SR ones row for row, and only LP_SR images are staged.
 FOLDER = {"MST_SR": "LP_SR"}
@@ -51,14 +44,6 @@ def _rows() -> list:
             out.append(pytest.param(r["image"], r["method"], r["metric"], float(r["value"]),
                                     id=f"{r['image']}-{r['method']}-{r['metric']}"))
     return out
-
-
-def tolerance(ref: float) -> float:
-    """Half a unit in the 5th significant digit of ``ref`` plus 3e-5 relative."""
-    if ref == 0:
-        return 1e-9
-    unit = 10.0 ** (math.floor(math.log10(abs(ref))) - 4)
-    return 0.5 * unit + 3e-5 * abs(ref)
 
 
 def _paths(data_root: Path, image: str, method: str) -> tuple[Path, Path, Path]:
