@@ -57,6 +57,18 @@ def store_dir(tmp_path: Path) -> Path:
     return tmp_path / "results"
 
 
+@pytest.fixture(scope="module")
+def synthetic_store(tmp_path_factory) -> Path:
+    """A result store with ``average`` and ``max`` run on the embedded synthetic dataset
+    (default metrics), built once per test module that asks for it."""
+    from fusionbench.cli import main
+
+    root = tmp_path_factory.mktemp("synthetic-store") / "results"
+    assert main(["run", "--methods", "average,max", "--dataset", "synthetic", "--results", str(root),
+                 "--no-progress"]) == 0
+    return root
+
+
 @pytest.fixture
 def small_pair() -> tuple[np.ndarray, np.ndarray]:
     """A 60x80 gray pair on 0..255: a warm blob in the IR, a ramp with stripes in the visible."""

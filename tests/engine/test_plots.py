@@ -10,14 +10,6 @@ from fusionbench.cli import main
 from fusionbench.stats import metric_label
 
 
-@pytest.fixture(scope="module")
-def synthetic_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("plots") / "results"
-    assert main(["run", "--methods", "average,max", "--dataset", "synthetic", "--results", str(root),
-                 "--no-progress"]) == 0
-    return root
-
-
 def _frame():
     rows = [(m, f"p{i}", k, v + i * 0.1 + (0.5 if m == "b" else 0.0))
             for m in ("a", "b", "c") for i in range(5) for k, v in (("qabf_liu", 0.4), ("nmi", 0.8))]

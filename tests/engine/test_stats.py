@@ -163,14 +163,6 @@ def test_partial_rows_are_compared_on_common_pairs_and_say_so():
     assert out["ref"].note == "reference" and out["ref"].p is None
 
 
-@pytest.fixture(scope="module")
-def synthetic_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("stats") / "results"
-    assert main(["run", "--methods", "average,max", "--dataset", "synthetic", "--results", str(root),
-                 "--no-progress"]) == 0
-    return root
-
-
 def test_stats_cli_json_fields(synthetic_store, capsys):
     assert main(["stats", "--dataset", "synthetic", "--against", "max", "--results", str(synthetic_store),
                  "--format", "json"]) == 0
