@@ -99,7 +99,7 @@ def _safe(name: str) -> str:
 def _means_table(rep: StatsReport, dataset: str, methods: list[str], metrics: list[str],
                  alpha: float) -> tuple[str, list[str]]:
     """The sortable means table and its footnotes."""
-    from .stats import frame_metrics, higher_is_better, metric_label, significance_flags, values_of
+    from .stats import higher_is_better, metric_label, significance_flags, values_of
     from .tables import rank_marks
 
     frame = rep.frames[dataset]

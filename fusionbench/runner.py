@@ -32,7 +32,7 @@ from .errors import FusionbenchError, InputError, StoreError, WeightsError
 FATAL = (WeightsError, StoreError)
 from .imageio import array_digest, atomic_write_bytes
 from .registry import MethodCall, get_metric, parse_method, resolve_metrics
-from .identity import cache_key, cache_key_from_digest, display_name, method_fingerprint, store_name  # noqa: F401
+from .identity import cache_key_from_digest, display_name, method_fingerprint, store_name
 from .executor import Executor, Task, TaskResult, execute_task, make_executor, portable, ship
 from .store import ResultStore
 

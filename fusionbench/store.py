@@ -22,7 +22,6 @@ as the source of truth (tables, ``check`` and statistics read the records throug
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import sys
 import time
 from datetime import datetime, timezone
