@@ -216,23 +216,6 @@ def _ssd_u8(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.sumElems(cv2.LUT(cv2.absdiff(a, b), _SQUARES_U16))[0])
 
 
-_SCRATCH = threading.local()
-_SCRATCH_MAX_PIXELS = 1 << 21
-
-
-def _scratch(shape: tuple[int, ...], k: int) -> list[np.ndarray]:
-    """``k`` float64 work arrays of ``shape``, kept per thread between calls for images up to
-    2 MP (re-using them avoids the page faults of fresh multi-megabyte temporaries, which cost
-    more than the arithmetic here). Callers overwrite them entirely and never return them."""
-    if int(np.prod(shape)) > _SCRATCH_MAX_PIXELS:
-        return [np.empty(shape) for _ in range(k)]
-    kept = getattr(_SCRATCH, "arrays", None)
-    if kept is None or kept[0].shape != shape or len(kept) < k:
-        kept = [np.empty(shape) for _ in range(max(k, 3))]
-        _SCRATCH.arrays = kept
-    return kept[:k]
-
-
 def _isum_u8(a: np.ndarray) -> int:
     """Exact integer sum of a uint8 image (``sumElems``: integer blocks)."""
     import cv2
@@ -240,55 +223,10 @@ def _isum_u8(a: np.ndarray) -> int:
     return int(cv2.sumElems(a)[0])
 
 
-def _centred_u8(u8: np.ndarray, total: int, out: np.ndarray, sq: np.ndarray) -> np.float64:
-    """``out = x - mean(x)`` and ``sum((x - mean x)^2)`` of the float64 image ``x`` of ``u8``.
-
-    The float64 mean of integer values is ``S / n`` with ``S`` exact, so ``float64(u8) - S / n``
-    (one mixed-type ufunc pass, no float64 copy of the image) holds the very values of
-    ``x - x.mean()``, and ``np.sum`` of the same C-ordered array ``out * out`` adds the same
-    squares in the same pairwise order. ``sq`` is scratch (same shape, float64)."""
-    np.subtract(u8, np.float64(total / u8.size), out=out, dtype=np.float64)
-    return np.sum(np.multiply(out, out, out=sq))
-
-
 def _corr(cross: np.float64, s_aa: np.float64, s_bb: np.float64) -> float:
     den = np.sqrt(s_aa * s_bb)
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(cross / den)
-
-
-def _cc_u8_whole(sources: tuple[np.ndarray, ...], f: np.ndarray) -> list[float]:
-    """``corr2(s, f)`` for each uint8 source ``s`` and the uint8 fused image ``f``, with the
-    values of the float64 :func:`corr2` (fused-side centring computed once)."""
-    df, buf, ds = _scratch(f.shape, 3)
-    s_ff = _centred_u8(f, _isum_u8(f), df, buf)
-    out = []
-    for s in sources:
-        s_ss = _centred_u8(s, _isum_u8(s), ds, buf)
-        np.multiply(ds, df, out=ds)
-        out.append(_corr(np.sum(ds), s_ss, s_ff))
-    return out
-
-
-def _scd_u8_whole(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
-    """:func:`scd` of uint8 images with the values of the float64 formula: ``F - VI`` is an
-    integer image (int16), its float64 mean ``(S_F - S_VI) / n`` exact, and ``(F - VI) - mean``
-    the same float64 subtraction per pixel."""
-    import cv2
-
-    n = f.size
-    s_a, s_b, s_f = _isum_u8(a), _isum_u8(b), _isum_u8(f)
-    dx, buf, ds = _scratch(f.shape, 3)
-    total = 0.0
-    for other, s_other, src, s_src in ((b, s_b, a, s_a), (a, s_a, b, s_b)):
-        d16 = cv2.subtract(f, other, dtype=cv2.CV_16S)
-        np.subtract(d16, np.float64(float(s_f - s_other) / n), out=dx, dtype=np.float64)
-        np.multiply(dx, dx, out=buf)
-        s_xx = np.sum(buf)
-        s_ss = _centred_u8(src, s_src, ds, buf)
-        np.multiply(dx, ds, out=ds)
-        total += _corr(np.sum(ds), s_xx, s_ss)
-    return total
 
 
 # -- numpy's pairwise summation tree, evaluated in cache-sized leaves ----------------------
@@ -300,7 +238,7 @@ def _scd_u8_whole(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
 # scratch) and adding the leaf sums along the same tree reproduces ``np.sum`` of the whole
 # array bit for bit, without its full-size float64 temporaries. :func:`_tree_ok` checks this
 # against ``np.sum`` once per image shape (a numpy that sums differently falls back to the
-# whole-array code).
+# float64 formulas themselves).
 
 _LEAF = 1 << 16
 
@@ -323,7 +261,11 @@ def _tree_ok(shape: tuple[int, ...]) -> bool:
     return bool(_tree_sums(flat.size, lambda lo, hi: [np.sum(flat[lo:hi])])[0] == np.sum(x))
 
 
+_SCRATCH = threading.local()
+
+
 def _leaf_scratch(k: int) -> list[np.ndarray]:
+    """``k`` float64 work arrays of one leaf, kept per thread between calls."""
     kept = getattr(_SCRATCH, "leaf", None)
     if kept is None or len(kept) < k:
         kept = [np.empty(_LEAF) for _ in range(max(k, 3))]
@@ -336,8 +278,9 @@ def _cc_u8(sources: tuple[np.ndarray, ...], f: np.ndarray) -> list[float]:
     values of the float64 :func:`corr2`: means ``S / n`` from exact integer sums, centred
     values ``float64(x) - mean`` per pixel, and every ``np.sum`` evaluated leaf by leaf along
     numpy's own pairwise tree (see :func:`_tree_sums`)."""
-    if not _tree_ok(f.shape):
-        return _cc_u8_whole(sources, f)
+    if not _tree_ok(f.shape):  # numpy sums another way: the float64 formula itself
+        f64 = f.astype(np.float64)
+        return [corr2(s.astype(np.float64), f64) for s in sources]
     n = f.size
     m_f = np.float64(_isum_u8(f) / n)
     cent = [(s.ravel(), np.float64(_isum_u8(s) / n)) for s in sources]
@@ -363,8 +306,9 @@ def _scd_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     """:func:`scd` of uint8 images with the values of the float64 formula: ``F - VI`` is an
     integer image, its float64 mean ``(S_F - S_VI) / n`` exact, ``(F - VI) - mean`` the same
     float64 subtraction per pixel; sums leaf by leaf along numpy's pairwise tree."""
-    if not _tree_ok(f.shape):
-        return _scd_u8_whole(a, b, f)
+    if not _tree_ok(f.shape):  # numpy sums another way: the float64 formula itself
+        a, b, f = (x.astype(np.float64) for x in (a, b, f))
+        return corr2(f - b, a) + corr2(f - a, b)
     n = f.size
     s_a, s_b, s_f = _isum_u8(a), _isum_u8(b), _isum_u8(f)
     terms = [(b.ravel(), np.float64(float(s_f - s_b) / n), a.ravel(), np.float64(s_a / n)),
