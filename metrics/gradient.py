@@ -117,32 +117,6 @@ def average_gradient_matlab(f: np.ndarray, norm: str = "grid") -> float:
     return float(s.sum() / ((a.shape[0] - 1) * (a.shape[1] - 1)))
 
 
-def _gradient_magnitude_8bit(u8: np.ndarray) -> np.ndarray:
-    """``sqrt((gx^2 + gy^2) / 2)`` of ``np.gradient`` for 8-bit data, from integer differences.
-
-    ``G = 2 g`` is an integer (the central difference inside, twice the one-sided one at the
-    border), and ``(gx^2 + gy^2) / 2 = (Gx^2 + Gy^2) / 8`` holds exactly in float64 for both
-    computations, so the square roots are the same doubles as the float64 code's (the caller
-    sums the same C-ordered array).
-    """
-    def twice_gradient(a: np.ndarray, axis: int) -> np.ndarray:
-        a = np.moveaxis(a, axis, -1)
-        g = np.empty(a.shape, np.int16)
-        np.subtract(a[..., 2:], a[..., :-2], out=g[..., 1:-1], dtype=np.int16)
-        np.subtract(a[..., 1], a[..., 0], out=g[..., 0], dtype=np.int16)
-        np.subtract(a[..., -1], a[..., -2], out=g[..., -1], dtype=np.int16)
-        g[..., 0] *= 2
-        g[..., -1] *= 2
-        return np.moveaxis(g, -1, axis)
-
-    if u8.shape[0] >= 3 and u8.shape[1] >= 3:
-        return _gradient_magnitude_8bit_cv(np.ascontiguousarray(u8))
-    q = np.square(twice_gradient(u8, 1), dtype=np.int32)
-    q += np.square(twice_gradient(u8, 0), dtype=np.int32)
-    s = np.multiply(q, 0.125, order="C")
-    return np.sqrt(s, out=s)
-
-
 _WORK = threading.local()
 
 
@@ -159,28 +133,36 @@ def _work(shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
     return kept
 
 
-def _gradient_magnitude_8bit_cv(u8: np.ndarray) -> np.ndarray:
-    """:func:`_gradient_magnitude_8bit` for at least 3x3 pixels: int16 twice gradients, int32
-    ``Gx^2 + Gy^2`` (exact integers below 2^20), times 0.125 in float64 (exact), ``cv2.sqrt``
-    (IEEE square root, the same doubles as ``np.sqrt``: checked on every possible ``q / 8`` in
-    tests/metrics/test_similarity_8bit.py), all in per-thread work arrays. The result is such a
-    work array: valid until this thread's next call (the caller sums it at once)."""
+def _twice_gradient(u8: np.ndarray, axis: int, out: np.ndarray) -> np.ndarray:
+    """``2 * np.gradient(u8, axis=axis)`` as exact integers into int16 ``out``: the central
+    difference inside, twice the one-sided difference at the two borders."""
+    a, g = np.moveaxis(u8, axis, -1), np.moveaxis(out, axis, -1)
+    np.subtract(a[..., 2:], a[..., :-2], out=g[..., 1:-1], dtype=np.int16)
+    np.subtract(a[..., 1], a[..., 0], out=g[..., 0], dtype=np.int16)
+    np.subtract(a[..., -1], a[..., -2], out=g[..., -1], dtype=np.int16)
+    g[..., 0] *= 2
+    g[..., -1] *= 2
+    return out
+
+
+def _gradient_magnitude_8bit(u8: np.ndarray) -> np.ndarray:
+    """``sqrt((gx^2 + gy^2) / 2)`` of ``np.gradient`` for 8-bit data (at least 2x2), from
+    integer differences.
+
+    ``G = 2 g`` is an integer (:func:`_twice_gradient`), and ``(gx^2 + gy^2) / 2 = (Gx^2 +
+    Gy^2) / 8`` holds exactly in float64 for both computations (int32 ``Gx^2 + Gy^2`` below
+    2^20, times 0.125 exact), so the square roots are the same doubles as the float64 code's
+    (``cv2.sqrt`` is the IEEE square root, the same doubles as ``np.sqrt``: checked on every
+    possible ``q / 8`` in tests/metrics/test_similarity_8bit.py). Everything runs in per-thread
+    work arrays; the result is one of them, valid until this thread's next call (the caller
+    sums it at once, in C order like the float64 code).
+    """
     import cv2
 
-    i16 = np.int16
+    u8 = np.ascontiguousarray(u8)
     gx, gy, q, q2, s = _work(u8.shape)
-    np.subtract(u8[:, 2:], u8[:, :-2], out=gx[:, 1:-1], dtype=i16)
-    np.subtract(u8[:, 1], u8[:, 0], out=gx[:, 0], dtype=i16)
-    np.subtract(u8[:, -1], u8[:, -2], out=gx[:, -1], dtype=i16)
-    gx[:, 0] *= 2
-    gx[:, -1] *= 2
-    np.subtract(u8[2:], u8[:-2], out=gy[1:-1], dtype=i16)
-    np.subtract(u8[1], u8[0], out=gy[0], dtype=i16)
-    np.subtract(u8[-1], u8[-2], out=gy[-1], dtype=i16)
-    gy[0] *= 2
-    gy[-1] *= 2
-    np.square(gx, out=q, dtype=np.int32)
-    np.square(gy, out=q2, dtype=np.int32)
+    np.square(_twice_gradient(u8, 1, gx), out=q, dtype=np.int32)
+    np.square(_twice_gradient(u8, 0, gy), out=q2, dtype=np.int32)
     np.add(q, q2, out=q)
     np.multiply(q, 0.125, out=s, dtype=np.float64)
     r = cv2.sqrt(s, dst=s)
