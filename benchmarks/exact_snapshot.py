@@ -71,7 +71,8 @@ def _enc(v: float) -> str:
 
 
 def compute(names: list[str] | None) -> dict[str, dict[str, str]]:
-    from fusionbench.api import _gray, compute_metric
+    from fusionbench.api import compute_metric
+    from fusionbench.imageio import to_gray_float as _gray
     from fusionbench.metrics._memo import clear_all
     from fusionbench.registry import METRICS, discover
 

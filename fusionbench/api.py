@@ -17,6 +17,7 @@ import numpy as np
 from .data import PairContext
 from .errors import FusionbenchError, InputError
 from .imageio import Trusted, check_images, is_gray_rgb, read_image, rgb2gray, validated
+from .imageio import to_gray_float as _gray
 from .registry import MethodCall, MetricSpec, get_metric, parse_method, resolve_metrics
 
 ImageLike = np.ndarray | str | os.PathLike
@@ -29,10 +30,6 @@ def _as_raw(img: ImageLike, role: str, **read_kw: Any) -> np.ndarray:
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     return a
-
-
-def _gray(a: np.ndarray) -> np.ndarray:
-    return np.asarray(rgb2gray(a), dtype=np.float64)
 
 
 def run_method(method: str | MethodCall, ir: np.ndarray, vi: np.ndarray, *, vi_rgb: np.ndarray | None = None,
@@ -166,10 +163,10 @@ def identical_error(where: str) -> InputError:
 
 def source_agreement(fused_raw: np.ndarray, ir_raw: np.ndarray, vi_raw: np.ndarray) -> dict[str, float]:
     """Fraction of pixels where the (gray) fused image equals each source exactly: ``{'ir', 'vi'}``."""
-    f = np.asarray(rgb2gray(np.asarray(fused_raw)), dtype=np.float64)
+    f = _gray(fused_raw)
     out = {}
     for role, src in (("ir", ir_raw), ("vi", vi_raw)):
-        s = np.asarray(rgb2gray(np.asarray(src)), dtype=np.float64)
+        s = _gray(src)
         out[role] = float(np.mean(f == s)) if s.shape == f.shape else 0.0
     return out
 

@@ -83,9 +83,9 @@ def compare(ir: np.ndarray | str | os.PathLike, vi: np.ndarray | str | os.PathLi
 # compute with; ``fusionbench.identify`` names every variant and scores it like a configuration.
 
 def _gray_matlab(a: np.ndarray) -> np.ndarray:
-    from .imageio import rgb2gray
+    from .imageio import to_gray_float
 
-    return np.asarray(rgb2gray(a), dtype=np.float64)
+    return to_gray_float(a)
 
 
 def _gray_matlab_float(a: np.ndarray) -> np.ndarray:

@@ -187,20 +187,19 @@ def _import_modules(task: Task) -> None:
 
 def _fuse(task: Task, arrays) -> dict[str, Any]:
     from .api import run_method
-    from .imageio import encode_png, quantize, rgb2gray
+    from .imageio import encode_png, is_gray_rgb, quantize, to_gray_float
 
     t0 = time.perf_counter()
     if not task.fuse:
         return {"status": "scored", "png": task.png, "fuse_seconds": None, "t0": t0}
     try:
         ir_raw, vi_raw = arrays if arrays is not None else _inputs(task)
-        gray = lambda a: np.asarray(rgb2gray(a), dtype=np.float64)  # noqa: E731
-        vi_rgb = vi_raw.astype(np.float64) if vi_raw.ndim == 3 and not _gray_rgb(vi_raw) else None
-        fused = run_method(_call(task), gray(ir_raw), gray(vi_raw), vi_rgb=vi_rgb, ctx=task.ctx)
+        vi_rgb = vi_raw.astype(np.float64) if vi_raw.ndim == 3 and not is_gray_rgb(vi_raw) else None
+        fused = run_method(_call(task), to_gray_float(ir_raw), to_gray_float(vi_raw), vi_rgb=vi_rgb, ctx=task.ctx)
         q = quantize(fused)
         png = encode_png(q)
         return {"status": "fused", "png": png, "fuse_seconds": round(time.perf_counter() - t0, 4), "t0": t0,
-                "colour": bool(q.ndim == 3 and not _gray_rgb(q))}
+                "colour": bool(q.ndim == 3 and not is_gray_rgb(q))}
     except MissingResultError as exc:
         return {"status": "missing", "message": str(exc), "t0": t0}
     except FusionbenchError as exc:
@@ -266,12 +265,6 @@ def execute_task(task: Task) -> TaskResult:
         except FusionbenchError as exc:
             return TaskResult(task.id, "failed", message=str(exc))
     return _score(task, _fuse(task, arrays), arrays)
-
-
-def _gray_rgb(a: np.ndarray) -> bool:
-    from .imageio import is_gray_rgb
-
-    return is_gray_rgb(a)
 
 
 def _fatal(exc: BaseException) -> bool:

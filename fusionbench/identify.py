@@ -406,11 +406,12 @@ def _variant_values(raw: Sequence[np.ndarray], convs: Sequence[Convention]) -> d
 
 def image_values(raw: Sequence[np.ndarray], convs: Sequence[Convention]) -> dict[str, float]:
     """Values of ``convs`` on one pair's raw images (ir, vi, fused as read); NaN where one fails."""
-    from .api import _gray, compute_metric
+    from .api import compute_metric
+    from .imageio import to_gray_float
     from .errors import FusionbenchError
     from .registry import METRICS
 
-    gray = [_gray(np.asarray(a)) for a in raw]
+    gray = [to_gray_float(a) for a in raw]
     out: dict[str, float] = {}
     groups: dict[str, list[Convention]] = {}
     for c in convs:
