@@ -57,24 +57,45 @@ def _window_2d_float32(n: int, grid: str) -> np.ndarray:
     return (g / g.sum(dtype=np.float32)).astype(np.float32)
 
 
-def _correlate_float32(x: np.ndarray, w: np.ndarray, border: str, step: int = 1) -> np.ndarray:
-    """Full 2-D correlation in float32 by shifted multiply-adds (one rounding per product and per
-    sum, taps in row-major order). ``step=2``: only every second output pixel of each axis (the
-    next scale's decimation), with the same arithmetic per pixel."""
+def _kernels():
+    """The compiled kernels (numba), imported on first use only."""
+    from fusionbench.metrics import _zoo_kernels
+
+    return _zoo_kernels
+
+
+def _correlate_float32(channels: list[tuple[np.ndarray, np.ndarray | None]], w: np.ndarray, border: str,
+                       step: int = 1) -> np.ndarray:
+    """Full 2-D float32 correlation of several same-shape channels with ``w``, in one kernel call.
+
+    A channel ``(a, None)`` is ``a``, ``(a, b)`` the float32 product ``a * b`` (rounded once,
+    then zero-padded, as ``np.pad(a * b, r)``). Per output pixel the taps are summed in
+    row-major order, one float32 rounding per product and per sum, from +0.0: the order of the
+    straightforward shifted multiply-add loop over the taps (see
+    :func:`fusionbench.metrics._zoo_kernels.correlate_stack`, and the numpy loop it is tested
+    against in ``tests/metrics/test_zoo_vif_kernel.py``). ``step=2``: only every second output
+    pixel of each axis (the next scale's decimation), with the same arithmetic per pixel.
+    Returns (K, ho, wo) float32.
+    """
     r = w.shape[0] // 2
+    h, wd = channels[0][0].shape
     if border == "zero":
-        p = np.pad(x, r)
-        h, wd = x.shape
+        p = np.zeros((len(channels), h + 2 * r, wd + 2 * r), np.float32)
+        inner = p[:, r:r + h, r:r + wd]
     else:
-        p = x
-        h, wd = x.shape[0] - 2 * r, x.shape[1] - 2 * r
-    ho, wo = -(-h // step), -(-wd // step)
-    out = np.zeros((ho, wo), np.float32)
-    tmp = np.empty_like(out)
-    for i in range(w.shape[0]):
-        for j in range(w.shape[1]):
-            np.multiply(p[i:i + (ho - 1) * step + 1:step, j:j + (wo - 1) * step + 1:step], w[i, j], out=tmp)
-            out += tmp
+        p = np.empty((len(channels), h, wd), np.float32)
+        inner = p
+        h, wd = h - 2 * r, wd - 2 * r
+        if h < 1 or wd < 1:
+            raise ValueError(f"vifp_mscale: image too small for a {w.shape[0]}x{w.shape[0]} 'valid' window "
+                             f"({p.shape[2]}x{p.shape[1]})")
+    for c, (a, b) in enumerate(channels):
+        if b is None:
+            inner[c] = a
+        else:
+            np.multiply(a, b, out=inner[c])
+    out = np.empty((len(channels), -(-h // step), -(-wd // step)), np.float32)
+    _kernels().correlate_stack(p, np.ascontiguousarray(w, np.float32), step, out)
     return out
 
 
@@ -101,19 +122,21 @@ def _scale_terms(s11: np.ndarray, s22: np.ndarray, s12: np.ndarray) -> tuple[flo
             float(np.sum(np.log10(1 + s11 / nsq), dtype=np.float64)))
 
 
-def _image_terms(ref: np.ndarray, grid: str, border: str) -> list[tuple[np.ndarray, ...]]:
-    """Per scale, one image's float32 decimation, local mean and clipped variance (the terms
-    that need no second image; a reference's are cached, the distorted image's shared)."""
+def _image_terms(ref: np.ndarray, grid: str, border: str) -> list[tuple]:
+    """Per scale, one reference image's float32 decimation ``r``, local mean ``mu1``, clipped
+    variance ``s11`` and its share of the denominator, ``sum log10(1 + s11'/2)`` (float), the
+    terms that need no fused image (cached per source image)."""
+    kern = _kernels()
     r = np.ascontiguousarray(ref, np.float32)
     out = []
     for scale in range(1, 5):
-        n = 2 ** (4 - scale + 1) + 1
-        w = _window_2d_float32(n, grid)
+        w = _window_2d_float32(2 ** (4 - scale + 1) + 1, grid)
         if scale > 1:
-            r = _correlate_float32(r, w, border, step=2)
-        mu1 = _correlate_float32(r, w, border)
-        s11 = np.maximum(_correlate_float32(r * r, w, border) - mu1 * mu1, np.float32(0))
-        out.append((r, mu1, s11))
+            r = _correlate_float32([(r, None)], w, border, step=2)[0]
+        mu1, e2 = _correlate_float32([(r, None), (r, r)], w, border)
+        s11, den_arg = np.empty_like(mu1), np.empty_like(mu1)
+        kern.reference_terms(mu1, e2, s11, den_arg)
+        out.append((r, mu1, s11, float(np.sum(np.log10(den_arg), dtype=np.float64))))
     return out
 
 
@@ -132,9 +155,15 @@ def _reference_cache(grid: str, border: str) -> ContentLRU:
 
 def _vifp_float32(refs: list[np.ndarray], dist: np.ndarray, grid: str, border: str) -> list[float]:
     """The same computation in float32 with full (non-separable) 2-D windows, as IVIF_ZOO's
-    torch ``vifp_mscale`` (float32 ``F.conv2d``), for several references against one ``dist``
-    (whose decimations, means and variances are computed once; each reference's come from
-    a content-keyed cache, computed once per source image).
+    torch ``vifp_mscale`` (float32 ``F.conv2d``), for several references against one ``dist``.
+
+    Each reference's decimations, means, variances and denominator sums come from a
+    content-keyed cache (computed once per source image). Per scale, one kernel pass filters
+    the fused image's ``d``, ``d*d`` and every ``r_k*d`` together; the per-pixel formulas of
+    :func:`_scale_terms` run in compiled float32 (:mod:`fusionbench.metrics._zoo_kernels`), the
+    ``log10`` and the float64 sums in numpy. Every float32 operation is the one, in the order,
+    of the numpy version this replaced (shifted multiply-adds over the taps, then
+    :func:`_scale_terms` in float32): the values are bit-identical to it (tested).
 
     On 0..255 data the float32 round-off of ``E[x^2] - mu^2`` decides LIVE's ``< 1e-10``
     guards and the low-variance terms, so the script's value depends on float32 arithmetic:
@@ -144,16 +173,21 @@ def _vifp_float32(refs: list[np.ndarray], dist: np.ndarray, grid: str, border: s
     rounded to float32 3.7e-4 (12 images); torch ``conv2d`` run here 2.5e-4 (12 images);
     float64 throughout 5e-4. Torch itself on 1 vs 2 threads differs by ~3e-5.
     """
+    kern = _kernels()
     cache = _reference_cache(grid, border)
     terms = [cache.get(r) for r in refs]
     num, den = [0.0] * len(refs), [0.0] * len(refs)
-    for scale, (d, mu2, s22) in enumerate(_image_terms(dist, grid, border), start=1):
+    d = np.ascontiguousarray(dist, np.float32)
+    for scale in range(1, 5):
         w = _window_2d_float32(2 ** (4 - scale + 1) + 1, grid)
-        for k, t in enumerate(terms):
-            r, mu1, s11 = t[scale - 1]
-            s12 = _correlate_float32(r * d, w, border) - mu1 * mu2
-            n_s, d_s = _scale_terms(s11.copy(), s22, s12)
-            num[k] += n_s
+        if scale > 1:
+            d = _correlate_float32([(d, None)], w, border, step=2)[0]
+        ts = [t[scale - 1] for t in terms]
+        filt = _correlate_float32([(d, None), (d, d)] + [(t[0], d) for t in ts], w, border)
+        num_arg = np.empty_like(filt[0])
+        for k, (_, mu1, s11, d_s) in enumerate(ts):
+            kern.fused_terms(filt[0], filt[1], filt[2 + k], mu1, s11, num_arg)
+            num[k] += float(np.sum(np.log10(num_arg), dtype=np.float64))
             den[k] += d_s
     with np.errstate(invalid="ignore", divide="ignore"):
         return [float(np.float64(a) / np.float64(b)) for a, b in zip(num, den)]
