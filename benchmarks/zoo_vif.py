@@ -60,8 +60,8 @@ def _pair(data_root: Path, size: tuple[int, int]) -> list[np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--data-root", type=Path,
-                    default=Path(os.environ.get("FUSIONBENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")))
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    ap.add_argument("--data-root", type=Path, default=Path(os.environ.get("FUSIONBENCH_DATA", shared)))
     a = ap.parse_args(argv)
     from fusionbench.metrics._memo import clear_all
     from fusionbench.registry import discover, get_metric

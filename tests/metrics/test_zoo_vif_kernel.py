@@ -128,6 +128,9 @@ def test_zoo_vif_values_equal_numpy_version(shape):
         assert [got["ir"], got["vi"]] == want
     assert vifp.vifp_mscale(ir, fused[0], grid="zoo", border="zero", dtype="float32") == \
         _numpy_vifp_float32([ir], fused[0])[0]
+    if min(shape) >= 97:                                             # LIVE's 'valid' form, centred grid
+        assert vifp.vifp_mscale(ir, fused[0], grid="centred", border="valid", dtype="float32") == \
+            _numpy_vifp_float32([ir], fused[0], "centred", "valid")[0]
 
 
 def test_zoo_vif_values_equal_numpy_version_on_a_real_pair(data_root):
