@@ -40,17 +40,55 @@ def matlab_gaussian(size: int, sigma: float) -> np.ndarray:
     return gaussian_1d(size, sigma)
 
 
+def _border_index(n: int, c: int, mode: str) -> np.ndarray:
+    """Sample of a length-``n`` line read at padded positions ``-c .. n + c - 1``: ndimage's
+    ``'nearest'`` (clamp) or ``'reflect'`` (``dcba|abcd|dcba``, repeated for any width)."""
+    p = np.arange(-c, n + c)
+    if mode == "nearest":
+        return np.clip(p, 0, n - 1)
+    m = p % (2 * n)
+    return np.where(m >= n, 2 * n - 1 - m, m)
+
+
+def _is_symmetric(g: np.ndarray) -> bool:
+    """``NI_Correlate1D``'s symmetry test: odd size, mirrored taps within ``DBL_EPSILON``."""
+    c = g.size // 2
+    return g.size % 2 == 1 and bool(np.all(np.abs(g[c + 1:] - g[:c][::-1]) <= np.finfo(np.float64).eps))
+
+
+def correlate1d(x: np.ndarray, g: np.ndarray, axis: int, mode: str) -> np.ndarray:
+    """``scipy.ndimage.correlate1d(x, g, axis, mode=mode)`` (2-D float64, ``mode`` ``'nearest'``
+    or ``'reflect'``), bit for bit; a symmetric odd ``g`` goes through the compiled kernels of
+    :mod:`~fusionbench.methods._filter_kernels` (same sums in the same order as scipy's C
+    code, 3-6x faster at 640x480), anything else through scipy itself."""
+    g = np.asarray(g, np.float64)
+    if x.ndim != 2 or x.dtype != np.float64 or g.ndim != 1 or not _is_symmetric(g):
+        return ndimage.correlate1d(x, g, axis=axis, mode=mode)
+    from fusionbench.methods import _filter_kernels as kern
+
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    c = g.size // 2
+    if axis in (1, -1):
+        kern.correlate_sym_rows(x, _border_index(x.shape[1], c, mode), g, out)
+    else:
+        kern.correlate_sym_cols(x, _border_index(x.shape[0], c, mode), g, out)
+    return out
+
+
 def imfilter(x: np.ndarray, g: np.ndarray, border: str) -> np.ndarray:
     """``imfilter(x, outer(g, g), border)`` for an odd symmetric 1-D factor ``g``.
 
     ``border`` is ``'replicate'`` (edge value repeated) or ``'symmetric'`` (mirror including
-    the edge sample, MATLAB ``padarray(..., 'symmetric')``; any pad width).
+    the edge sample, MATLAB ``padarray(..., 'symmetric')``; any pad width). Computed as
+    ``scipy.ndimage.correlate1d`` along axis 0, then axis 1 (:func:`correlate1d`, the same
+    bits).
     """
     mode = _MODES[border]
     if g.size == 1:
         return np.asarray(x, np.float64) * g[0]
-    y = ndimage.correlate1d(np.asarray(x, np.float64), g, axis=0, mode=mode)
-    return ndimage.correlate1d(y, g, axis=1, mode=mode)
+    y = correlate1d(np.asarray(x, np.float64), g, 0, mode)
+    return correlate1d(y, g, 1, mode)
 
 
 def imfilter2(x: np.ndarray, h: np.ndarray, border: str) -> np.ndarray:
