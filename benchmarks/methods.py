@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/methods.py [--methods gff,hybrid_msd] [--repeats 5]
-                                 [--data-root ../shared/data] [--pair 04] [--memory]
+                                 [--data-root $FUSIONBENCH_DATA or ../shared/data] [--pair 04] [--memory]
                                  [--threads 1]
 
 Fuses TNO pair ``04`` (640x480) -- or, without the data, a synthetic 640x480 pair -- with
@@ -44,7 +44,7 @@ from fusionbench.data import PairContext
 from fusionbench.imageio import read_image, to_gray_float
 from fusionbench.registry import METHODS, discover, parse_method
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_ROOT = Path(os.environ.get("FUSIONBENCH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 CPU_TARGETS_S = {"hybrid_msd": 0.5}     # issue 22 target 4: seconds of CPU per 640x480 pair
 
 

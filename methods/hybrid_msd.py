@@ -118,10 +118,11 @@ def hybrid_msd(ir: np.ndarray, vi: np.ndarray, *, n_level: int = 4, lam: float =
     its grid, passes and single-precision interpolation weights. Gaussians are applied as two
     1-D passes where the reference filters in 2-D: the summation order differs (1e-16 level).
 
-    Speed (issue 22, one thread, 640x480): the eight bilateral filters and the Gaussians
-    (``scipy.ndimage.correlate1d``; the 385-tap base-level one alone ~1/5) are about half
-    each of the CPU time; ``benchmarks/methods.py`` prints it against the 0.5 s target and
-    ``benchmarks/hybrid_msd_bits.py`` checks a change for bit-identical outputs.
+    Speed (issue 22, one thread, 640x480): ~0.2 s CPU, of which the eight bilateral filters
+    ~45 % and the Gaussians ~35 % (both compiled kernels with the original arithmetic order,
+    :mod:`~fusionbench.methods._filter_kernels`); ``benchmarks/methods.py`` prints it against
+    the 0.5 s target and ``benchmarks/hybrid_msd_bits.py`` checks a change for bit-identical
+    outputs.
 
     Colour (``hybrid_msd:rgb``): each RGB channel of VI against the gray IR, output ``HxWx3``.
     The default follows the toolkit's grayscale policy, as the Octave references do.
