@@ -59,22 +59,27 @@ def _is_symmetric(g: np.ndarray) -> bool:
     return g.size % 2 == 1 and bool(np.all(np.abs(g[c + 1:] - g[:c][::-1]) <= np.finfo(np.float64).eps))
 
 
-def correlate1d(x: np.ndarray, g: np.ndarray, axis: int, mode: str) -> np.ndarray:
-    """``scipy.ndimage.correlate1d(x, g, axis, mode=mode)`` (2-D float64, ``mode`` ``'nearest'``
-    or ``'reflect'``), bit for bit; a symmetric odd ``g`` goes through the compiled kernels of
-    :mod:`~fusionbench.methods._filter_kernels` (same sums in the same order as scipy's C
-    code, 3-6x faster at 640x480), anything else through scipy itself."""
+def correlate1d(x: np.ndarray, g: np.ndarray, axis: int, mode: str, *, in_place: bool = False) -> np.ndarray:
+    """``scipy.ndimage.correlate1d(x, g, axis, mode=mode)`` (2-D, ``mode`` ``'nearest'`` or
+    ``'reflect'``), bit for bit; for float64 ``x`` and a symmetric odd ``g`` through the compiled
+    kernels of :mod:`~fusionbench.methods._filter_kernels` (same sums in the same order as
+    scipy's C code, 3-6x faster at 640x480), anything else through scipy itself.
+
+    ``in_place=True`` (axis 1 of a C-contiguous float64 ``x`` only; otherwise ignored) writes the
+    result into ``x``: the kernel copies each row into its line buffer before writing it.
+    """
     g = np.asarray(g, np.float64)
     if x.ndim != 2 or x.dtype != np.float64 or g.ndim != 1 or not _is_symmetric(g):
         return ndimage.correlate1d(x, g, axis=axis, mode=mode)
     from fusionbench.methods import _filter_kernels as kern
 
-    x = np.ascontiguousarray(x)
-    out = np.empty_like(x)
     c = g.size // 2
     if axis in (1, -1):
+        out = x if in_place and x.flags.c_contiguous else np.empty(x.shape)
         kern.correlate_sym_rows(x, _border_index(x.shape[1], c, mode), g, out)
     else:
+        x = np.ascontiguousarray(x)
+        out = np.empty(x.shape)
         kern.correlate_sym_cols(x, _border_index(x.shape[0], c, mode), g, out)
     return out
 
@@ -85,13 +90,13 @@ def imfilter(x: np.ndarray, g: np.ndarray, border: str) -> np.ndarray:
     ``border`` is ``'replicate'`` (edge value repeated) or ``'symmetric'`` (mirror including
     the edge sample, MATLAB ``padarray(..., 'symmetric')``; any pad width). Computed as
     ``scipy.ndimage.correlate1d`` along axis 0, then axis 1 (:func:`correlate1d`, the same
-    bits).
+    bits; the second pass in place).
     """
     mode = _MODES[border]
     if g.size == 1:
         return np.asarray(x, np.float64) * g[0]
     y = correlate1d(np.asarray(x, np.float64), g, 0, mode)
-    return correlate1d(y, g, 1, mode)
+    return correlate1d(y, g, 1, mode, in_place=True)
 
 
 def imfilter2(x: np.ndarray, h: np.ndarray, border: str) -> np.ndarray:
