@@ -231,7 +231,9 @@ def bilateral_sweep(a, vmin, sigma_s, sigma_r, sh, sw, sd, out):
             yq = _slice_rows(a, vmin, sigma_s, sigma_r, g - 1, gr[(g - 1) % 2], gr[g % 2], ix, wx0, wx1, sd,
                              yq, out)
     gr[(sh - 1) % 2, :] = 0.0                # y face: pixel rows with iy = sh - 2 (rounding)
-    _slice_rows(a, vmin, sigma_s, sigma_r, sh - 2, gr[sh % 2], gr[(sh - 1) % 2], ix, wx0, wx1, sd, yq, out)
+    yq = _slice_rows(a, vmin, sigma_s, sigma_r, sh - 2, gr[sh % 2], gr[(sh - 1) % 2], ix, wx0, wx1, sd, yq, out)
+    if yq != h:                              # cannot happen (2 <= iy <= sh - 2): never return unset rows
+        raise RuntimeError("bilateral_sweep: pixel rows left unsliced")
 
 
 @kernel

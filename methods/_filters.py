@@ -69,7 +69,7 @@ def correlate1d(x: np.ndarray, g: np.ndarray, axis: int, mode: str, *, in_place:
     result into ``x``: the kernel copies each row into its line buffer before writing it.
     """
     g = np.asarray(g, np.float64)
-    if x.ndim != 2 or x.dtype != np.float64 or g.ndim != 1 or not _is_symmetric(g):
+    if x.ndim != 2 or x.size == 0 or x.dtype != np.float64 or g.ndim != 1 or not _is_symmetric(g):
         return ndimage.correlate1d(x, g, axis=axis, mode=mode)
     from fusionbench.methods import _filter_kernels as kern
 
@@ -172,8 +172,8 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     a few grid rows at a time, so the grid (30 MB at 640x480, ``s = 2``) is never held whole;
     rows are stored ``(X, Z, value/weight)``. Same operations in the same order as the C++, the
     ``/ 4`` included. The corner indices need no clamping: ``int(x/s + 2) <= int((W-1)/s) + 3 =
-    X - 2`` (likewise y, z), so ``+1`` stays in the grid. NaN or infinite input raises
-    ``ValueError`` (the grid size is undefined), as before.
+    X - 2`` (likewise y, z), so ``+1`` stays in the grid. NaN or infinite input fails on the
+    grid size (``ValueError`` / ``OverflowError`` from ``int``), as before.
     """
     a = np.ascontiguousarray(img, np.float64)
     h, w = a.shape
@@ -181,7 +181,7 @@ def fast_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     pad = 2
     sw = int((w - 1) / sigma_s) + 1 + 2 * pad
     sh = int((h - 1) / sigma_s) + 1 + 2 * pad
-    sd = int((vmax - vmin) / sigma_r) + 1 + 2 * pad       # NaN / inf input: ValueError here
+    sd = int((vmax - vmin) / sigma_r) + 1 + 2 * pad       # NaN / inf input fails here
     from fusionbench.methods._filter_kernels import bilateral_sweep
 
     out = np.empty((h, w))
