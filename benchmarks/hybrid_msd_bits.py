@@ -1,4 +1,4 @@
-"""Bit-identity check for Hybrid-MSD / ``fast_bilateral`` across code changes.
+"""Bit-identity check for Hybrid-MSD, GFF and ``methods/_filters`` across code changes.
 
 Usage::
 
@@ -7,10 +7,14 @@ Usage::
 
 Cases: every TNO pair (gray), 6 RoadScene pairs (gray) and one through ``hybrid_msd:rgb``, 2 MSRS
 pairs, synthetic images of odd sizes (1x1 up to 257x383), and ``fast_bilateral`` called directly
-with non-default sampling rates (fractional, coarse, a constant image). Each output is the
+with non-default sampling rates (fractional, coarse, a constant image); GFF (the other user of
+``methods/_filters``: ``imfilter`` with 'replicate' borders, the guided filter) on the same
+pairs and through ``gff:rgb``; ``imfilter`` called directly (both borders, kernels wider than
+the image). Each output is the
 float64 array itself (``.npy``), compared with ``np.array_equal`` -- not the saved 8-bit PNG.
 Missing data folders are skipped (and reported). Nothing here is a test: run it by hand
-before and after a change of ``methods/_filters.fast_bilateral`` or ``methods/hybrid_msd.py``.
+before and after a change of ``methods/_filters.py``, ``methods/_filter_kernels.py``,
+``methods/hybrid_msd.py`` or ``methods/gff.py``.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import numpy as np
 
 from fusionbench.api import run_method
 from fusionbench.imageio import read_image, to_gray_float
-from fusionbench.methods._filters import fast_bilateral
+from fusionbench.methods._filters import fast_bilateral, imfilter, matlab_gaussian
 from fusionbench.registry import discover
 
 DEFAULT_ROOT = Path(os.environ.get("FUSIONBENCH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -62,16 +66,26 @@ def cases(root: Path):
     first_rgb = True
     for label, ir, vi, vi_rgb in [*_pairs(root), *_synthetic()]:
         out.append((f"hybrid_msd_{label}", lambda ir=ir, vi=vi: run_method("hybrid_msd", ir, vi)))
+        out.append((f"gff_{label}", lambda ir=ir, vi=vi: run_method("gff", ir, vi)))
         if vi_rgb is not None and first_rgb and label.startswith("roadscene"):
             first_rgb = False
             out.append((f"hybrid_msd_rgb_{label}",
                         lambda ir=ir, vi=vi, c=vi_rgb: run_method("hybrid_msd:rgb", ir, vi, vi_rgb=c)))
+            out.append((f"gff_rgb_{label}", lambda ir=ir, vi=vi, c=vi_rgb: run_method("gff:rgb", ir, vi, vi_rgb=c)))
     rng = np.random.default_rng(7)
     img = rng.random((123, 77))
     img[:, 40:] = 0.3 * img[:, 40:] + 0.7
     for ss, sr in [(1.5, 0.1), (3.7, 0.013), (2.0, 0.05), (16.0, 0.2), (40.0, 0.5), (1.0, 0.3)]:
         out.append((f"fast_bilateral_s{ss}_r{sr}", lambda ss=ss, sr=sr: fast_bilateral(img, ss, sr)))
     out.append(("fast_bilateral_constant", lambda: fast_bilateral(np.full((31, 45), 0.4), 2.0, 0.05)))
+    for shape in [(1, 1), (3, 2), (40, 29), (123, 77)]:
+        x = rng.random(shape) * 255
+        for size, sigma in [(7, 1.0), (13, 2.0), (97, 16.0), (385, 64.0)]:
+            g = matlab_gaussian(size, sigma)
+            for border in ("symmetric", "replicate"):
+                out.append((f"imfilter_{shape[0]}x{shape[1]}_{size}_{border}",
+                            lambda x=x, g=g, b=border: imfilter(x, g, b)))
+        out.append((f"imfilter_{shape[0]}x{shape[1]}_box31", lambda x=x: imfilter(x, np.full(31, 1 / 31), "replicate")))
     return out
 
 

@@ -3,8 +3,8 @@
 Usage::
 
     python benchmarks/methods.py [--methods gff,hybrid_msd] [--repeats 5]
-                                 [--data-root ../shared/data] [--pair 04] [--memory]
-                                 [--threads 1]
+                                 [--data-root $FUSIONBENCH_DATA or ../shared/data] [--pair 04] [--memory]
+                                 [--threads 1] [--tune-malloc]
 
 Fuses TNO pair ``04`` (640x480) -- or, without the data, a synthetic 640x480 pair -- with
 each method (default variant; ``name:variant`` accepted in ``--methods``), once to warm up and
@@ -16,6 +16,12 @@ that cannot run here (missing weights, ...) is reported as skipped with its one-
 Times are wall-clock on this machine with its current load; rerun baselines beside any
 comparison. ``--threads`` (default 1) is passed to ``torch.set_num_threads`` for the deep methods
 (and to ``cv2.setNumThreads`` when OpenCV is installed); run with ``OPENBLAS_NUM_THREADS=1``.
+
+``--tune-malloc`` sets the glibc thresholds that every fusionbench work process sets
+(:func:`fusionbench.executor.tune_malloc`, as ``fusionbench run`` does): freed temporaries are
+kept instead of being returned to the OS and faulted in again on the next call. Without it
+the figures are those of a bare ``fusionbench.fuse`` in a fresh interpreter (for Hybrid-MSD,
+whose ~40 MB of levels are re-faulted per call, that adds ~0.05 s of system CPU time).
 
 Targets: where a method has one (issue 22: Hybrid-MSD <= 0.5 s CPU per 640x480 pair, one
 thread), a closing line prints its median CPU time against the target.
@@ -44,7 +50,7 @@ from fusionbench.data import PairContext
 from fusionbench.imageio import read_image, to_gray_float
 from fusionbench.registry import METHODS, discover, parse_method
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_ROOT = Path(os.environ.get("FUSIONBENCH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 CPU_TARGETS_S = {"hybrid_msd": 0.5}     # issue 22 target 4: seconds of CPU per 640x480 pair
 
 
@@ -113,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pair", default="04", help="TNO pair of size 640x480 (default 04)")
     ap.add_argument("--memory", action="store_true", help="also report peak memory (MiB, MiB/MP)")
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
+    ap.add_argument("--tune-malloc", action="store_true", help="glibc mallopt as in fusionbench's work processes")
     args = ap.parse_args(argv)
+    tuned = False
+    if args.tune_malloc:
+        from fusionbench.executor import tune_malloc
+
+        tuned = tune_malloc()
     discover()
     try:
         import torch
@@ -133,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         names = [n for n, s in METHODS.items() if s.deterministic and not s.any_variant]
     ir, vi, vi_rgb, label = _pair(args.data_root, args.pair)
     ctx = PairContext(dataset="tno", pair=args.pair, data_root=args.data_root)
-    print(f"pair: {label}, {ir.shape[1]}x{ir.shape[0]}; median of {args.repeats} runs after one warm-up")
+    print(f"pair: {label}, {ir.shape[1]}x{ir.shape[0]}; median of {args.repeats} runs after one warm-up; "
+          f"malloc {'tuned' if tuned else 'default'}; load average {os.getloadavg()[0]:.1f}")
     mp_size = ir.size / 1e6
     targets: list[str] = []
     print(f"{'method':<24}{'wall ms':>10}{'cpu ms':>10}"

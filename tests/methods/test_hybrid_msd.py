@@ -103,8 +103,9 @@ def _fast_blf_whole_grid(img: np.ndarray, ss: float, sr: float) -> np.ndarray:
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 7), (5, 3), (61, 47), (150, 233)])
 def test_fast_bilateral_equals_whole_grid_version(shape):
-    """The row-by-row sweep, the deferred "/ 4" and the blocked slicing change no bit against
-    the straightforward whole-grid version, at the four Hybrid-MSD levels and odd rates."""
+    """The compiled row-by-row sweep (splat, blur and slicing a few grid rows at a time) changes
+    no bit against the straightforward whole-grid version, at the four Hybrid-MSD levels and
+    odd rates."""
     rng = np.random.default_rng(sum(shape))
     h, w = shape
     yy, xx = np.mgrid[0:h, 0:w]
@@ -115,13 +116,26 @@ def test_fast_bilateral_equals_whole_grid_version(shape):
 
 
 def test_fast_bilateral_subnormal_values_equal_loop_transcription():
-    # values near 1e-310 make some grid values or slicing products subnormal: fast_bilateral
-    # then keeps the C++ "/ 4" in every pass (leaving it out would change the last bits here)
+    # values near 1e-310 make some grid values or slicing products subnormal: the C++ "/ 4" of
+    # every pass must be kept (leaving it out would change the last bits here), and the
+    # compiled code must not flush subnormals to zero
     rng = np.random.default_rng(2)
     img = rng.random((9, 13)) * 1e-310
     img[0, 0] = 0.9
     for ss, sr in [(2.0, 0.05), (1.5, 0.1)]:
         np.testing.assert_array_equal(fast_bilateral(img, ss, sr), _fast_blf_loops(img, ss, sr))
+
+
+def test_fast_bilateral_corner_rounding_up_to_the_face():
+    """``33 / 2.2 = 14.999999999999998`` but ``33 / 2.2 + 2 = 17.0``: the last pixel row and
+    column (and, with range rate 2.2 over 0..33, the top intensity) interpolate against the
+    zero face of the grid; the sweep slices those rows after the last interior grid row."""
+    rng = np.random.default_rng(4)
+    img = rng.random((34, 34))
+    np.testing.assert_array_equal(fast_bilateral(img, 2.2, 0.2), _fast_blf_loops(img, 2.2, 0.2))
+    img = rng.random((20, 34)) * 33.0
+    img[0, 0], img[1, 1], img[5, 5:9] = 0.0, 33.0, 33.0
+    np.testing.assert_array_equal(fast_bilateral(img, 2.0, 2.2), _fast_blf_whole_grid(img, 2.0, 2.2))
 
 
 def test_fast_bilateral_preserves_edges_and_constants():
