@@ -1,0 +1,399 @@
+"""Compiled kernels of the paper metrics (IFC/VIF, Q_ABF), issue 22 (private).
+
+Imported lazily, inside the metric functions (importing numba costs ~0.5 s). Every kernel loops
+in a fixed order written out here (no reassociation, no FMA: :mod:`fusionbench._jit`), so a
+result depends only on its inputs and that order; each says which order it follows. Values
+differ from the earlier numpy formulations by round-off only (different summation orders).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fusionbench._jit import kernel
+
+M = 3   # IFC's GSM block side
+
+
+# --------------------------------------------------------------------------------------------
+# IFC: box-window sums at the kept block centres (distsub_est_m's corrDn stride 3)
+# --------------------------------------------------------------------------------------------
+
+@kernel
+def box_interior(a, b, use_b, win, off):
+    """``win x win`` window sums of ``a`` (of ``a * b`` when ``use_b``) centred on the middle
+    sample ``(3i+1, 3j+1)`` of every block kept by ``ifcvec`` (all but ``off`` a side).
+
+    Order: for a block row, first each column's sum over the window's rows, top to bottom (one
+    product ``a*b`` per sample, formed as it is added), then the window's columns left to
+    right. A result depends only on the samples in its window, in the same order for every
+    window, so where two subbands agree over a window their sums agree bit for bit.
+    """
+    half = (win - 1) // 2
+    nbr, nbc = a.shape[0] // M, a.shape[1] // M
+    kr, kc = nbr - 2 * off, nbc - 2 * off
+    out = np.empty((kr, kc))
+    c0 = M * off + 1 - half                      # first column any kept window covers
+    ncol = M * (kc - 1) + win
+    col = np.empty(ncol)
+    for i in range(kr):
+        r0 = M * (off + i) + 1 - half
+        for x in range(ncol):
+            col[x] = 0.0
+        for t in range(win):
+            ar = a[r0 + t, c0:c0 + ncol]
+            if use_b:
+                br = b[r0 + t, c0:c0 + ncol]
+                for x in range(ncol):
+                    col[x] += ar[x] * br[x]
+            else:
+                for x in range(ncol):
+                    col[x] += ar[x]
+        o = out[i]
+        for j in range(kc):
+            o[j] = 0.0
+        for t in range(win):
+            for j in range(kc):
+                o[j] += col[M * j + t]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# IFC: refparams_vecgsm (moments of all overlapping 3x3 blocks, S field of the kept blocks)
+# --------------------------------------------------------------------------------------------
+
+@kernel
+def block_moments(y):
+    """Sums ``s[p]`` and cross sums ``c[p, q]`` of the 9 elements of all overlapping 3x3 blocks.
+
+    Element ``p = 3r + c`` of the block at ``(i, j)`` (``i < h-2``, ``j < w-2``) is
+    ``y[i + r, j + c]``. A pair ``(p, q)``, ``q >= p``, is the sum of ``y[u, v] y[u+dr, v+dc]``
+    (``(dr, dc) = q - p``, one of 13 offsets) over ``u`` in ``[r_p, r_p + h-2)`` and ``v`` in
+    ``[c_p, c_p + w-2)``. Order: column sums over the rows ``2..h-3`` that every pair shares
+    (top to bottom, vectorisable along the row), then per pair the columns of its range left
+    to right, each column's sum plus its one or two edge-row products (rows ``r_p..1`` before,
+    ``h-2..`` after, in that order).
+    """
+    h, w = y.shape
+    hb, wb = h - M + 1, w - M + 1
+    # offsets (dr, dc) with dr >= 0 and (dr > 0 or dc >= 0)
+    ndr = np.array([0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2])
+    ndc = np.array([0, 1, 2, -2, -1, 0, 1, 2, -2, -1, 0, 1, 2])
+    colp = np.zeros((13, w))
+    cols = np.zeros(w)
+    for u in range(2, h - 2):
+        y0 = y[u]
+        for v in range(w):
+            cols[v] += y0[v]
+        for d in range(13):
+            dc = ndc[d]
+            lo, hi = max(0, -dc), w - max(0, dc)
+            # slices, so that every index is a loop counter (no negative-index wrap: vectorised)
+            x0, x1, acc = y0[lo:hi], y[u + ndr[d], lo + dc:hi + dc], colp[d, lo:hi]
+            for v in range(hi - lo):
+                acc[v] += x0[v] * x1[v]
+    sums = np.empty(9)
+    cross = np.empty((9, 9))
+    for p in range(9):
+        rp, cp = p // M, p % M
+        s = 0.0
+        for v in range(cp, cp + wb):
+            t = cols[v]
+            for u in range(rp, 2):
+                t += y[u, v]
+            for u in range(h - 2, rp + hb):
+                t += y[u, v]
+            s += t
+        sums[p] = s
+        for q in range(p, 9):
+            rq, cq = q // M, q % M
+            dr, dc = rq - rp, cq - cp
+            d = 0
+            for e in range(13):
+                if ndr[e] == dr and ndc[e] == dc:
+                    d = e
+            s = 0.0
+            for v in range(cp, cp + wb):
+                t = colp[d, v]
+                for u in range(rp, 2):
+                    t += y[u, v] * y[u + dr, v + dc]
+                for u in range(h - 2, rp + hb):
+                    t += y[u, v] * y[u + dr, v + dc]
+                s += t
+            cross[p, q] = s
+            cross[q, p] = s
+    return sums, cross
+
+
+@kernel
+def s_field(kept, inv):
+    """``v' inv v / 9`` for the non-overlapping 3x3 blocks ``v`` of ``kept`` (row-major elements).
+
+    Order: ``q_k = sum_p inv[k, p] v_p`` (p ascending), then ``sum_k q_k v_k`` (k ascending).
+    """
+    nr, nc = kept.shape[0] // M, kept.shape[1] // M
+    out = np.empty((nr, nc))
+    v = np.empty(9)
+    for i in range(nr):
+        for j in range(nc):
+            for p in range(9):
+                v[p] = kept[M * i + p // M, M * j + p % M]
+            s = 0.0
+            for k in range(9):
+                q = 0.0
+                for p in range(9):
+                    q += inv[k, p] * v[p]
+                s += q * v[k]
+            out[i, j] = s / 9.0
+    return out
+
+
+@kernel
+def sum_log2_1p(x, lam):
+    """``sum over blocks and j of log2(1 + x lam_j)``, as logs of products of 3 factors.
+
+    Order: for ``j`` in groups of 3 (``lam`` ascending), ``((1 + x lam_j)(1 + x lam_j+1))(1 +
+    x lam_j+2)`` per block, its ``log2``; blocks in row-major order summed into the group's
+    total, the group totals summed in order.
+    """
+    total = 0.0
+    nl = lam.size
+    flat = x.ravel()
+    for j in range(0, nl, 3):
+        g = 0.0
+        for i in range(flat.size):
+            prod = flat[i] * lam[j] + 1.0
+            for m in range(j + 1, min(j + 3, nl)):
+                prod *= flat[i] * lam[m] + 1.0
+            g += math.log2(prod)
+        total += g
+    return total
+
+
+# --------------------------------------------------------------------------------------------
+# Q_ABF: per-pixel edge strength, orientation and preservation (both forms of metrics/qabf.py)
+# --------------------------------------------------------------------------------------------
+
+@kernel
+def strength_angle(img, scale, negate_x, sx_zero_pi2, sx_zero):
+    """Sobel strength ``g = sqrt(sx^2 + sy^2)`` and orientation ``alpha = atan(sy / sx)`` of
+    ``scale * img``, ``sx`` negated first when ``negate_x``; where ``sx == 0``: ``alpha = pi/2``
+    (``sx_zero_pi2``) or ``atan(sy / sx_zero)``.
+
+    ``sx``, ``sy`` are the correlations with ``[-1 0 1; -2 0 2; -1 0 1]`` and its transpose
+    with zero padding, summed from 0 over the nonzero taps in row-major order: the order of
+    ``cv2.filter2D``, bit for bit (tested), so the results equal the numpy/OpenCV form's.
+    """
+    h, w = img.shape
+    p = np.zeros((h + 2, w + 2))
+    for i in range(h):
+        for j in range(w):
+            p[i + 1, j + 1] = scale * img[i, j]
+    g = np.empty((h, w))
+    alpha = np.empty((h, w))
+    for i in range(h):
+        r0, r1, r2 = p[i], p[i + 1], p[i + 2]
+        for j in range(w):
+            x = 0.0
+            x += -1.0 * r0[j]
+            x += r0[j + 2]
+            x += -2.0 * r1[j]
+            x += 2.0 * r1[j + 2]
+            x += -1.0 * r2[j]
+            x += r2[j + 2]
+            y = 0.0
+            y += -1.0 * r0[j]
+            y += -2.0 * r0[j + 1]
+            y += -1.0 * r0[j + 2]
+            y += r2[j]
+            y += 2.0 * r2[j + 1]
+            y += r2[j + 2]
+            if negate_x:
+                x = -x
+            g[i, j] = math.sqrt(x * x + y * y)
+            if x == 0:
+                alpha[i, j] = math.pi / 2 if sx_zero_pi2 else math.atan(y / sx_zero)
+            else:
+                alpha[i, j] = math.atan(y / x)
+    return g, alpha
+
+
+@kernel
+def _preserve(r, a_s, a_f, folded, joint, tg, kg, dg, ta, ka, da):
+    """Edge preservation ``Q^{SF}`` of one pixel (see ``metrics/qabf.py``, ``_preservation``)."""
+    if folded:
+        o = abs(abs(a_s - a_f) - math.pi / 2) * (2 / math.pi)
+    else:
+        o = 1.0 - abs(a_s - a_f) / (math.pi / 2)
+    if joint:
+        return (tg * ta) / ((1.0 + math.exp(kg * (r - dg))) * (1.0 + math.exp(ka * (o - da))))
+    return tg / (1.0 + math.exp(kg * (r - dg))) * (ta / (1.0 + math.exp(ka * (o - da))))
+
+
+@kernel
+def qabf_sums(g_a, a_a, g_b, a_b, g_f, a_f, gf_quirk, eps, folded, joint, mean_map,
+              tg, kg, dg, ta, ka, da):
+    """``(num, den)`` of Q_ABF from the strengths and orientations of A, B and F.
+
+    Per pixel, the numpy form's operations in its order (strength ratios and weights as
+    ``_ratios``, preservation as ``_preservation``); ``num`` sums ``q / (wA + wB)``
+    (``mean_map``) or ``q`` and ``den`` sums ``wA + wB``, each row left to right into a row
+    total, the row totals top to bottom.
+    """
+    h, w = g_f.shape
+    num = 0.0
+    den = 0.0
+    for i in range(h):
+        rn = 0.0
+        rd = 0.0
+        for j in range(w):
+            ga, gb, gf = g_a[i, j], g_b[i, j], g_f[i, j]
+            if gf_quirk:          # VIFB: ratio gF where gS == gF, weights the raw strengths
+                ra = gf / ga if ga > gf else (gf if ga == gf else ga / gf)
+                rb = gf / gb if gb > gf else (gf if gb == gf else gb / gf)
+                wa, wb = ga, gb
+            else:                 # Liu: eps for zero strengths, A against the raw gF
+                wa = eps if ga == 0 else ga
+                gfp = eps if gf == 0 else gf
+                ra = gf / wa if ga > gf else wa / gfp
+                wb = eps if gb == 0 else gb
+                rb = gfp / wb if gb > gfp else wb / gfp
+            q = (_preserve(ra, a_a[i, j], a_f[i, j], folded, joint, tg, kg, dg, ta, ka, da) * wa
+                 + _preserve(rb, a_b[i, j], a_f[i, j], folded, joint, tg, kg, dg, ta, ka, da) * wb)
+            if mean_map:
+                rn += q / (wa + wb)
+            else:
+                rn += q
+                rd += wa + wb
+        num += rn
+        den += rd
+    return num, den
+
+
+# --------------------------------------------------------------------------------------------
+# Steerable pyramid: correlation with reflect1 (mirror, edge sample not repeated) edges
+# --------------------------------------------------------------------------------------------
+
+@kernel
+def _padded_row(im, r, pw, step, dst_even, dst_odd):
+    """Row ``r`` (reflected into ``0..h-1``) of ``im`` padded by ``pw`` mirrored samples each
+    side; with ``step == 2`` split into its even and odd samples, else all in ``dst_even``."""
+    h, w = im.shape
+    if r < 0:
+        r = -r
+    elif r >= h:
+        r = 2 * (h - 1) - r
+    row = im[r]
+    for x in range(w + 2 * pw):
+        c = x - pw
+        if c < 0:
+            c = -c
+        elif c >= w:
+            c = 2 * (w - 1) - c
+        if step == 1:
+            dst_even[x] = row[c]
+        elif x % 2 == 0:
+            dst_even[x // 2] = row[c]
+        else:
+            dst_odd[x // 2] = row[c]
+
+
+@kernel
+def _mirror_sign(filt, axis):
+    """``s`` with ``filt`` mirrored along ``axis`` equal to ``s * filt`` exactly (+1 or -1), else 0."""
+    kh, kw = filt.shape
+    for s in (1.0, -1.0):
+        ok = True
+        for u in range(kh):
+            for v in range(kw):
+                m = filt[kh - 1 - u, v] if axis == 0 else filt[u, kw - 1 - v]
+                if m != s * filt[u, v]:
+                    ok = False
+        if ok:
+            return s
+    return 0.0
+
+
+@kernel
+def corr_reflect1(im, filt, step, h_out, w_out):
+    """``corrDn(im, filt, 'reflect1', [step step], [1 1])`` (rows ``< h_out``, columns
+    ``< w_out`` of it): ``out[i, j] = sum_{u,v} filt[u, v] P[step i + u, step j + v]`` with ``P``
+    the image padded by half the filter each side by reflection without repeating the edge.
+
+    A filter that is even or odd under both mirrorings (``s_r``, ``s_c`` = +-1: the sp5 low-pass
+    filters and the bands used by IFC) is folded: per output row, rows ``u`` and ``kh-1-u`` are
+    combined first (``R_u = P_u + s_r P_(kh-1-u)``, ``u <= kh//2``), then the sum runs from 0
+    over ``u`` and ``v <= kw//2`` in row-major order of ``f[u, v] (R_u[j+v] + s_c R_u[j+kw-1-v])``
+    (the centre row / column alone, without a partner). Other filters: from 0, every nonzero
+    tap in row-major order. A tap-by-tap sweep along each output row (vectorised along the
+    row); each output depends only on the samples under the filter, in the same order for every
+    output. Padded rows are built once each, in a ring of ``kh`` rows (no padded image).
+    """
+    h, w = im.shape
+    kh, kw = filt.shape
+    ph, pw = kh // 2, kw // 2
+    sr, sc = _mirror_sign(filt, 0), _mirror_sign(filt, 1)
+    folded = sr != 0.0 and sc != 0.0
+    width = (w + 2 * pw + 1) // 2 if step == 2 else w + 2 * pw
+    ring_e = np.empty((kh, width))
+    ring_o = np.empty((kh, width))
+    r_e = np.empty(width)
+    r_o = np.empty(width)
+    out = np.zeros((h_out, w_out))
+    loaded = 0                                   # padded rows 0..loaded-1 are in the ring
+    for i in range(h_out):
+        top = step * i
+        while loaded < top + kh:
+            _padded_row(im, loaded - ph, pw, step, ring_e[loaded % kh], ring_o[loaded % kh])
+            loaded += 1
+        o = out[i]
+        if not folded:
+            for u in range(kh):
+                slot = (top + u) % kh
+                for v in range(kw):
+                    c = filt[u, v]
+                    if c != 0.0:
+                        if step == 1:
+                            seg = ring_e[slot, v:v + w_out]
+                        elif v % 2 == 0:
+                            seg = ring_e[slot, v // 2:v // 2 + w_out]
+                        else:
+                            seg = ring_o[slot, v // 2:v // 2 + w_out]
+                        for j in range(w_out):
+                            o[j] += c * seg[j]
+            continue
+        for u in range(ph + 1):
+            a, b = (top + u) % kh, (top + kh - 1 - u) % kh
+            if u < ph:
+                for x in range(width):
+                    r_e[x] = ring_e[a, x] + sr * ring_e[b, x]
+                if step == 2:
+                    for x in range(width):
+                        r_o[x] = ring_o[a, x] + sr * ring_o[b, x]
+            elif sr < 0.0:
+                continue                         # odd filter: zero centre row
+            else:
+                for x in range(width):
+                    r_e[x] = ring_e[a, x]
+                if step == 2:
+                    for x in range(width):
+                        r_o[x] = ring_o[a, x]
+            for v in range(pw + 1):
+                c = filt[u, v]
+                if c == 0.0:
+                    continue
+                v2 = kw - 1 - v
+                if step == 1:
+                    s1, s2 = r_e[v:v + w_out], r_e[v2:v2 + w_out]
+                elif v % 2 == 0:
+                    s1, s2 = r_e[v // 2:v // 2 + w_out], r_e[v2 // 2:v2 // 2 + w_out]
+                else:
+                    s1, s2 = r_o[v // 2:v // 2 + w_out], r_o[v2 // 2:v2 // 2 + w_out]
+                if v < pw:
+                    for j in range(w_out):
+                        o[j] += c * (s1[j] + sc * s2[j])
+                else:
+                    for j in range(w_out):
+                        o[j] += c * s1[j]
+    return out
