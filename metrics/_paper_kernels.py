@@ -397,3 +397,114 @@ def corr_reflect1(im, filt, step, h_out, w_out):
                     for j in range(w_out):
                         o[j] += c * s1[j]
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Q_Y (metricYang): Gaussian window statistics ('valid') and the per-window SSIM / Q formulas
+# --------------------------------------------------------------------------------------------
+
+@kernel
+def gauss_valid(a, b, use_b, g):
+    """``filter2(g g', a, 'valid')`` (of ``a * b`` when ``use_b``) for a 1-D window ``g``.
+
+    Order: per output row, the columns' sums ``sum_u g[u] x[i+u, :]`` (from 0, ``u``
+    ascending, one product ``a*b`` per sample formed as it is added), then
+    ``sum_v g[v] col[j+v]`` (from 0, ``v`` ascending); vectorised along the row.
+    """
+    h, w = a.shape
+    k = g.size
+    ho, wo = h - k + 1, w - k + 1
+    out = np.empty((ho, wo))
+    col = np.empty(w)
+    for i in range(ho):
+        for x in range(w):
+            col[x] = 0.0
+        for u in range(k):
+            c = g[u]
+            ar = a[i + u]
+            if use_b:
+                br = b[i + u]
+                for x in range(w):
+                    col[x] += c * (ar[x] * br[x])
+            else:
+                for x in range(w):
+                    col[x] += c * ar[x]
+        o = out[i]
+        for j in range(wo):
+            o[j] = 0.0
+        for v in range(k):
+            c = g[v]
+            seg = col[v:v + wo]
+            for j in range(wo):
+                o[j] += c * seg[j]
+    return out
+
+
+@kernel
+def yang_stats(mu, ex2, integral, flat_in, flat_var):
+    """One image's window terms, in place: ``var = E[x^2] - mu^2`` into ``ex2``, zeroed where
+    flat; returns the flat mask (``var < flat_var`` for integer-valued images, else
+    ``flat_in``) and ``mu^2``."""
+    ho, wo = mu.shape
+    flat = np.empty((ho, wo), np.bool_)
+    mu2 = np.empty((ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            m2 = mu[i, j] * mu[i, j]
+            v = ex2[i, j] - m2
+            f = v < flat_var if integral else flat_in[i, j]
+            flat[i, j] = f
+            ex2[i, j] = 0.0 if f else v
+            mu2[i, j] = m2
+    return flat, mu2
+
+
+@kernel
+def _ssim(sab, mu_a, mu_b, mu2_a, mu2_b, var_a, var_b, flat, c1, c2):
+    """One window of ``ssim_yang``: ``(2 mu_a mu_b + C1)(2 cov + C2) / ((mu_a^2 + mu_b^2 + C1)
+    (var_a + var_b + C2))``, left to right, ``cov = S_ab - mu_a mu_b`` (0 where flat)."""
+    cov = 0.0 if flat else sab - mu_a * mu_b
+    num = ((2 * mu_a) * mu_b + c1) * (cov * 2 + c2)
+    den = (mu2_a + mu2_b + c1) * (var_a + var_b + c2)
+    return num / den
+
+
+@kernel
+def yang_sources(s_ab, mu_a, mu_b, mu2_a, mu2_b, var_a, var_b, flat_a, flat_b, c1, c2, threshold):
+    """``lambda`` (0.5 where both windows are flat) and the mask ``SSIM(A, B) >= threshold``."""
+    ho, wo = mu_a.shape
+    lam = np.empty((ho, wo))
+    similar = np.empty((ho, wo), np.bool_)
+    for i in range(ho):
+        for j in range(wo):
+            s = _ssim(s_ab[i, j], mu_a[i, j], mu_b[i, j], mu2_a[i, j], mu2_b[i, j], var_a[i, j],
+                      var_b[i, j], flat_a[i, j] or flat_b[i, j], c1, c2)
+            similar[i, j] = s >= threshold
+            both = flat_a[i, j] and flat_b[i, j]
+            lam[i, j] = 0.5 if both else var_a[i, j] / (var_a[i, j] + var_b[i, j])
+    return lam, similar
+
+
+@kernel
+def yang_sum(s_af, s_bf, mu_a, mu_b, mu_f, mu2_a, mu2_b, mu2_f, var_a, var_b, var_f,
+             flat_a, flat_b, flat_f, lam, similar, c1, c2):
+    """Sum of the Q_Y map: ``lambda SSIM(A,F) + (1 - lambda) SSIM(B,F)`` where ``similar``, else
+    ``max(SSIM(A,F), SSIM(B,F))``; each row left to right into a row total, rows top to bottom."""
+    ho, wo = mu_f.shape
+    total = 0.0
+    for i in range(ho):
+        row = 0.0
+        for j in range(wo):
+            fa = _ssim(s_af[i, j], mu_a[i, j], mu_f[i, j], mu2_a[i, j], mu2_f[i, j], var_a[i, j],
+                       var_f[i, j], flat_a[i, j] or flat_f[i, j], c1, c2)
+            fb = _ssim(s_bf[i, j], mu_b[i, j], mu_f[i, j], mu2_b[i, j], mu2_f[i, j], var_b[i, j],
+                       var_f[i, j], flat_b[i, j] or flat_f[i, j], c1, c2)
+            if similar[i, j]:
+                l = lam[i, j]
+                row += fa * l + fb * (1.0 - l)
+            elif fa != fa or fb != fb:
+                row += math.nan                  # np.maximum propagates NaN
+            else:
+                row += fa if fa >= fb else fb
+        total += row
+    return total
