@@ -59,6 +59,89 @@ def box_interior(a, b, use_b, win, off):
     return out
 
 
+@kernel
+def window_stats(y, win, off, tol):
+    """One subband's box-window terms at the kept block centres: ``m = S1/n``, ``nm = n m``,
+    ``ss = max(S2 - nm m, 0)``, ``ss + tol`` and ``ss < tol`` (``S1``, ``S2``: window sums of
+    ``y`` and ``y*y`` by :func:`box_interior`, ``n = win^2``), in that order per block."""
+    s1 = box_interior(y, y, False, win, off)
+    s2 = box_interior(y, y, True, win, off)
+    n = float(win * win)
+    kr, kc = s1.shape
+    m, nm = np.empty((kr, kc)), np.empty((kr, kc))
+    ss_tol, low = np.empty((kr, kc)), np.empty((kr, kc), np.bool_)
+    for i in range(kr):
+        for j in range(kc):
+            mi = s1[i, j] / n
+            nmi = n * mi
+            d = s2[i, j] - nmi * mi
+            ssi = d if (d != d or d >= 0.0) else 0.0     # np.maximum(d, 0.0), NaN included
+            m[i, j], nm[i, j], s2[i, j] = mi, nmi, ssi
+            ss_tol[i, j] = ssi + tol
+            low[i, j] = ssi < tol
+    return m, nm, s2, ss_tol, low
+
+
+@kernel
+def _log2_1p_groups(x, lam, acc):
+    """Add ``log2`` of the products of 3 factors ``(1 + x lam_j)`` of one block to ``acc[j // 3]``
+    (:func:`sum_log2_1p`'s order within a block)."""
+    nl = lam.size
+    for j in range(0, nl, 3):
+        prod = x * lam[j] + 1.0
+        for m in range(j + 1, min(j + 3, nl)):
+            prod *= x * lam[m] + 1.0
+        acc[j // 3] += math.log2(prod)
+
+
+@kernel
+def channel_log_sums(xs, ys, win, off, x_nm, x_ss_tol, x_low, y_m, y_ss, y_low, ss, lam,
+                     want_ifc, want_vif, ifc_eps, vif_nsq, tol):
+    """``distsub_est_m`` on one subband pair and the sums over its kept blocks of IFC's and VIF's
+    ``log2(1 + g^2 s lam_j / (vv + c))``: ``(ifc_sum, vif_num)``.
+
+    Per block, the numpy form's operations in order: ``cov = S_xy - nm_x m_y`` (``S_xy`` by
+    :func:`box_interior`), ``g = cov / (ss_x + tol)``, ``vv = (ss_y - g cov) / n``; no reference
+    signal: ``g = 0, vv = ss_y``; no distorted signal: ``g = 0, vv = 0``; ``g < 0``: ``vv = ss_y,
+    g = 0``; ``vv <= tol``: ``vv = tol``; ``g^2 s`` as ``(g g) s``. Log sums as
+    :func:`sum_log2_1p`: per group of 3 eigenvalues over the blocks in row-major order, the
+    group totals summed in order.
+    """
+    sxy = box_interior(xs, ys, True, win, off)
+    n = float(win * win)
+    kr, kc = sxy.shape
+    ng = (lam.size + 2) // 3
+    acc_i = np.zeros(ng)
+    acc_v = np.zeros(ng)
+    for i in range(kr):
+        for j in range(kc):
+            cov = sxy[i, j] - x_nm[i, j] * y_m[i, j]
+            g = cov / x_ss_tol[i, j]
+            vv = (y_ss[i, j] - g * cov) / n
+            if x_low[i, j]:
+                g = 0.0
+                vv = y_ss[i, j]
+            if y_low[i, j]:
+                g = 0.0
+                vv = 0.0
+            if g < 0:
+                vv = y_ss[i, j]
+                g = 0.0
+            if vv <= tol:
+                vv = tol
+            gss = g * g * ss[i, j]
+            if want_ifc:
+                _log2_1p_groups(gss / (vv + ifc_eps), lam, acc_i)
+            if want_vif:
+                _log2_1p_groups(gss / (vv + vif_nsq), lam, acc_v)
+    ifc_sum = 0.0
+    vif_num = 0.0
+    for t in range(ng):
+        ifc_sum += acc_i[t]
+        vif_num += acc_v[t]
+    return ifc_sum, vif_num
+
+
 # --------------------------------------------------------------------------------------------
 # IFC: refparams_vecgsm (moments of all overlapping 3x3 blocks, S field of the kept blocks)
 # --------------------------------------------------------------------------------------------

@@ -82,16 +82,10 @@ class _Window:
     __slots__ = ("m", "nm", "ss", "ss_tol", "low")
 
     def __init__(self, y: np.ndarray, k: int) -> None:
-        win, off = _window(k), _offset(k)
-        n = float(win * win)
-        self.m = _box_interior(y, win, off) / n
-        self.nm = n * self.m
-        ss = _box_interior(y, win, off, y)
-        ss -= self.nm * self.m
-        np.maximum(ss, 0.0, out=ss)
-        self.ss = ss
-        self.ss_tol = ss + TOL
-        self.low = ss < TOL
+        from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415  (numba: lazily)
+
+        self.m, self.nm, self.ss, self.ss_tol, self.low = K.window_stats(
+            np.ascontiguousarray(y, dtype=np.float64), _window(k), _offset(k), TOL)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return self.m, self.nm, self.ss, self.ss_tol, self.low
@@ -182,6 +176,8 @@ def _channel(ref: _Decomposed, dist: _Decomposed, k: int) -> tuple[np.ndarray, n
     ``cov == ss_x == ss_y`` exactly and ``vv`` is ~0, as with MATLAB's direct ``conv2``. The
     terms of one image alone come from :class:`_Window`; the arithmetic is, operation for
     operation, ``cov = S_xy - n mx my``, ``g = cov / (ss_x + tol)``, ``vv = (ss_y - g cov) / n``.
+    The scores use the same operations fused with their log sums
+    (:func:`fusionbench.metrics._paper_kernels.channel_log_sums`); this array form is for tests.
     """
     win = _window(k)
     n = float(win * win)
@@ -189,9 +185,7 @@ def _channel(ref: _Decomposed, dist: _Decomposed, k: int) -> tuple[np.ndarray, n
     cov = _box_interior(ref.sub[k], win, _offset(k), dist.sub[k])
     cov -= x.nm * y.m
     g = cov / x.ss_tol
-    vv = g * cov
-    np.subtract(y.ss, vv, out=vv)
-    vv /= n
+    vv = (y.ss - g * cov) / n
     np.copyto(g, 0.0, where=x.low)       # no reference signal: all of the distorted is noise
     np.copyto(vv, y.ss, where=x.low)
     np.copyto(g, 0.0, where=y.low)       # no distorted signal
@@ -213,17 +207,23 @@ def _sum_log2_1p(x: np.ndarray, lam: np.ndarray) -> float:
 
 def _ifc_vif(ref: _Decomposed, dist: _Decomposed, want_ifc: bool = True,
              want_vif: bool = True) -> tuple[float, float]:
-    """(ifcvec, vifvec) of one reference/distorted pair (NaN for the one not wanted)."""
+    """(ifcvec, vifvec) of one reference/distorted pair (NaN for the one not wanted).
+
+    Per subband, :func:`_channel` and the log sums in one compiled pass
+    (:func:`fusionbench.metrics._paper_kernels.channel_log_sums`, the same operations per block).
+    """
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
+
     ifc_sum = vif_num = vif_den = 0.0
     for k in SUBBANDS:
-        g, vv = _channel(ref, dist, k)
-        ss, lam = ref.ref_params(k)                               # g, vv, ss: the kept blocks
-        gss = g * g
-        gss *= ss
-        if want_ifc:
-            ifc_sum += _sum_log2_1p(gss / (vv + IFC_EPS), lam)
+        x, y = ref.win[k], dist.win[k]
+        ss, lam = ref.ref_params(k)                               # ss: the kept blocks
+        s_ifc, s_vif = K.channel_log_sums(ref.sub[k], dist.sub[k], _window(k), _offset(k), x.nm,
+                                          x.ss_tol, x.low, y.m, y.ss, y.low, ss, lam,
+                                          want_ifc, want_vif, IFC_EPS, VIF_SIGMA_NSQ, TOL)
+        ifc_sum += s_ifc
         if want_vif:
-            vif_num += _sum_log2_1p(gss / (vv + VIF_SIGMA_NSQ), lam)
+            vif_num += s_vif
             vif_den += ref.vif_den(k)
     vif = (vif_num / vif_den if vif_den > 0 else math.nan) if want_vif else math.nan
     return (ifc_sum / ref.n_pixels if want_ifc else math.nan), vif
