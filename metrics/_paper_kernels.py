@@ -213,22 +213,37 @@ def block_moments(y):
 def s_field(kept, inv):
     """``v' inv v / 9`` for the non-overlapping 3x3 blocks ``v`` of ``kept`` (row-major elements).
 
-    Order: ``q_k = sum_p inv[k, p] v_p`` (p ascending), then ``sum_k q_k v_k`` (k ascending).
+    Order per block: ``q_k = sum_p inv[k, p] v_p`` (from 0, p ascending), then ``sum_k q_k v_k``
+    (from 0, k ascending), ``/ 9``; a row of blocks at a time (its elements gathered into
+    ``v[p, j]``, so that the loops run along the row, vectorised).
     """
     nr, nc = kept.shape[0] // M, kept.shape[1] // M
     out = np.empty((nr, nc))
-    v = np.empty(9)
+    v = np.empty((9, nc))
+    q = np.empty(nc)
+    s = np.empty(nc)
     for i in range(nr):
+        for p in range(9):
+            row = kept[M * i + p // M]
+            vp = v[p]
+            for j in range(nc):
+                vp[j] = row[M * j + p % M]
         for j in range(nc):
+            s[j] = 0.0
+        for k in range(9):
+            for j in range(nc):
+                q[j] = 0.0
             for p in range(9):
-                v[p] = kept[M * i + p // M, M * j + p % M]
-            s = 0.0
-            for k in range(9):
-                q = 0.0
-                for p in range(9):
-                    q += inv[k, p] * v[p]
-                s += q * v[k]
-            out[i, j] = s / 9.0
+                c = inv[k, p]
+                vp = v[p]
+                for j in range(nc):
+                    q[j] += c * vp[j]
+            vk = v[k]
+            for j in range(nc):
+                s[j] += q[j] * vk[j]
+        o = out[i]
+        for j in range(nc):
+            o[j] = s[j] / 9.0
     return out
 
 
@@ -487,39 +502,55 @@ def corr_reflect1(im, filt, step, h_out, w_out):
 # --------------------------------------------------------------------------------------------
 
 @kernel
-def gauss_valid(a, b, use_b, g):
-    """``filter2(g g', a, 'valid')`` (of ``a * b`` when ``use_b``) for a 1-D window ``g``.
+def gauss7_valid(a, b, use_b, g):
+    """``filter2(g g', a, 'valid')`` (of ``a * b`` when ``use_b``) for a 7-tap 1-D window ``g``.
 
     Order: per output row, the columns' sums ``sum_u g[u] x[i+u, :]`` (from 0, ``u``
-    ascending, one product ``a*b`` per sample formed as it is added), then
-    ``sum_v g[v] col[j+v]`` (from 0, ``v`` ascending); vectorised along the row.
+    ascending, the product ``a*b`` of a sample formed first), then ``sum_v g[v] col[j+v]``
+    (from 0, ``v`` ascending); the taps are written out so that each sum stays in a register
+    and the loops along the row are vectorised.
     """
     h, w = a.shape
-    k = g.size
-    ho, wo = h - k + 1, w - k + 1
+    ho, wo = h - 6, w - 6
+    g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
     out = np.empty((ho, wo))
     col = np.empty(w)
     for i in range(ho):
-        for x in range(w):
-            col[x] = 0.0
-        for u in range(k):
-            c = g[u]
-            ar = a[i + u]
-            if use_b:
-                br = b[i + u]
-                for x in range(w):
-                    col[x] += c * (ar[x] * br[x])
-            else:
-                for x in range(w):
-                    col[x] += c * ar[x]
+        a0, a1, a2, a3, a4, a5, a6 = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6]
+        if use_b:
+            b0, b1, b2, b3, b4, b5, b6 = b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6]
+            for x in range(w):
+                s = 0.0
+                s += g0 * (a0[x] * b0[x])
+                s += g1 * (a1[x] * b1[x])
+                s += g2 * (a2[x] * b2[x])
+                s += g3 * (a3[x] * b3[x])
+                s += g4 * (a4[x] * b4[x])
+                s += g5 * (a5[x] * b5[x])
+                s += g6 * (a6[x] * b6[x])
+                col[x] = s
+        else:
+            for x in range(w):
+                s = 0.0
+                s += g0 * a0[x]
+                s += g1 * a1[x]
+                s += g2 * a2[x]
+                s += g3 * a3[x]
+                s += g4 * a4[x]
+                s += g5 * a5[x]
+                s += g6 * a6[x]
+                col[x] = s
         o = out[i]
         for j in range(wo):
-            o[j] = 0.0
-        for v in range(k):
-            c = g[v]
-            seg = col[v:v + wo]
-            for j in range(wo):
-                o[j] += c * seg[j]
+            s = 0.0
+            s += g0 * col[j]
+            s += g1 * col[j + 1]
+            s += g2 * col[j + 2]
+            s += g3 * col[j + 3]
+            s += g4 * col[j + 4]
+            s += g5 * col[j + 5]
+            s += g6 * col[j + 6]
+            o[j] = s
     return out
 
 

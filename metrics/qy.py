@@ -23,6 +23,7 @@ from fusionbench.metrics._matlab import gaussian_1d as _gaussian_1d  # noqa: E40
 
 
 _G = _gaussian_1d(WIN, SIGMA)
+assert _G.size == 7                     # the window sums are written out for 7 taps
 _HALF = WIN // 2
 
 
@@ -46,12 +47,12 @@ def _is_integral(img: np.ndarray) -> bool:
 
 def _stats(img: np.ndarray) -> tuple[np.ndarray, ...]:
     """Window terms of one image: ``(img, mu, mu^2, var, flat)``, ``var`` guarded (0 where the
-    window is flat). Window sums by :func:`fusionbench.metrics._paper_kernels.gauss_valid`."""
+    window is flat). Window sums by :func:`fusionbench.metrics._paper_kernels.gauss7_valid`."""
     from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415  (numba: lazily)
 
     img = np.ascontiguousarray(img, dtype=np.float64)
-    mu = K.gauss_valid(img, img, False, _G)
-    var = K.gauss_valid(img, img, True, _G)
+    mu = K.gauss7_valid(img, img, False, _G)
+    var = K.gauss7_valid(img, img, True, _G)
     integral = _is_integral(img)
     flat_in = np.zeros((1, 1), np.bool_) if integral else _flat(img)
     flat, mu2 = K.yang_stats(mu, var, integral, flat_in, _FLAT_VAR)   # var: E[x^2] -> variance
@@ -64,7 +65,7 @@ def _source_stats(ir: np.ndarray, vi: np.ndarray) -> tuple[tuple[np.ndarray, ...
     from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
 
     a, b = _stats(ir), _stats(vi)
-    s_ab = K.gauss_valid(a[0], b[0], True, _G)
+    s_ab = K.gauss7_valid(a[0], b[0], True, _G)
     lam, similar = K.yang_sources(s_ab, a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], C1, C2, THRESHOLD)
     return a, b, (lam, similar)
 
@@ -106,7 +107,7 @@ def qy(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     (_, mu_a, mu2_a, var_a, flat_a), (_, mu_b, mu2_b, var_b, flat_b), (lam, similar) = SOURCE_STATS.get(ir, vi)
     a, b = (np.ascontiguousarray(x, dtype=np.float64) for x in (ir, vi))
     f, mu_f, mu2_f, var_f, flat_f = _stats(fused)
-    s_af, s_bf = K.gauss_valid(a, f, True, _G), K.gauss_valid(b, f, True, _G)
+    s_af, s_bf = K.gauss7_valid(a, f, True, _G), K.gauss7_valid(b, f, True, _G)
     total = K.yang_sum(s_af, s_bf, mu_a, mu_b, mu_f, mu2_a, mu2_b, mu2_f, var_a, var_b, var_f,
                        flat_a, flat_b, flat_f, lam, similar, C1, C2)
     return total / ((h - 2 * _HALF) * (w - 2 * _HALF))
