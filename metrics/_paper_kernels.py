@@ -383,15 +383,20 @@ def _padded_row(im, r, pw, step, dst_even, dst_odd):
     elif r >= h:
         r = 2 * (h - 1) - r
     row = im[r]
+    if step == 1:
+        for x in range(w):
+            dst_even[pw + x] = row[x]
+        for x in range(pw):
+            dst_even[pw - 1 - x] = row[x + 1]
+            dst_even[pw + w + x] = row[w - 2 - x]
+        return
     for x in range(w + 2 * pw):
         c = x - pw
         if c < 0:
             c = -c
         elif c >= w:
             c = 2 * (w - 1) - c
-        if step == 1:
-            dst_even[x] = row[c]
-        elif x % 2 == 0:
+        if x % 2 == 0:
             dst_even[x // 2] = row[c]
         else:
             dst_odd[x // 2] = row[c]
@@ -414,6 +419,57 @@ def _mirror_sign(filt, axis):
 
 
 @kernel
+def corr7_folded(im, filt, sr, sc, h_out, w_out):
+    """:func:`corr_reflect1` (step 1) for a 7x7 filter with mirror signs ``sr``, ``sc`` (+-1), its
+    16 folded terms written out: ``R_u = P_u + sr P_(6-u)`` (``u < 3``), ``R_3 = P_3``, then from
+    0, ``u`` then ``v`` ascending, ``f[u, v] (R_u[j+v] + sc R_u[j+6-v])`` (``v < 3``) and
+    ``f[u, 3] R_u[j+3]`` (zero coefficients of an odd filter add +-0, which changes no value).
+    """
+    h, w = im.shape
+    width = w + 6
+    ring = np.empty((7, width))
+    rows = np.empty((4, width))
+    out = np.empty((h_out, w_out))
+    f = filt
+    loaded = 0
+    for i in range(h_out):
+        while loaded < i + 7:
+            _padded_row(im, loaded - 3, 3, 1, ring[loaded % 7], ring[loaded % 7])
+            loaded += 1
+        for u in range(3):
+            a, b = ring[(i + u) % 7], ring[(i + 6 - u) % 7]
+            r = rows[u]
+            for x in range(width):
+                r[x] = a[x] + sr * b[x]
+        c3 = ring[(i + 3) % 7]
+        r3 = rows[3]
+        for x in range(width):
+            r3[x] = c3[x]
+        r0, r1, r2 = rows[0], rows[1], rows[2]
+        o = out[i]
+        for j in range(w_out):
+            s = 0.0
+            s += f[0, 0] * (r0[j] + sc * r0[j + 6])
+            s += f[0, 1] * (r0[j + 1] + sc * r0[j + 5])
+            s += f[0, 2] * (r0[j + 2] + sc * r0[j + 4])
+            s += f[0, 3] * r0[j + 3]
+            s += f[1, 0] * (r1[j] + sc * r1[j + 6])
+            s += f[1, 1] * (r1[j + 1] + sc * r1[j + 5])
+            s += f[1, 2] * (r1[j + 2] + sc * r1[j + 4])
+            s += f[1, 3] * r1[j + 3]
+            s += f[2, 0] * (r2[j] + sc * r2[j + 6])
+            s += f[2, 1] * (r2[j + 1] + sc * r2[j + 5])
+            s += f[2, 2] * (r2[j + 2] + sc * r2[j + 4])
+            s += f[2, 3] * r2[j + 3]
+            s += f[3, 0] * (r3[j] + sc * r3[j + 6])
+            s += f[3, 1] * (r3[j + 1] + sc * r3[j + 5])
+            s += f[3, 2] * (r3[j + 2] + sc * r3[j + 4])
+            s += f[3, 3] * r3[j + 3]
+            o[j] = s
+    return out
+
+
+@kernel
 def corr_reflect1(im, filt, step, h_out, w_out):
     """``corrDn(im, filt, 'reflect1', [step step], [1 1])`` (rows ``< h_out``, columns
     ``< w_out`` of it): ``out[i, j] = sum_{u,v} filt[u, v] P[step i + u, step j + v]`` with ``P``
@@ -423,7 +479,8 @@ def corr_reflect1(im, filt, step, h_out, w_out):
     filters and the bands used by IFC) is folded: per output row, rows ``u`` and ``kh-1-u`` are
     combined first (``R_u = P_u + s_r P_(kh-1-u)``, ``u <= kh//2``), then the sum runs from 0
     over ``u`` and ``v <= kw//2`` in row-major order of ``f[u, v] (R_u[j+v] + s_c R_u[j+kw-1-v])``
-    (the centre row / column alone, without a partner). Other filters: from 0, every nonzero
+    (the centre row / column alone, without a partner; 7x7 filters: :func:`corr7_folded`,
+    the same order written out). Other filters: from 0, every nonzero
     tap in row-major order. A tap-by-tap sweep along each output row (vectorised along the
     row); each output depends only on the samples under the filter, in the same order for every
     output. Padded rows are built once each, in a ring of ``kh`` rows (no padded image).
@@ -433,6 +490,8 @@ def corr_reflect1(im, filt, step, h_out, w_out):
     ph, pw = kh // 2, kw // 2
     sr, sc = _mirror_sign(filt, 0), _mirror_sign(filt, 1)
     folded = sr != 0.0 and sc != 0.0
+    if folded and step == 1 and kh == 7 and kw == 7:
+        return corr7_folded(im, filt, sr, sc, h_out, w_out)     # the same sums, written out
     width = (w + 2 * pw + 1) // 2 if step == 2 else w + 2 * pw
     ring_e = np.empty((kh, width))
     ring_o = np.empty((kh, width))
