@@ -470,6 +470,112 @@ def corr7_folded(im, filt, sr, sc, h_out, w_out):
 
 
 @kernel
+def corr5_even(im, filt, h_out, w_out):
+    """:func:`corr_reflect1` (step 1) for a 5x5 filter even under both mirrorings (sp5's
+    ``lo0filt``), the generic folded order written out: ``R_u = P_u + P_(4-u)`` (``u < 2``),
+    ``R_2 = P_2``, then from 0, ``u`` then ``v`` ascending, ``f[u, v] (R_u[j+v] + R_u[j+4-v])``
+    (``v < 2``) and ``f[u, 2] R_u[j+2]``."""
+    h, w = im.shape
+    width = w + 4
+    ring = np.empty((5, width))
+    rows = np.empty((3, width))
+    out = np.empty((h_out, w_out))
+    f = filt
+    loaded = 0
+    for i in range(h_out):
+        while loaded < i + 5:
+            _padded_row(im, loaded - 2, 2, 1, ring[loaded % 5], ring[loaded % 5])
+            loaded += 1
+        for u in range(2):
+            a, b, r = ring[(i + u) % 5], ring[(i + 4 - u) % 5], rows[u]
+            for x in range(width):
+                r[x] = a[x] + 1.0 * b[x]
+        c2, r2 = ring[(i + 2) % 5], rows[2]
+        for x in range(width):
+            r2[x] = c2[x]
+        r0, r1 = rows[0], rows[1]
+        o = out[i]
+        for j in range(w_out):
+            s = 0.0
+            s += f[0, 0] * (r0[j + 0] + r0[j + 4])
+            s += f[0, 1] * (r0[j + 1] + r0[j + 3])
+            s += f[0, 2] * r0[j + 2]
+            s += f[1, 0] * (r1[j + 0] + r1[j + 4])
+            s += f[1, 1] * (r1[j + 1] + r1[j + 3])
+            s += f[1, 2] * r1[j + 2]
+            s += f[2, 0] * (r2[j + 0] + r2[j + 4])
+            s += f[2, 1] * (r2[j + 1] + r2[j + 3])
+            s += f[2, 2] * r2[j + 2]
+            o[j] = s
+    return out
+
+
+@kernel
+def corr9_even_down2(im, filt, h_out, w_out):
+    """:func:`corr_reflect1` with step 2 for a 9x9 filter even under both mirrorings (sp5's
+    ``lofilt``), the generic folded order written out on the even (``e``) and odd (``o``)
+    samples of the padded rows: ``R_u = P_u + P_(8-u)`` (``u < 4``), ``R_4 = P_4``, then from 0,
+    ``u`` then ``v`` ascending, ``f[u, v] (R_u[2j+v] + R_u[2j+8-v])`` (``v < 4``), ``f[u, 4]
+    R_u[2j+4]``."""
+    h, w = im.shape
+    width = (w + 9) // 2
+    ring_e = np.empty((9, width))
+    ring_o = np.empty((9, width))
+    rows_e = np.empty((5, width))
+    rows_o = np.empty((5, width))
+    out = np.empty((h_out, w_out))
+    f = filt
+    loaded = 0
+    for i in range(h_out):
+        while loaded < 2 * i + 9:
+            _padded_row(im, loaded - 4, 4, 2, ring_e[loaded % 9], ring_o[loaded % 9])
+            loaded += 1
+        for u in range(5):
+            ta, tb = (2 * i + u) % 9, (2 * i + 8 - u) % 9
+            re_, ro_ = rows_e[u], rows_o[u]
+            if u < 4:
+                for x in range(width):
+                    re_[x] = ring_e[ta, x] + 1.0 * ring_e[tb, x]
+                    ro_[x] = ring_o[ta, x] + 1.0 * ring_o[tb, x]
+            else:
+                for x in range(width):
+                    re_[x] = ring_e[ta, x]
+                    ro_[x] = ring_o[ta, x]
+        e0, e1, e2, e3, e4 = rows_e[0], rows_e[1], rows_e[2], rows_e[3], rows_e[4]
+        o0, o1, o2, o3, o4 = rows_o[0], rows_o[1], rows_o[2], rows_o[3], rows_o[4]
+        res = out[i]
+        for j in range(w_out):
+            s = 0.0
+            s += f[0, 0] * (e0[j + 0] + e0[j + 4])
+            s += f[0, 1] * (o0[j + 0] + o0[j + 3])
+            s += f[0, 2] * (e0[j + 1] + e0[j + 3])
+            s += f[0, 3] * (o0[j + 1] + o0[j + 2])
+            s += f[0, 4] * e0[j + 2]
+            s += f[1, 0] * (e1[j + 0] + e1[j + 4])
+            s += f[1, 1] * (o1[j + 0] + o1[j + 3])
+            s += f[1, 2] * (e1[j + 1] + e1[j + 3])
+            s += f[1, 3] * (o1[j + 1] + o1[j + 2])
+            s += f[1, 4] * e1[j + 2]
+            s += f[2, 0] * (e2[j + 0] + e2[j + 4])
+            s += f[2, 1] * (o2[j + 0] + o2[j + 3])
+            s += f[2, 2] * (e2[j + 1] + e2[j + 3])
+            s += f[2, 3] * (o2[j + 1] + o2[j + 2])
+            s += f[2, 4] * e2[j + 2]
+            s += f[3, 0] * (e3[j + 0] + e3[j + 4])
+            s += f[3, 1] * (o3[j + 0] + o3[j + 3])
+            s += f[3, 2] * (e3[j + 1] + e3[j + 3])
+            s += f[3, 3] * (o3[j + 1] + o3[j + 2])
+            s += f[3, 4] * e3[j + 2]
+            s += f[4, 0] * (e4[j + 0] + e4[j + 4])
+            s += f[4, 1] * (o4[j + 0] + o4[j + 3])
+            s += f[4, 2] * (e4[j + 1] + e4[j + 3])
+            s += f[4, 3] * (o4[j + 1] + o4[j + 2])
+            s += f[4, 4] * e4[j + 2]
+            res[j] = s
+    return out
+
+
+@kernel
 def corr_reflect1(im, filt, step, h_out, w_out):
     """``corrDn(im, filt, 'reflect1', [step step], [1 1])`` (rows ``< h_out``, columns
     ``< w_out`` of it): ``out[i, j] = sum_{u,v} filt[u, v] P[step i + u, step j + v]`` with ``P``
@@ -479,8 +585,8 @@ def corr_reflect1(im, filt, step, h_out, w_out):
     filters and the bands used by IFC) is folded: per output row, rows ``u`` and ``kh-1-u`` are
     combined first (``R_u = P_u + s_r P_(kh-1-u)``, ``u <= kh//2``), then the sum runs from 0
     over ``u`` and ``v <= kw//2`` in row-major order of ``f[u, v] (R_u[j+v] + s_c R_u[j+kw-1-v])``
-    (the centre row / column alone, without a partner; 7x7 filters: :func:`corr7_folded`,
-    the same order written out). Other filters: from 0, every nonzero
+    (the centre row / column alone, without a partner; the same order written out for the
+    sp5 sizes: :func:`corr7_folded`, :func:`corr5_even`, :func:`corr9_even_down2`). Other filters: from 0, every nonzero
     tap in row-major order. A tap-by-tap sweep along each output row (vectorised along the
     row); each output depends only on the samples under the filter, in the same order for every
     output. Padded rows are built once each, in a ring of ``kh`` rows (no padded image).
@@ -490,8 +596,12 @@ def corr_reflect1(im, filt, step, h_out, w_out):
     ph, pw = kh // 2, kw // 2
     sr, sc = _mirror_sign(filt, 0), _mirror_sign(filt, 1)
     folded = sr != 0.0 and sc != 0.0
-    if folded and step == 1 and kh == 7 and kw == 7:
-        return corr7_folded(im, filt, sr, sc, h_out, w_out)     # the same sums, written out
+    if folded and step == 1 and kh == 7 and kw == 7:            # the same sums, written out
+        return corr7_folded(im, filt, sr, sc, h_out, w_out)
+    if sr == 1.0 and sc == 1.0 and step == 1 and kh == 5 and kw == 5:
+        return corr5_even(im, filt, h_out, w_out)
+    if sr == 1.0 and sc == 1.0 and step == 2 and kh == 9 and kw == 9:
+        return corr9_even_down2(im, filt, h_out, w_out)
     width = (w + 2 * pw + 1) // 2 if step == 2 else w + 2 * pw
     ring_e = np.empty((kh, width))
     ring_o = np.empty((kh, width))
