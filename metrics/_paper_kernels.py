@@ -21,41 +21,75 @@ M = 3   # IFC's GSM block side
 # --------------------------------------------------------------------------------------------
 
 @kernel
+def _add_row(dst, a, b, use_b, r, x0, first):
+    """``dst (+)= a[r, x0:]`` (``* b[r, x0:]``) along the row; ``first``: assign."""
+    ar = a[r, x0:x0 + dst.size]
+    if use_b:
+        br = b[r, x0:x0 + dst.size]
+        if first:
+            for x in range(dst.size):
+                dst[x] = ar[x] * br[x]
+        else:
+            for x in range(dst.size):
+                dst[x] = dst[x] + ar[x] * br[x]
+    elif first:
+        for x in range(dst.size):
+            dst[x] = ar[x]
+    else:
+        for x in range(dst.size):
+            dst[x] = dst[x] + ar[x]
+
+
+@kernel
 def box_interior(a, b, use_b, win, off):
     """``win x win`` window sums of ``a`` (of ``a * b`` when ``use_b``) centred on the middle
     sample ``(3i+1, 3j+1)`` of every block kept by ``ifcvec`` (all but ``off`` a side).
 
-    Order: for a block row, first each column's sum over the window's rows, top to bottom (one
-    product ``a*b`` per sample, formed as it is added), then the window's columns left to
-    right. A result depends only on the samples in its window, in the same order for every
-    window, so where two subbands agree over a window their sums agree bit for bit.
+    Order (that of the earlier numpy form, bit for bit): along each axis the window is
+    ``2 jb + 1`` whole 3-sample blocks around the centre block plus ``rem`` single samples each
+    side (``jb, rem = divmod(half - 1, 3)``). Rows first: each block's 3 rows summed top to
+    bottom, the blocks' sums left to right from the first (``(B0 + B1) + B2 ...``), then the
+    single rows nearest first, the upper before the lower; then the same along the row of
+    those sums. A result depends only on the samples in its window, in the same order for every
+    window, so where two subbands agree their sums agree bit for bit.
     """
     half = (win - 1) // 2
+    jb, rem = divmod(half - 1, M)
+    lo = off - jb                                # first block of the first kept window
     nbr, nbc = a.shape[0] // M, a.shape[1] // M
     kr, kc = nbr - 2 * off, nbc - 2 * off
+    nb = 2 * jb + 1
     out = np.empty((kr, kc))
-    c0 = M * off + 1 - half                      # first column any kept window covers
-    ncol = M * (kc - 1) + win
-    col = np.empty(ncol)
+    x0 = M * lo - rem                            # first column any kept window covers
+    ncol = M * (kc - 1 + 2 * jb) + M + 2 * rem
+    rsum = np.empty(ncol)
+    blk = np.empty(ncol)
     for i in range(kr):
-        r0 = M * (off + i) + 1 - half
-        for x in range(ncol):
-            col[x] = 0.0
-        for t in range(win):
-            ar = a[r0 + t, c0:c0 + ncol]
-            if use_b:
-                br = b[r0 + t, c0:c0 + ncol]
+        for q in range(nb):                      # whole blocks of rows, then the single rows
+            r = M * (lo + i + q)
+            _add_row(blk, a, b, use_b, r, x0, True)
+            _add_row(blk, a, b, use_b, r + 1, x0, False)
+            _add_row(blk, a, b, use_b, r + 2, x0, False)
+            if q == 0:
                 for x in range(ncol):
-                    col[x] += ar[x] * br[x]
+                    rsum[x] = blk[x]
             else:
                 for x in range(ncol):
-                    col[x] += ar[x]
+                    rsum[x] = rsum[x] + blk[x]
+        for e in range(1, rem + 1):
+            _add_row(rsum, a, b, use_b, M * (lo + i) - e, x0, False)
+            _add_row(rsum, a, b, use_b, M * (off + jb + i) + M - 1 + e, x0, False)
         o = out[i]
         for j in range(kc):
-            o[j] = 0.0
-        for t in range(win):
-            for j in range(kc):
-                o[j] += col[M * j + t]
+            t = 0.0
+            for q in range(nb):
+                x = M * (j + q) + rem            # column M * (lo + j + q) in rsum
+                cb = (rsum[x] + rsum[x + 1]) + rsum[x + 2]
+                t = cb if q == 0 else t + cb
+            for e in range(1, rem + 1):
+                t = t + rsum[M * j + rem - e]
+                t = t + rsum[M * (j + 2 * jb) + rem + M - 1 + e]
+            o[j] = t
     return out
 
 
@@ -403,211 +437,28 @@ def _padded_row(im, r, pw, step, dst_even, dst_odd):
 
 
 @kernel
-def _mirror_sign(filt, axis):
-    """``s`` with ``filt`` mirrored along ``axis`` equal to ``s * filt`` exactly (+1 or -1), else 0."""
-    kh, kw = filt.shape
-    for s in (1.0, -1.0):
-        ok = True
-        for u in range(kh):
-            for v in range(kw):
-                m = filt[kh - 1 - u, v] if axis == 0 else filt[u, kw - 1 - v]
-                if m != s * filt[u, v]:
-                    ok = False
-        if ok:
-            return s
-    return 0.0
-
-
-@kernel
-def corr7_folded(im, filt, sr, sc, h_out, w_out):
-    """:func:`corr_reflect1` (step 1) for a 7x7 filter with mirror signs ``sr``, ``sc`` (+-1), its
-    16 folded terms written out: ``R_u = P_u + sr P_(6-u)`` (``u < 3``), ``R_3 = P_3``, then from
-    0, ``u`` then ``v`` ascending, ``f[u, v] (R_u[j+v] + sc R_u[j+6-v])`` (``v < 3``) and
-    ``f[u, 3] R_u[j+3]`` (zero coefficients of an odd filter add +-0, which changes no value).
-    """
-    h, w = im.shape
-    width = w + 6
-    ring = np.empty((7, width))
-    rows = np.empty((4, width))
-    out = np.empty((h_out, w_out))
-    f = filt
-    loaded = 0
-    for i in range(h_out):
-        while loaded < i + 7:
-            _padded_row(im, loaded - 3, 3, 1, ring[loaded % 7], ring[loaded % 7])
-            loaded += 1
-        for u in range(3):
-            a, b = ring[(i + u) % 7], ring[(i + 6 - u) % 7]
-            r = rows[u]
-            for x in range(width):
-                r[x] = a[x] + sr * b[x]
-        c3 = ring[(i + 3) % 7]
-        r3 = rows[3]
-        for x in range(width):
-            r3[x] = c3[x]
-        r0, r1, r2 = rows[0], rows[1], rows[2]
-        o = out[i]
-        for j in range(w_out):
-            s = 0.0
-            s += f[0, 0] * (r0[j] + sc * r0[j + 6])
-            s += f[0, 1] * (r0[j + 1] + sc * r0[j + 5])
-            s += f[0, 2] * (r0[j + 2] + sc * r0[j + 4])
-            s += f[0, 3] * r0[j + 3]
-            s += f[1, 0] * (r1[j] + sc * r1[j + 6])
-            s += f[1, 1] * (r1[j + 1] + sc * r1[j + 5])
-            s += f[1, 2] * (r1[j + 2] + sc * r1[j + 4])
-            s += f[1, 3] * r1[j + 3]
-            s += f[2, 0] * (r2[j] + sc * r2[j + 6])
-            s += f[2, 1] * (r2[j + 1] + sc * r2[j + 5])
-            s += f[2, 2] * (r2[j + 2] + sc * r2[j + 4])
-            s += f[2, 3] * r2[j + 3]
-            s += f[3, 0] * (r3[j] + sc * r3[j + 6])
-            s += f[3, 1] * (r3[j + 1] + sc * r3[j + 5])
-            s += f[3, 2] * (r3[j + 2] + sc * r3[j + 4])
-            s += f[3, 3] * r3[j + 3]
-            o[j] = s
-    return out
-
-
-@kernel
-def corr5_even(im, filt, h_out, w_out):
-    """:func:`corr_reflect1` (step 1) for a 5x5 filter even under both mirrorings (sp5's
-    ``lo0filt``), the generic folded order written out: ``R_u = P_u + P_(4-u)`` (``u < 2``),
-    ``R_2 = P_2``, then from 0, ``u`` then ``v`` ascending, ``f[u, v] (R_u[j+v] + R_u[j+4-v])``
-    (``v < 2``) and ``f[u, 2] R_u[j+2]``."""
-    h, w = im.shape
-    width = w + 4
-    ring = np.empty((5, width))
-    rows = np.empty((3, width))
-    out = np.empty((h_out, w_out))
-    f = filt
-    loaded = 0
-    for i in range(h_out):
-        while loaded < i + 5:
-            _padded_row(im, loaded - 2, 2, 1, ring[loaded % 5], ring[loaded % 5])
-            loaded += 1
-        for u in range(2):
-            a, b, r = ring[(i + u) % 5], ring[(i + 4 - u) % 5], rows[u]
-            for x in range(width):
-                r[x] = a[x] + 1.0 * b[x]
-        c2, r2 = ring[(i + 2) % 5], rows[2]
-        for x in range(width):
-            r2[x] = c2[x]
-        r0, r1 = rows[0], rows[1]
-        o = out[i]
-        for j in range(w_out):
-            s = 0.0
-            s += f[0, 0] * (r0[j + 0] + r0[j + 4])
-            s += f[0, 1] * (r0[j + 1] + r0[j + 3])
-            s += f[0, 2] * r0[j + 2]
-            s += f[1, 0] * (r1[j + 0] + r1[j + 4])
-            s += f[1, 1] * (r1[j + 1] + r1[j + 3])
-            s += f[1, 2] * r1[j + 2]
-            s += f[2, 0] * (r2[j + 0] + r2[j + 4])
-            s += f[2, 1] * (r2[j + 1] + r2[j + 3])
-            s += f[2, 2] * r2[j + 2]
-            o[j] = s
-    return out
-
-
-@kernel
-def corr9_even_down2(im, filt, h_out, w_out):
-    """:func:`corr_reflect1` with step 2 for a 9x9 filter even under both mirrorings (sp5's
-    ``lofilt``), the generic folded order written out on the even (``e``) and odd (``o``)
-    samples of the padded rows: ``R_u = P_u + P_(8-u)`` (``u < 4``), ``R_4 = P_4``, then from 0,
-    ``u`` then ``v`` ascending, ``f[u, v] (R_u[2j+v] + R_u[2j+8-v])`` (``v < 4``), ``f[u, 4]
-    R_u[2j+4]``."""
-    h, w = im.shape
-    width = (w + 9) // 2
-    ring_e = np.empty((9, width))
-    ring_o = np.empty((9, width))
-    rows_e = np.empty((5, width))
-    rows_o = np.empty((5, width))
-    out = np.empty((h_out, w_out))
-    f = filt
-    loaded = 0
-    for i in range(h_out):
-        while loaded < 2 * i + 9:
-            _padded_row(im, loaded - 4, 4, 2, ring_e[loaded % 9], ring_o[loaded % 9])
-            loaded += 1
-        for u in range(5):
-            ta, tb = (2 * i + u) % 9, (2 * i + 8 - u) % 9
-            re_, ro_ = rows_e[u], rows_o[u]
-            if u < 4:
-                for x in range(width):
-                    re_[x] = ring_e[ta, x] + 1.0 * ring_e[tb, x]
-                    ro_[x] = ring_o[ta, x] + 1.0 * ring_o[tb, x]
-            else:
-                for x in range(width):
-                    re_[x] = ring_e[ta, x]
-                    ro_[x] = ring_o[ta, x]
-        e0, e1, e2, e3, e4 = rows_e[0], rows_e[1], rows_e[2], rows_e[3], rows_e[4]
-        o0, o1, o2, o3, o4 = rows_o[0], rows_o[1], rows_o[2], rows_o[3], rows_o[4]
-        res = out[i]
-        for j in range(w_out):
-            s = 0.0
-            s += f[0, 0] * (e0[j + 0] + e0[j + 4])
-            s += f[0, 1] * (o0[j + 0] + o0[j + 3])
-            s += f[0, 2] * (e0[j + 1] + e0[j + 3])
-            s += f[0, 3] * (o0[j + 1] + o0[j + 2])
-            s += f[0, 4] * e0[j + 2]
-            s += f[1, 0] * (e1[j + 0] + e1[j + 4])
-            s += f[1, 1] * (o1[j + 0] + o1[j + 3])
-            s += f[1, 2] * (e1[j + 1] + e1[j + 3])
-            s += f[1, 3] * (o1[j + 1] + o1[j + 2])
-            s += f[1, 4] * e1[j + 2]
-            s += f[2, 0] * (e2[j + 0] + e2[j + 4])
-            s += f[2, 1] * (o2[j + 0] + o2[j + 3])
-            s += f[2, 2] * (e2[j + 1] + e2[j + 3])
-            s += f[2, 3] * (o2[j + 1] + o2[j + 2])
-            s += f[2, 4] * e2[j + 2]
-            s += f[3, 0] * (e3[j + 0] + e3[j + 4])
-            s += f[3, 1] * (o3[j + 0] + o3[j + 3])
-            s += f[3, 2] * (e3[j + 1] + e3[j + 3])
-            s += f[3, 3] * (o3[j + 1] + o3[j + 2])
-            s += f[3, 4] * e3[j + 2]
-            s += f[4, 0] * (e4[j + 0] + e4[j + 4])
-            s += f[4, 1] * (o4[j + 0] + o4[j + 3])
-            s += f[4, 2] * (e4[j + 1] + e4[j + 3])
-            s += f[4, 3] * (o4[j + 1] + o4[j + 2])
-            s += f[4, 4] * e4[j + 2]
-            res[j] = s
-    return out
-
-
-@kernel
 def corr_reflect1(im, filt, step, h_out, w_out):
     """``corrDn(im, filt, 'reflect1', [step step], [1 1])`` (rows ``< h_out``, columns
     ``< w_out`` of it): ``out[i, j] = sum_{u,v} filt[u, v] P[step i + u, step j + v]`` with ``P``
     the image padded by half the filter each side by reflection without repeating the edge.
 
-    A filter that is even or odd under both mirrorings (``s_r``, ``s_c`` = +-1: the sp5 low-pass
-    filters and the bands used by IFC) is folded: per output row, rows ``u`` and ``kh-1-u`` are
-    combined first (``R_u = P_u + s_r P_(kh-1-u)``, ``u <= kh//2``), then the sum runs from 0
-    over ``u`` and ``v <= kw//2`` in row-major order of ``f[u, v] (R_u[j+v] + s_c R_u[j+kw-1-v])``
-    (the centre row / column alone, without a partner; the same order written out for the
-    sp5 sizes: :func:`corr7_folded`, :func:`corr5_even`, :func:`corr9_even_down2`). Other filters: from 0, every nonzero
-    tap in row-major order. A tap-by-tap sweep along each output row (vectorised along the
-    row); each output depends only on the samples under the filter, in the same order for every
-    output. Padded rows are built once each, in a ring of ``kh`` rows (no padded image).
+    Order, that of OpenCV's direct ``filter2D`` (float64) bit for bit (tested): step 1, from 0,
+    the nonzero taps in row-major order. Step 2, the polyphase form: for each parity ``(a, b)``
+    in ``(0,0), (0,1), (1,0), (1,1)`` a sum from 0 over the nonzero taps ``filt[a::2, b::2]`` in
+    row-major order, then ``((s00 + s01) + s10) + s11``. IFC's noise variance is a small
+    difference of window sums where fused and source nearly agree, so the order of these sums
+    shows in the 7th digit of some IFC values; this one keeps the earlier values. A tap-by-tap
+    sweep along each output row (vectorised); padded rows are built once each, in a ring of
+    ``kh`` rows (no padded image).
     """
     h, w = im.shape
     kh, kw = filt.shape
     ph, pw = kh // 2, kw // 2
-    sr, sc = _mirror_sign(filt, 0), _mirror_sign(filt, 1)
-    folded = sr != 0.0 and sc != 0.0
-    if folded and step == 1 and kh == 7 and kw == 7:            # the same sums, written out
-        return corr7_folded(im, filt, sr, sc, h_out, w_out)
-    if sr == 1.0 and sc == 1.0 and step == 1 and kh == 5 and kw == 5:
-        return corr5_even(im, filt, h_out, w_out)
-    if sr == 1.0 and sc == 1.0 and step == 2 and kh == 9 and kw == 9:
-        return corr9_even_down2(im, filt, h_out, w_out)
     width = (w + 2 * pw + 1) // 2 if step == 2 else w + 2 * pw
     ring_e = np.empty((kh, width))
     ring_o = np.empty((kh, width))
-    r_e = np.empty(width)
-    r_o = np.empty(width)
     out = np.zeros((h_out, w_out))
+    part = np.empty(w_out)
     loaded = 0                                   # padded rows 0..loaded-1 are in the ring
     for i in range(h_out):
         top = step * i
@@ -615,54 +466,30 @@ def corr_reflect1(im, filt, step, h_out, w_out):
             _padded_row(im, loaded - ph, pw, step, ring_e[loaded % kh], ring_o[loaded % kh])
             loaded += 1
         o = out[i]
-        if not folded:
+        if step == 1:
             for u in range(kh):
                 slot = (top + u) % kh
                 for v in range(kw):
                     c = filt[u, v]
                     if c != 0.0:
-                        if step == 1:
-                            seg = ring_e[slot, v:v + w_out]
-                        elif v % 2 == 0:
-                            seg = ring_e[slot, v // 2:v // 2 + w_out]
-                        else:
-                            seg = ring_o[slot, v // 2:v // 2 + w_out]
+                        seg = ring_e[slot, v:v + w_out]
                         for j in range(w_out):
                             o[j] += c * seg[j]
             continue
-        for u in range(ph + 1):
-            a, b = (top + u) % kh, (top + kh - 1 - u) % kh
-            if u < ph:
-                for x in range(width):
-                    r_e[x] = ring_e[a, x] + sr * ring_e[b, x]
-                if step == 2:
-                    for x in range(width):
-                        r_o[x] = ring_o[a, x] + sr * ring_o[b, x]
-            elif sr < 0.0:
-                continue                         # odd filter: zero centre row
-            else:
-                for x in range(width):
-                    r_e[x] = ring_e[a, x]
-                if step == 2:
-                    for x in range(width):
-                        r_o[x] = ring_o[a, x]
-            for v in range(pw + 1):
-                c = filt[u, v]
-                if c == 0.0:
-                    continue
-                v2 = kw - 1 - v
-                if step == 1:
-                    s1, s2 = r_e[v:v + w_out], r_e[v2:v2 + w_out]
-                elif v % 2 == 0:
-                    s1, s2 = r_e[v // 2:v // 2 + w_out], r_e[v2 // 2:v2 // 2 + w_out]
-                else:
-                    s1, s2 = r_o[v // 2:v // 2 + w_out], r_o[v2 // 2:v2 // 2 + w_out]
-                if v < pw:
-                    for j in range(w_out):
-                        o[j] += c * (s1[j] + sc * s2[j])
-                else:
-                    for j in range(w_out):
-                        o[j] += c * s1[j]
+        for a in range(2):
+            for b in range(2):
+                for j in range(w_out):
+                    part[j] = 0.0
+                for u in range(a, kh, 2):
+                    slot = (top + u) % kh
+                    for v in range(b, kw, 2):
+                        c = filt[u, v]
+                        if c != 0.0:
+                            seg = ring_e[slot, v // 2:v // 2 + w_out] if b == 0 else ring_o[slot, v // 2:v // 2 + w_out]
+                            for j in range(w_out):
+                                part[j] += c * seg[j]
+                for j in range(w_out):
+                    o[j] += part[j]
     return out
 
 
