@@ -485,7 +485,8 @@ def corr_reflect1(im, filt, step, h_out, w_out):
                     for v in range(b, kw, 2):
                         c = filt[u, v]
                         if c != 0.0:
-                            seg = ring_e[slot, v // 2:v // 2 + w_out] if b == 0 else ring_o[slot, v // 2:v // 2 + w_out]
+                            src = ring_e[slot] if b == 0 else ring_o[slot]
+                            seg = src[v // 2:v // 2 + w_out]
                             for j in range(w_out):
                                 part[j] += c * seg[j]
                 for j in range(w_out):

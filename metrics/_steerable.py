@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 
@@ -202,7 +201,8 @@ def build_spyr(im: np.ndarray, height: int = 4, bands: tuple[int, ...] | None = 
         pyr.hi0 = corr_reflect1(im, _HI0)
     lo = corr_reflect1(im, _LO0)
     for level in range(height):
-        pyr.bands.append({b: corr_reflect1(lo, _BANDS[b], crop=crop) for b in bands} if level in levels else {})
+        pyr.bands.append({b: corr_reflect1(lo, _BANDS[b], crop=crop) for b in bands}
+                         if level in levels else {})
         if level < height - 1 or lowpass:
             lo = corr_reflect1(lo, _LO, step=2)
     pyr.lowpass = lo if lowpass else None

@@ -55,8 +55,11 @@ def _box_interior(a: np.ndarray, win: int, off: int, b: np.ndarray | None = None
     ``(3i+1, 3j+1)`` as in ``distsub_est_m``'s ``corrDn(..., 'reflect1', [3 3], [2 2])``. For the
     kept blocks the window never reaches the subband's edge (``off = ceil(((win-1)/2)/3)``), so
     no edge rule is involved. Summed directly, in one fixed order
-    (:func:`fusionbench.metrics._paper_kernels.box_interior`): each output depends only on the
-    samples in its window, so where two subbands agree their statistics agree bit for bit (the
+    (:func:`fusionbench.metrics._paper_kernels.box_interior`: whole 3-sample blocks, runs of
+    blocks, then the single samples outside them, rows then columns; IFC's values on fused
+    images close to a source depend on this order in their 7th digit): each output depends
+    only on the samples in its window, so where two subbands agree their statistics agree bit
+    for bit (the
     noise variance estimate ``vv`` relies on it; running sums or a DFT would leave round-off of
     far-away samples there, which IFC's ``1e-10`` floor magnifies).
     """

@@ -104,7 +104,9 @@ def qy(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
 
     h, w = ir.shape
-    (_, mu_a, mu2_a, var_a, flat_a), (_, mu_b, mu2_b, var_b, flat_b), (lam, similar) = SOURCE_STATS.get(ir, vi)
+    src_a, src_b, (lam, similar) = SOURCE_STATS.get(ir, vi)
+    _, mu_a, mu2_a, var_a, flat_a = src_a
+    _, mu_b, mu2_b, var_b, flat_b = src_b
     a, b = (np.ascontiguousarray(x, dtype=np.float64) for x in (ir, vi))
     f, mu_f, mu2_f, var_f, flat_f = _stats(fused)
     s_af, s_bf = K.gauss7_valid(a, f, True, _G), K.gauss7_valid(b, f, True, _G)

@@ -60,7 +60,8 @@ def test_corr_reflect1_keeps_opencv_and_polyphase_order_bit_for_bit():
             src = np.ascontiguousarray(padded[a::2, b::2])
             parts.append(cv2.filter2D(src, cv2.CV_64F, k, anchor=(0, 0),
                                       borderType=cv2.BORDER_REFLECT_101)[:19, :23])
-    np.testing.assert_array_equal(corr_reflect1(img, lo, step=2), ((parts[0] + parts[1]) + parts[2]) + parts[3])
+    want = ((parts[0] + parts[1]) + parts[2]) + parts[3]
+    np.testing.assert_array_equal(corr_reflect1(img, lo, step=2), want)
 
 
 def _box_blocks(a: np.ndarray, win: int, off: int) -> np.ndarray:
@@ -147,8 +148,10 @@ def test_strength_angle_is_the_numpy_formula_bit_for_bit(form):
         sx = -sx
     zero = sx == 0
     assert zero.any()
-    want_alpha = (np.where(zero, np.pi / 2, np.arctan(sy / np.where(zero, 1.0, sx))) if form["sx_zero"] == "pi/2"
-                  else np.arctan(sy / np.where(zero, form["sx_zero"], sx)))
+    if form["sx_zero"] == "pi/2":
+        want_alpha = np.where(zero, np.pi / 2, np.arctan(sy / np.where(zero, 1.0, sx)))
+    else:
+        want_alpha = np.arctan(sy / np.where(zero, form["sx_zero"], sx))
     np.testing.assert_array_equal(g, np.sqrt(sx * sx + sy * sy))
     np.testing.assert_array_equal(alpha, want_alpha)
 
