@@ -64,6 +64,7 @@ def box_interior(a, b, use_b, win, off):
     ncol = M * (kc - 1 + 2 * jb) + M + 2 * rem
     rsum = np.empty(ncol)
     blk = np.empty(ncol)
+    cb = np.empty(kc + 2 * jb)
     for i in range(kr):
         for q in range(nb):                      # whole blocks of rows, then the single rows
             r = M * (lo + i + q)
@@ -79,17 +80,21 @@ def box_interior(a, b, use_b, win, off):
         for e in range(1, rem + 1):
             _add_row(rsum, a, b, use_b, M * (lo + i) - e, x0, False)
             _add_row(rsum, a, b, use_b, M * (off + jb + i) + M - 1 + e, x0, False)
+        for c in range(kc + 2 * jb):             # columns: 3-sample block sums, then runs
+            x = M * c + rem                      # column M * (lo + c) in rsum
+            cb[c] = (rsum[x] + rsum[x + 1]) + rsum[x + 2]
         o = out[i]
         for j in range(kc):
-            t = 0.0
-            for q in range(nb):
-                x = M * (j + q) + rem            # column M * (lo + j + q) in rsum
-                cb = (rsum[x] + rsum[x + 1]) + rsum[x + 2]
-                t = cb if q == 0 else t + cb
-            for e in range(1, rem + 1):
-                t = t + rsum[M * j + rem - e]
-                t = t + rsum[M * (j + 2 * jb) + rem + M - 1 + e]
-            o[j] = t
+            o[j] = cb[j]
+        for q in range(1, nb):
+            seg = cb[q:q + kc]
+            for j in range(kc):
+                o[j] = o[j] + seg[j]
+        for e in range(1, rem + 1):
+            for j in range(kc):
+                o[j] = o[j] + rsum[M * j + rem - e]
+            for j in range(kc):
+                o[j] = o[j] + rsum[M * (j + 2 * jb) + rem + M - 1 + e]
     return out
 
 
