@@ -123,14 +123,23 @@ def window_stats(y, win, off, tol):
 
 @kernel
 def _log2_1p_groups(x, lam, acc):
-    """Add ``log2`` of the products of 3 factors ``(1 + x lam_j)`` of one block to ``acc[j // 3]``
-    (:func:`sum_log2_1p`'s order within a block)."""
+    """Add ``sum_j log2(1 + x lam_j)`` of one block to ``acc[0]``: the log of the product of
+    all its factors (one log instead of nine), or, should that product leave (1e-300, 1e300)
+    (or be NaN), the sum of the logs of products of 3 factors in order, as :func:`sum_log2_1p`."""
     nl = lam.size
+    prod = 1.0
+    for j in range(nl):
+        prod *= x * lam[j] + 1.0
+    if 1e-300 < prod < 1e300:
+        acc[0] += math.log2(prod)
+        return
+    t = 0.0
     for j in range(0, nl, 3):
-        prod = x * lam[j] + 1.0
+        p3 = x * lam[j] + 1.0
         for m in range(j + 1, min(j + 3, nl)):
-            prod *= x * lam[m] + 1.0
-        acc[j // 3] += math.log2(prod)
+            p3 *= x * lam[m] + 1.0
+        t += math.log2(p3)
+    acc[0] += t
 
 
 @kernel
@@ -149,7 +158,7 @@ def channel_log_sums(xs, ys, win, off, x_nm, x_ss_tol, x_low, y_m, y_ss, y_low, 
     sxy = box_interior(xs, ys, True, win, off)
     n = float(win * win)
     kr, kc = sxy.shape
-    ng = (lam.size + 2) // 3
+    ng = 1
     acc_i = np.zeros(ng)
     acc_v = np.zeros(ng)
     for i in range(kr):
