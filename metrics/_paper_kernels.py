@@ -322,10 +322,12 @@ def sum_log2_1p(x, lam):
 # --------------------------------------------------------------------------------------------
 
 @kernel
-def strength_angle(img, scale, negate_x, sx_zero_pi2, sx_zero):
-    """Sobel strength ``g = sqrt(sx^2 + sy^2)`` and orientation ``alpha = atan(sy / sx)`` of
-    ``scale * img``, ``sx`` negated first when ``negate_x``; where ``sx == 0``: ``alpha = pi/2``
-    (``sx_zero_pi2``) or ``atan(sy / sx_zero)``.
+def strength_ratio(img, scale, negate_x, sx_zero_pi2, sx_zero):
+    """Sobel strength ``g = sqrt(sx^2 + sy^2)`` of ``scale * img`` and the ratio ``sy / sx``
+    whose ``atan`` is the orientation (``sx`` negated first when ``negate_x``); where
+    ``sx == 0`` the ratio is ``+inf`` (``atan = pi/2`` exactly: ``sx_zero_pi2``) or
+    ``sy / sx_zero``. No transcendental call, so the row loop is vectorised; the caller takes
+    ``np.arctan`` of the ratio in place.
 
     ``sx``, ``sy`` are the correlations with ``[-1 0 1; -2 0 2; -1 0 1]`` and its transpose
     with zero padding, summed from 0 over the nonzero taps in row-major order: the order of
@@ -334,12 +336,14 @@ def strength_angle(img, scale, negate_x, sx_zero_pi2, sx_zero):
     h, w = img.shape
     p = np.zeros((h + 2, w + 2))
     for i in range(h):
+        src, dst = img[i], p[i + 1]
         for j in range(w):
-            p[i + 1, j + 1] = scale * img[i, j]
+            dst[j + 1] = scale * src[j]
     g = np.empty((h, w))
-    alpha = np.empty((h, w))
+    ratio = np.empty((h, w))
     for i in range(h):
         r0, r1, r2 = p[i], p[i + 1], p[i + 2]
+        gi, ti = g[i], ratio[i]
         for j in range(w):
             x = 0.0
             x += -1.0 * r0[j]
@@ -357,12 +361,12 @@ def strength_angle(img, scale, negate_x, sx_zero_pi2, sx_zero):
             y += r2[j + 2]
             if negate_x:
                 x = -x
-            g[i, j] = math.sqrt(x * x + y * y)
+            gi[j] = math.sqrt(x * x + y * y)
             if x == 0:
-                alpha[i, j] = math.pi / 2 if sx_zero_pi2 else math.atan(y / sx_zero)
+                ti[j] = math.inf if sx_zero_pi2 else y / sx_zero
             else:
-                alpha[i, j] = math.atan(y / x)
-    return g, alpha
+                ti[j] = y / x
+    return g, ratio
 
 
 @kernel
