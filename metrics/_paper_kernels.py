@@ -455,6 +455,44 @@ def _padded_row(im, r, pw, step, dst_even, dst_odd):
 
 
 @kernel
+def corr_reflect1_pair(im, f1, f2, h_out, w_out):
+    """:func:`corr_reflect1` (step 1) with two filters of one size at once: one sweep over the
+    tap positions in row-major order adds each filter's nonzero taps to its own output, so
+    each output's order is exactly the single-filter one (and OpenCV's); the samples are
+    loaded once for both."""
+    h, w = im.shape
+    kh, kw = f1.shape
+    ph, pw = kh // 2, kw // 2
+    width = w + 2 * pw
+    ring = np.empty((kh, width))
+    out1 = np.zeros((h_out, w_out))
+    out2 = np.zeros((h_out, w_out))
+    loaded = 0
+    for i in range(h_out):
+        while loaded < i + kh:
+            _padded_row(im, loaded - ph, pw, 1, ring[loaded % kh], ring[loaded % kh])
+            loaded += 1
+        o1, o2 = out1[i], out2[i]
+        for u in range(kh):
+            slot = (i + u) % kh
+            for v in range(kw):
+                c1, c2 = f1[u, v], f2[u, v]
+                seg = ring[slot, v:v + w_out]
+                if c1 != 0.0 and c2 != 0.0:
+                    for j in range(w_out):
+                        x = seg[j]
+                        o1[j] += c1 * x
+                        o2[j] += c2 * x
+                elif c1 != 0.0:
+                    for j in range(w_out):
+                        o1[j] += c1 * seg[j]
+                elif c2 != 0.0:
+                    for j in range(w_out):
+                        o2[j] += c2 * seg[j]
+    return out1, out2
+
+
+@kernel
 def corr_reflect1(im, filt, step, h_out, w_out):
     """``corrDn(im, filt, 'reflect1', [step step], [1 1])`` (rows ``< h_out``, columns
     ``< w_out`` of it): ``out[i, j] = sum_{u,v} filt[u, v] P[step i + u, step j + v]`` with ``P``

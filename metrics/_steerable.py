@@ -169,6 +169,26 @@ def wtree_location(k: int, height: int = 4) -> tuple[int, int]:
     return divmod(n + 1 - k - 2, N_ORIENT)
 
 
+def _oriented(lo: np.ndarray, bands: tuple[int, ...], crop: int) -> dict[int, np.ndarray]:
+    """The requested oriented bands of one level, two at a time through one sweep
+    (:func:`fusionbench.metrics._paper_kernels.corr_reflect1_pair`: each band's sums in the same
+    order as alone)."""
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
+
+    out: dict[int, np.ndarray] = {}
+    todo = list(bands)
+    while len(todo) >= 2:
+        b1, b2 = todo.pop(0), todo.pop(0)
+        if min(lo.shape) <= _BANDS[b1].shape[0] // 2:
+            raise ValueError(f"corr_reflect1: image {lo.shape} too small for a {_BANDS[b1].shape} filter")
+        lo = np.ascontiguousarray(lo, dtype=np.float64)
+        h, w = (n // crop * crop for n in lo.shape)
+        out[b1], out[b2] = K.corr_reflect1_pair(lo, _BANDS[b1], _BANDS[b2], h, w)
+    for b in todo:
+        out[b] = corr_reflect1(lo, _BANDS[b], crop=crop)
+    return out
+
+
 def build_spyr(im: np.ndarray, height: int = 4, bands: tuple[int, ...] | None = None,
                hi0: bool = True, levels: tuple[int, ...] | None = None,
                lowpass: bool = True, crop: int = 1) -> SteerablePyramid:
@@ -201,8 +221,7 @@ def build_spyr(im: np.ndarray, height: int = 4, bands: tuple[int, ...] | None = 
         pyr.hi0 = corr_reflect1(im, _HI0)
     lo = corr_reflect1(im, _LO0)
     for level in range(height):
-        pyr.bands.append({b: corr_reflect1(lo, _BANDS[b], crop=crop) for b in bands}
-                         if level in levels else {})
+        pyr.bands.append(_oriented(lo, bands, crop) if level in levels else {})
         if level < height - 1 or lowpass:
             lo = corr_reflect1(lo, _LO, step=2)
     pyr.lowpass = lo if lowpass else None
