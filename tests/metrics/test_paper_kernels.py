@@ -246,3 +246,15 @@ def test_block_log_sum_one_log_or_groups_of_three(x):
     acc = np.zeros(1)
     K._log2_1p_groups(x, lam, acc)
     assert acc[0] == pytest.approx(float(np.log2(1 + x * lam).sum()), rel=1e-13, abs=1e-15)
+
+
+def test_pyramid_bands_in_pairs_equal_each_band_alone():
+    img = _img(18, (75, 90), integral=False)
+    f = sp5_filters()
+    pyr = build_spyr(img, 3)
+    lo = corr_reflect1(img, f["lo0filt"])
+    for level in range(3):
+        for b in range(6):
+            np.testing.assert_array_equal(pyr.bands[level][b], corr_reflect1(lo, f["bfilts"][b]))
+        lo = corr_reflect1(lo, f["lofilt"], step=2)
+    np.testing.assert_array_equal(pyr.lowpass, lo)
