@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 
@@ -92,74 +91,29 @@ def sp5_filters() -> dict[str, np.ndarray]:
     return out
 
 
-# OpenCV switches filter2D to a DFT for kernels of 50 taps or more; its round-off then depends
-# on the whole image. Larger kernels are applied as row chunks below that size, so that every
-# output sample depends only on the input samples under the kernel (as MATLAB's conv2 does):
-# two images that agree locally then give bit-identical coefficients there, which IFC's noise
-# variance estimate relies on (sigma_v^2 is a difference of equal sums in such regions).
-_DIRECT_TAPS = 49
+def corr_reflect1(im: np.ndarray, filt: np.ndarray, step: int = 1,
+                  crop: int = 1) -> np.ndarray:
+    """``corrDn(im, filt, 'reflect1', [step step], [1 1])`` for an odd-sized filter (float64).
 
-
-def _filter_direct(im: np.ndarray, filt: np.ndarray) -> np.ndarray:
-    kh, kw = filt.shape
-    rows = max(1, _DIRECT_TAPS // kw)             # rows per call, centre row included
-    if kh <= rows:
-        return cv2.filter2D(im, cv2.CV_64F, filt, borderType=cv2.BORDER_REFLECT_101)
-    c = kh // 2
-    out = None
-    # chunks of kernel rows [r0, r1), each applied through a kernel that also spans the centre
-    # row (zeros outside the chunk) so that the anchor stays inside it
-    chunks = [(max(0, c + 1 - rows), c + 1)]
-    while chunks[0][0] > 0:
-        chunks.insert(0, (max(0, chunks[0][0] - rows + 1), chunks[0][0]))
-    while chunks[-1][1] < kh:
-        chunks.append((chunks[-1][1], min(kh, chunks[-1][1] + rows - 1)))
-    for r0, r1 in chunks:
-        lo, hi = min(r0, c), max(r1, c + 1)
-        chunk = np.zeros((hi - lo, kw))
-        chunk[r0 - lo: r1 - lo] = filt[r0:r1]
-        part = cv2.filter2D(im, cv2.CV_64F, chunk, anchor=(kw // 2, c - lo),
-                            borderType=cv2.BORDER_REFLECT_101)
-        out = part if out is None else out + part
-    return out
-
-
-def _corr_down2(im: np.ndarray, filt: np.ndarray) -> np.ndarray:
-    """Correlation with reflect1 edges sampled at even rows and columns, in polyphase form.
-
-    ``out[i, j] = sum_{u,v} filt[u, v] * P[2i + u, 2j + v]`` with ``P`` the padded image; split
-    into the four (row, column) parities of ``P`` and ``filt`` this is four small 'valid'
-    correlations at the output size, a quarter of the work of filtering every sample.
+    Mirror padding without repeating the edge sample (``cv2.BORDER_REFLECT_101``), then a direct
+    correlation (:func:`fusionbench.metrics._paper_kernels.corr_reflect1`, ``step`` 1 or 2):
+    every output sample is a sum over the input samples under the filter in one fixed order, so
+    two images that agree locally give bit-identical coefficients there, which IFC's noise
+    variance estimate relies on (``sigma_v^2`` is a difference of equal sums in such regions;
+    an FFT, or OpenCV's DFT path for large kernels, would spread round-off of far samples).
+    ``crop``: only the first multiple of ``crop`` rows and columns of the result are computed.
     """
-    kh, kw = filt.shape
-    ph, pw = kh // 2, kw // 2
-    padded = np.pad(im, ((ph, ph), (pw, pw)), mode="reflect")
-    h_out, w_out = (im.shape[0] + 1) // 2, (im.shape[1] + 1) // 2
-    out = None
-    for a in range(2):
-        for b in range(2):
-            k = np.ascontiguousarray(filt[a::2, b::2])
-            src = np.ascontiguousarray(padded[a::2, b::2])
-            part = cv2.filter2D(src, cv2.CV_64F, k, anchor=(0, 0),
-                                borderType=cv2.BORDER_REFLECT_101)[:h_out, :w_out]
-            if out is None:
-                out = part.copy()
-            else:
-                out += part
-    return out
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415  (numba: lazily)
 
-
-def corr_reflect1(im: np.ndarray, filt: np.ndarray, step: int = 1) -> np.ndarray:
-    """``corrDn(im, filt, 'reflect1', [step step], [1 1])`` for an odd-sized filter (float64)."""
     if filt.shape[0] % 2 == 0 or filt.shape[1] % 2 == 0:
         raise ValueError("corr_reflect1: only odd-sized filters are supported")
     if min(im.shape) <= max(filt.shape) // 2:
         raise ValueError(f"corr_reflect1: image {im.shape} too small for a {filt.shape} filter")
+    if step not in (1, 2):
+        raise ValueError(f"corr_reflect1: step must be 1 or 2, got {step}")
     im = np.ascontiguousarray(im, dtype=np.float64)
-    if step == 2 and filt.size >= _DIRECT_TAPS:
-        return _corr_down2(im, filt)
-    out = _filter_direct(im, filt)
-    return out[::step, ::step] if step > 1 else out
+    h, w = (-(-n // step) // crop * crop for n in im.shape)
+    return K.corr_reflect1(im, np.ascontiguousarray(filt, dtype=np.float64), step, h, w)
 
 
 def max_pyr_height(shape: tuple[int, int], filt_size: int = 9) -> int:
@@ -215,9 +169,29 @@ def wtree_location(k: int, height: int = 4) -> tuple[int, int]:
     return divmod(n + 1 - k - 2, N_ORIENT)
 
 
+def _oriented(lo: np.ndarray, bands: tuple[int, ...], crop: int) -> dict[int, np.ndarray]:
+    """The requested oriented bands of one level, two at a time through one sweep
+    (:func:`fusionbench.metrics._paper_kernels.corr_reflect1_pair`: each band's sums in the same
+    order as alone)."""
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
+
+    out: dict[int, np.ndarray] = {}
+    todo = list(bands)
+    while len(todo) >= 2:
+        b1, b2 = todo.pop(0), todo.pop(0)
+        if min(lo.shape) <= _BANDS[b1].shape[0] // 2:
+            raise ValueError(f"corr_reflect1: image {lo.shape} too small for a {_BANDS[b1].shape} filter")
+        lo = np.ascontiguousarray(lo, dtype=np.float64)
+        h, w = (n // crop * crop for n in lo.shape)
+        out[b1], out[b2] = K.corr_reflect1_pair(lo, _BANDS[b1], _BANDS[b2], h, w)
+    for b in todo:
+        out[b] = corr_reflect1(lo, _BANDS[b], crop=crop)
+    return out
+
+
 def build_spyr(im: np.ndarray, height: int = 4, bands: tuple[int, ...] | None = None,
                hi0: bool = True, levels: tuple[int, ...] | None = None,
-               lowpass: bool = True) -> SteerablePyramid:
+               lowpass: bool = True, crop: int = 1) -> SteerablePyramid:
     """``buildSpyr(im, height, 'sp5Filters', 'reflect1')``.
 
     Parameters
@@ -230,6 +204,8 @@ def build_spyr(im: np.ndarray, height: int = 4, bands: tuple[int, ...] | None = 
         the last level's bands need it.
     lowpass : compute the low-pass residual (else ``lowpass`` is None and the last level's
         low-pass filtering is skipped).
+    crop : the oriented bands are computed only on their first multiple of ``crop`` rows and
+        columns (IFC's 3x3 blocks use nothing else); the low-pass chain is not cropped.
     """
     im = np.asarray(im, dtype=np.float64)
     if im.ndim != 2:
@@ -245,7 +221,7 @@ def build_spyr(im: np.ndarray, height: int = 4, bands: tuple[int, ...] | None = 
         pyr.hi0 = corr_reflect1(im, _HI0)
     lo = corr_reflect1(im, _LO0)
     for level in range(height):
-        pyr.bands.append({b: corr_reflect1(lo, _BANDS[b]) for b in bands} if level in levels else {})
+        pyr.bands.append(_oriented(lo, bands, crop) if level in levels else {})
         if level < height - 1 or lowpass:
             lo = corr_reflect1(lo, _LO, step=2)
     pyr.lowpass = lo if lowpass else None

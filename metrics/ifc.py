@@ -43,24 +43,8 @@ def _offset(k: int) -> int:
 
 
 def _crop(y: np.ndarray) -> np.ndarray:
-    return y[: y.shape[0] // M * M, : y.shape[1] // M * M]
-
-
-def _run_sums(b: np.ndarray, count: int, axis: int) -> np.ndarray:
-    """Sums of ``count`` consecutive entries along ``axis`` (direct, in a fixed order), valid part."""
-    if count == 1:
-        return b
-    n = b.shape[axis] - count + 1
-    take = (lambda s: b[s:s + n]) if axis == 0 else (lambda s: b[:, s:s + n])
-    out = take(0) + take(1)
-    for s in range(2, count):
-        out += take(s)
-    return out
-
-
-# block rows per chunk of the first (row) stage of :func:`_box_interior`: a chunk of products
-# (~48 rows of a 640-wide subband, ~250 KB) stays in cache instead of a whole product image
-_CHUNK_BLOCKS = 16
+    """``y`` cropped to a multiple of M rows and columns, C-contiguous (for the kernels)."""
+    return np.ascontiguousarray(y[: y.shape[0] // M * M, : y.shape[1] // M * M])
 
 
 def _box_interior(a: np.ndarray, win: int, off: int, b: np.ndarray | None = None) -> np.ndarray:
@@ -70,39 +54,21 @@ def _box_interior(a: np.ndarray, win: int, off: int, b: np.ndarray | None = None
     ``a`` has a multiple of M rows and columns; block ``(i, j)`` is centred on sample
     ``(3i+1, 3j+1)`` as in ``distsub_est_m``'s ``corrDn(..., 'reflect1', [3 3], [2 2])``. For the
     kept blocks the window never reaches the subband's edge (``off = ceil(((win-1)/2)/3)``), so
-    no edge rule is involved. Along each axis the window is whole 3-sample blocks plus up to one
-    sample each side, summed directly in a fixed order: each output depends only on the
-    samples in its window, so where two subbands agree their statistics agree bit for bit (the
+    no edge rule is involved. Summed directly, in one fixed order
+    (:func:`fusionbench.metrics._paper_kernels.box_interior`: whole 3-sample blocks, runs of
+    blocks, then the single samples outside them, rows then columns; IFC's values on fused
+    images close to a source depend on this order in their 7th digit): each output depends
+    only on the samples in its window, so where two subbands agree their statistics agree bit
+    for bit (the
     noise variance estimate ``vv`` relies on it; running sums or a DFT would leave round-off of
-    far-away samples there, which IFC's ``1e-10`` floor magnifies). Products ``a * b`` are formed
-    a chunk of rows at a time, only for the rows the kept windows cover.
+    far-away samples there, which IFC's ``1e-10`` floor magnifies).
     """
-    half = (win - 1) // 2
-    jb, rem = divmod(half - 1, M)          # whole blocks each side of the centre block, extra samples
-    lo = off - jb                          # first block of the first kept window
-    # rows: 3-row block sums of the blocks the kept windows cover, then runs of 2*jb + 1 blocks
-    n = a.shape[0] // M
-    keep, nb, w = n - 2 * off, n - 2 * off + 2 * jb, a.shape[1]
-    blocks = np.empty((nb, w))
-    for i0 in range(0, nb, _CHUNK_BLOCKS):
-        i1 = min(nb, i0 + _CHUNK_BLOCKS)
-        rows = slice(M * (lo + i0), M * (lo + i1))
-        seg = a[rows] if b is None else a[rows] * b[rows]
-        np.add.reduce(seg.reshape(i1 - i0, M, w), axis=1, out=blocks[i0:i1])
-    out = _run_sums(blocks, 2 * jb + 1, 0)
-    for e in range(1, rem + 1):            # single rows just outside the whole blocks
-        for start in (M * lo - e, M * (off + jb) + M - 1 + e):
-            rows = slice(start, start + M * (keep - 1) + 1, M)
-            out = out + (a[rows] if b is None else a[rows] * b[rows])
-    # columns: the same on the row sums
-    n = out.shape[1] // M
-    keep = n - 2 * off
-    cols = out[:, 0:M * n:M] + out[:, 1:M * n:M] + out[:, 2:M * n:M]   # (a length-3 inner reduce is slow)
-    total = _run_sums(cols[:, lo:lo + keep + 2 * jb], 2 * jb + 1, 1)
-    for e in range(1, rem + 1):
-        for start in (M * lo - e, M * (off + jb) + M - 1 + e):
-            total = total + out[:, start:start + M * (keep - 1) + 1:M]
-    return total
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415  (numba: lazily)
+
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    if b is None:
+        return K.box_interior(a, a, False, win, off)
+    return K.box_interior(a, np.ascontiguousarray(b, dtype=np.float64), True, win, off)
 
 
 class _Window:
@@ -119,16 +85,10 @@ class _Window:
     __slots__ = ("m", "nm", "ss", "ss_tol", "low")
 
     def __init__(self, y: np.ndarray, k: int) -> None:
-        win, off = _window(k), _offset(k)
-        n = float(win * win)
-        self.m = _box_interior(y, win, off) / n
-        self.nm = n * self.m
-        ss = _box_interior(y, win, off, y)
-        ss -= self.nm * self.m
-        np.maximum(ss, 0.0, out=ss)
-        self.ss = ss
-        self.ss_tol = ss + TOL
-        self.low = ss < TOL
+        from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415  (numba: lazily)
+
+        self.m, self.nm, self.ss, self.ss_tol, self.low = K.window_stats(
+            np.ascontiguousarray(y, dtype=np.float64), _window(k), _offset(k), TOL)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return self.m, self.nm, self.ss, self.ss_tol, self.low
@@ -140,7 +100,7 @@ class _Decomposed:
     (:func:`_ref_params`) and VIF denominator."""
 
     def __init__(self, img: np.ndarray) -> None:
-        pyr = build_spyr(img, HEIGHT, bands=_BANDS, hi0=False, lowpass=False)
+        pyr = build_spyr(img, HEIGHT, bands=_BANDS, hi0=False, lowpass=False, crop=M)
         self.n_pixels = img.size
         self.sub = {k: _crop(pyr.bands[lev][b]) for k, (lev, b) in _LOCATIONS.items()}
         self.win = {k: _Window(y, k) for k, y in self.sub.items()}
@@ -177,37 +137,13 @@ def _block_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sums and cross sums of the M*M elements of all overlapping M x M blocks of ``y``.
 
     Element ``p = (r, c)`` (row-major) of the block at ``(i, j)`` is ``y[i + r, j + c]``,
-    ``i < h-M+1``, ``j < w-M+1``. Returns ``(sum_p, sum_pq)``. Pairs with the same offset
-    ``(dr, dc) = q - p`` share the per-row dot products of ``y[i, j] y[i+dr, j+dc]`` over the
-    largest common column range; each pair then takes its rows from their prefix sums and
-    removes its (at most 2 + 2) surplus edge columns, also via prefix sums.
+    ``i < h-M+1``, ``j < w-M+1``. Returns ``(sum_p, sum_pq)``; the summation order is that of
+    :func:`fusionbench.metrics._paper_kernels.block_moments` (the 13 distinct offsets
+    ``q - p`` share their column sums).
     """
-    h, w = y.shape
-    hb, wb = h - M + 1, w - M + 1
-    sums = np.empty(M * M)
-    for c in range(M):
-        rows = np.concatenate(([0.0], np.cumsum(y[:, c:c + wb].sum(axis=1))))
-        for r in range(M):
-            sums[r * M + c] = rows[r + hb] - rows[r]
-    cross = np.empty((M * M, M * M))
-    shared: dict[tuple[int, int], tuple[np.ndarray, int, int, dict[int, np.ndarray]]] = {}
-    for p in range(M * M):
-        r_p, c_p = divmod(p, M)
-        for q in range(p, M * M):
-            r_q, c_q = divmod(q, M)
-            dr, dc = r_q - r_p, c_q - c_p
-            lo, hi = max(0, -dc), w - max(0, dc)        # columns j with j, j+dc inside
-            if (dr, dc) not in shared:
-                row_dots = np.einsum("ij,ij->i", y[:h - dr, lo:hi], y[dr:, lo + dc:hi + dc])
-                shared[dr, dc] = (np.concatenate(([0.0], np.cumsum(row_dots))), lo, hi, {})
-            prefix, lo, hi, edge = shared[dr, dc]
-            total = prefix[r_p + hb] - prefix[r_p]
-            for j in (*range(lo, c_p), *range(c_p + wb, hi)):
-                if j not in edge:
-                    edge[j] = np.concatenate(([0.0], np.cumsum(y[:h - dr, j] * y[dr:, j + dc])))
-                total -= edge[j][r_p + hb] - edge[j][r_p]
-            cross[p, q] = cross[q, p] = total
-    return sums, cross
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
+
+    return K.block_moments(np.ascontiguousarray(y, dtype=np.float64))
 
 
 def _ref_params(y: np.ndarray, off: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -222,19 +158,14 @@ def _ref_params(y: np.ndarray, off: int = 0) -> tuple[np.ndarray, np.ndarray]:
     sums, cross = _block_moments(y)
     mean = sums / n
     cu = cross / n - np.outer(mean, mean)
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
+
     kept = y[M * off:h - M * off, M * off:w - M * off]
-    hk, wk = kept.shape
-    # blocks[i, j, 3r + c] = kept[3i + r, 3j + c]: nine strided copies (a transposed reshape of
-    # the (i, r, j, c) view is ~5x slower in numpy's copy loops; same array either way)
-    blocks = np.empty((hk // M, wk // M, M * M))
-    for p in range(M * M):
-        blocks[:, :, p] = kept[p // M::M, p % M::M]
     try:
         inv = np.linalg.inv(cu)
     except np.linalg.LinAlgError:   # a subband without variation (flat reference): MATLAB's inv
         inv = np.linalg.pinv(cu)    # gives Inf and the result NaN; here such blocks carry s = 0
-    q = blocks @ inv.T                                               # inv(cu) * v for each block
-    ss = np.einsum("ijk,ijk->ij", q, blocks) / (M * M)
+    ss = K.s_field(kept, np.ascontiguousarray(inv))          # v' inv(cu) v / 9 for each block v
     lam = np.linalg.eigvalsh(cu)
     return ss, lam
 
@@ -248,6 +179,8 @@ def _channel(ref: _Decomposed, dist: _Decomposed, k: int) -> tuple[np.ndarray, n
     ``cov == ss_x == ss_y`` exactly and ``vv`` is ~0, as with MATLAB's direct ``conv2``. The
     terms of one image alone come from :class:`_Window`; the arithmetic is, operation for
     operation, ``cov = S_xy - n mx my``, ``g = cov / (ss_x + tol)``, ``vv = (ss_y - g cov) / n``.
+    The scores use the same operations fused with their log sums
+    (:func:`fusionbench.metrics._paper_kernels.channel_log_sums`); this array form is for tests.
     """
     win = _window(k)
     n = float(win * win)
@@ -255,9 +188,7 @@ def _channel(ref: _Decomposed, dist: _Decomposed, k: int) -> tuple[np.ndarray, n
     cov = _box_interior(ref.sub[k], win, _offset(k), dist.sub[k])
     cov -= x.nm * y.m
     g = cov / x.ss_tol
-    vv = g * cov
-    np.subtract(y.ss, vv, out=vv)
-    vv /= n
+    vv = (y.ss - g * cov) / n
     np.copyto(g, 0.0, where=x.low)       # no reference signal: all of the distorted is noise
     np.copyto(vv, y.ss, where=x.low)
     np.copyto(g, 0.0, where=y.low)       # no distorted signal
@@ -270,33 +201,32 @@ def _channel(ref: _Decomposed, dist: _Decomposed, k: int) -> tuple[np.ndarray, n
 
 
 def _sum_log2_1p(x: np.ndarray, lam: np.ndarray) -> float:
-    """``sum over blocks and j of log2(1 + x * lam_j)``, taking logs of products of 3 factors."""
-    total = 0.0
-    prod, term = np.empty_like(x), np.empty_like(x)
-    for j in range(0, lam.size, 3):
-        np.multiply(x, lam[j], out=prod)
-        prod += 1.0
-        for lj in lam[j + 1:j + 3]:
-            np.multiply(x, lj, out=term)
-            term += 1.0
-            prod *= term
-        total += float(np.log2(prod, out=prod).sum())
-    return total
+    """``sum over blocks and j of log2(1 + x * lam_j)``, taking logs of products of 3 factors
+    (:func:`fusionbench.metrics._paper_kernels.sum_log2_1p`)."""
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
+
+    return float(K.sum_log2_1p(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(lam)))
 
 
 def _ifc_vif(ref: _Decomposed, dist: _Decomposed, want_ifc: bool = True,
              want_vif: bool = True) -> tuple[float, float]:
-    """(ifcvec, vifvec) of one reference/distorted pair (NaN for the one not wanted)."""
+    """(ifcvec, vifvec) of one reference/distorted pair (NaN for the one not wanted).
+
+    Per subband, :func:`_channel` and the log sums in one compiled pass
+    (:func:`fusionbench.metrics._paper_kernels.channel_log_sums`, the same operations per block).
+    """
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
+
     ifc_sum = vif_num = vif_den = 0.0
     for k in SUBBANDS:
-        g, vv = _channel(ref, dist, k)
-        ss, lam = ref.ref_params(k)                               # g, vv, ss: the kept blocks
-        gss = g * g
-        gss *= ss
-        if want_ifc:
-            ifc_sum += _sum_log2_1p(gss / (vv + IFC_EPS), lam)
+        x, y = ref.win[k], dist.win[k]
+        ss, lam = ref.ref_params(k)                               # ss: the kept blocks
+        s_ifc, s_vif = K.channel_log_sums(ref.sub[k], dist.sub[k], _window(k), _offset(k), x.nm,
+                                          x.ss_tol, x.low, y.m, y.ss, y.low, ss, lam,
+                                          want_ifc, want_vif, IFC_EPS, VIF_SIGMA_NSQ, TOL)
+        ifc_sum += s_ifc
         if want_vif:
-            vif_num += _sum_log2_1p(gss / (vv + VIF_SIGMA_NSQ), lam)
+            vif_num += s_vif
             vif_den += ref.vif_den(k)
     vif = (vif_num / vif_den if vif_den > 0 else math.nan) if want_vif else math.nan
     return (ifc_sum / ref.n_pixels if want_ifc else math.nan), vif

@@ -46,9 +46,11 @@ Parameters of a form
     sources have no gradient); ``'mean_map'``: mean over pixels of
     ``(Q_AF wA + Q_BF wB)/(wA + wB)`` (Liu). ``w = g`` (L = 1).
 
-All arithmetic runs in float64 on row strips (:mod:`fusionbench.metrics._strips`, one-row
-halo for the Sobel), summed strip by strip; the sources' gradient strips are cached by
-content (:data:`SOURCE_GRADIENTS`), so further fused images of a pair cost only their own.
+All arithmetic runs in float64: the Sobel by OpenCV, every per-pixel formula in compiled
+passes (:mod:`fusionbench.metrics._paper_kernels`: the operations of :func:`_ratios` and
+:func:`_preservation` in their order, the sums row by row); the sources' strengths and
+orientations are cached by content (:data:`SOURCE_GRADIENTS`), so further fused images of a
+pair cost only their own.
 """
 from __future__ import annotations
 
@@ -57,9 +59,7 @@ from typing import Any
 import numpy as np
 
 from fusionbench.imageio import check_images
-from fusionbench.metrics._filters import sobel_xy
 from fusionbench.metrics._memo import ContentLRU, register_cache
-from fusionbench.metrics._strips import row_strips
 from fusionbench.registry import register_metric
 
 #: VIFB ``metricsQabf`` (the usual form)
@@ -74,29 +74,27 @@ QABF_LIU: dict[str, Any] = dict(
 
 def _strength_angle(img: np.ndarray, rows: slice = slice(None), *, sobel: str, scale: float,
                     sx_zero: str | float) -> tuple[np.ndarray, np.ndarray]:
-    """Edge strength ``g`` and orientation ``alpha`` of ``img`` (rows ``rows`` of the result)."""
-    sx, sy = sobel_xy(img if scale == 1.0 else scale * img, "zero", passes="2d")
-    if sobel == "conv2":
-        sx = -sx
-    elif sobel != "filter2":
+    """Edge strength ``g`` and orientation ``alpha`` of ``img`` (rows ``rows`` of the result).
+
+    One compiled pass (:func:`fusionbench.metrics._paper_kernels.strength_ratio`): the Sobel of
+    :func:`~fusionbench.metrics._filters.sobel_xy` (``'zero'``, ``'2d'``, same bits), per pixel
+    ``g = sqrt(sx^2 + sy^2)`` and ``sy/sx`` with the ``sx_zero`` rule (``pi/2`` as
+    ``atan(+inf)``, exactly ``pi/2``); then ``np.arctan`` of the ratio in place.
+    """
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415  (numba: lazily)
+
+    if sobel not in ("conv2", "filter2"):
         raise ValueError(f"qabf: sobel must be 'conv2' or 'filter2', got {sobel!r}")
-    sx, sy = sx[rows], sy[rows]
-    g = np.sqrt(sx * sx + sy * sy)
-    zero = sx == 0
-    if sx_zero == "pi/2":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return g, np.where(zero, np.pi / 2, np.arctan(sy / np.where(zero, 1.0, sx)))
-    return g, np.arctan(sy / np.where(zero, float(sx_zero), sx))
+    pi2 = sx_zero == "pi/2"
+    img = np.ascontiguousarray(img, dtype=np.float64)
+    g, alpha = K.strength_ratio(img, float(scale), sobel == "conv2", pi2, 1.0 if pi2 else float(sx_zero))
+    np.arctan(alpha, out=alpha)
+    return g[rows], alpha[rows]
 
 
-def _gradient_strips(img: np.ndarray, **grad: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`_strength_angle` of each row strip of ``img`` (the strips :func:`_sums` runs over)."""
-    return [_strength_angle(img[src], inner, **grad) for src, inner in row_strips(*img.shape, halo=1)]
-
-
-# a source's strips are the same for every fused image of its pair: computed once (issue 22);
-# keyed by the image and the gradient parameters (two sources times two forms, and spare)
-SOURCE_GRADIENTS = register_cache(ContentLRU(_gradient_strips, max_entries=6))
+# a source's strength and orientation are the same for every fused image of its pair: computed
+# once (issue 22); keyed by the image and the gradient parameters (two sources times two forms)
+SOURCE_GRADIENTS = register_cache(ContentLRU(_strength_angle, max_entries=6))
 
 
 def _ratios(g_a: np.ndarray, g_b: np.ndarray, g_f: np.ndarray, g_zero: str | float
@@ -134,23 +132,30 @@ def _preservation(r: np.ndarray, a_s: np.ndarray, a_f: np.ndarray, *, orientatio
 
 
 def _sums(a: np.ndarray, b: np.ndarray, f: np.ndarray, *, sobel: str,
-          scale: float, sx_zero: str | float, g_zero: str | float, pooling: str, **model: Any
-          ) -> float:
-    """The metric on 2-D float64 arrays, ``a`` being the original's first source (A)."""
+          scale: float, sx_zero: str | float, g_zero: str | float, pooling: str, orientation: str,
+          product: str, Tg: float, kg: float, Dg: float, Ta: float, ka: float, Da: float) -> float:
+    """The metric on 2-D float64 arrays, ``a`` being the original's first source (A).
+
+    The per-pixel maps are those of :func:`_ratios` and :func:`_preservation`, evaluated in one
+    compiled pass (:func:`fusionbench.metrics._paper_kernels.qabf_sums`, same operations in the
+    same order per pixel; the sums run row by row).
+    """
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
+
     grad = dict(sobel=sobel, scale=scale, sx_zero=sx_zero)
     if pooling not in ("weighted_sum", "mean_map"):
         raise ValueError(f"qabf: pooling must be 'weighted_sum' or 'mean_map', got {pooling!r}")
-    strips_a, strips_b = SOURCE_GRADIENTS.get(a, **grad), SOURCE_GRADIENTS.get(b, **grad)
-    num = den = 0.0
-    for (src, inner), (g_a, a_a), (g_b, a_b) in zip(row_strips(*a.shape, halo=1), strips_a, strips_b):
-        g_f, a_f = _strength_angle(f[src], inner, **grad)
-        r_a, r_b, w_a, w_b = _ratios(g_a, g_b, g_f, g_zero)
-        q = _preservation(r_a, a_a, a_f, **model) * w_a + _preservation(r_b, a_b, a_f, **model) * w_b
-        if pooling == "mean_map":
-            num += float((q / (w_a + w_b)).sum())
-        else:
-            num += float(q.sum())
-            den += float((w_a + w_b).sum())
+    if orientation not in ("abs_diff", "folded"):
+        raise ValueError(f"qabf: orientation must be 'abs_diff' or 'folded', got {orientation!r}")
+    if product not in ("separate", "joint"):
+        raise ValueError(f"qabf: product must be 'separate' or 'joint', got {product!r}")
+    g_a, a_a = SOURCE_GRADIENTS.get(a, **grad)
+    g_b, a_b = SOURCE_GRADIENTS.get(b, **grad)
+    g_f, a_f = _strength_angle(f, **grad)
+    quirk = g_zero == "gF"
+    num, den = K.qabf_sums(g_a, a_a, g_b, a_b, g_f, a_f, quirk, 0.0 if quirk else float(g_zero),
+                           orientation == "folded", product == "joint", pooling == "mean_map",
+                           float(Tg), float(kg), float(Dg), float(Ta), float(ka), float(Da))
     if pooling == "mean_map":
         return num / a.size
     return num / den if den > 0 else float("nan")

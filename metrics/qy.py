@@ -11,7 +11,6 @@ import numpy as np
 
 from fusionbench.imageio import check_images
 from fusionbench.metrics._memo import ContentLRU, register_cache
-from fusionbench.metrics._strips import row_strips
 from fusionbench.registry import register_metric
 
 WIN = 7
@@ -24,13 +23,8 @@ from fusionbench.metrics._matlab import gaussian_1d as _gaussian_1d  # noqa: E40
 
 
 _G = _gaussian_1d(WIN, SIGMA)
+assert _G.size == 7                     # the window sums are written out for 7 taps
 _HALF = WIN // 2
-
-
-def _valid_filter(img: np.ndarray) -> np.ndarray:
-    """``filter2(window, img, 'valid')`` with the normalised 7x7 Gaussian window."""
-    full = cv2.sepFilter2D(img, cv2.CV_64F, _G, _G, borderType=cv2.BORDER_REFLECT_101)
-    return full[_HALF:-_HALF, _HALF:-_HALF]
 
 
 def _flat(img: np.ndarray) -> np.ndarray:
@@ -38,7 +32,7 @@ def _flat(img: np.ndarray) -> np.ndarray:
     kernel = np.ones((WIN, WIN), np.uint8)
     hi = cv2.dilate(img, kernel, borderType=cv2.BORDER_REFLECT_101)
     lo = cv2.erode(img, kernel, borderType=cv2.BORDER_REFLECT_101)
-    return (hi == lo)[_HALF:-_HALF, _HALF:-_HALF]
+    return np.ascontiguousarray((hi == lo)[_HALF:-_HALF, _HALF:-_HALF])
 
 
 # For integer-valued images a window is constant exactly when its computed variance is ~0: the
@@ -51,89 +45,33 @@ def _is_integral(img: np.ndarray) -> bool:
     return bool((img.astype(np.uint8) == img).all())   # img is within 0..255 (checked)
 
 
-class _Stats:
-    """Window means, variances (guarded) and flat masks of one image (a strip of rows), with the
-    mean's square and double that every SSIM map with this image evaluates."""
+def _stats(img: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Window terms of one image: ``(img, mu, mu^2, var, flat)``, ``var`` guarded (0 where the
+    window is flat). Window sums by :func:`fusionbench.metrics._paper_kernels.gauss7_valid`."""
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415  (numba: lazily)
 
-    def __init__(self, img: np.ndarray, integral: bool) -> None:
-        self.img = img
-        self.mu = _valid_filter(img)
-        var = _valid_filter(img * img)
-        self.mu2 = self.mu * self.mu
-        var -= self.mu2
-        self.flat = var < _FLAT_VAR if integral else _flat(img)
-        np.copyto(var, 0.0, where=self.flat)
-        self.var = var
-        self.mu_x2 = 2 * self.mu
-
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        return self.img, self.mu, self.mu2, self.var, self.flat, self.mu_x2
+    img = np.ascontiguousarray(img, dtype=np.float64)
+    mu = K.gauss7_valid(img, img, False, _G)
+    var = K.gauss7_valid(img, img, True, _G)
+    integral = _is_integral(img)
+    flat_in = np.zeros((1, 1), np.bool_) if integral else _flat(img)
+    flat, mu2 = K.yang_stats(mu, var, integral, flat_in, _FLAT_VAR)   # var: E[x^2] -> variance
+    return img, mu, mu2, var, flat
 
 
-def _ssim_map(a: _Stats, b: _Stats) -> np.ndarray:
-    """``ssim_yang``'s SSIM map (C1 = C2 = 2e-16) with covariances of flat windows set to 0.
+def _source_stats(ir: np.ndarray, vi: np.ndarray) -> tuple[tuple[np.ndarray, ...], ...]:
+    """The fused-image-independent part of :func:`qy`: both sources' :func:`_stats`, ``lambda``
+    and the mask ``SSIM(IR, VI) >= 0.75``."""
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
 
-    Evaluated as ``(2 mu_a mu_b + C1)(2 cov + C2) / ((mu_a^2 + mu_b^2 + C1)(var_a + var_b + C2))``,
-    left to right, with ``2 mu`` and ``mu^2`` taken from :class:`_Stats`.
-    """
-    cov = _valid_filter(a.img * b.img)
-    cov -= a.mu * b.mu
-    np.copyto(cov, 0.0, where=a.flat | b.flat)
-    cov *= 2
-    cov += C2
-    num = a.mu_x2 * b.mu
-    num += C1
-    num *= cov
-    den = a.mu2 + b.mu2
-    den += C1
-    var = a.var + b.var
-    var += C2
-    den *= var
-    num /= den
-    return num
-
-
-class _SourceStrip:
-    """The fused-image-independent part of :func:`_q_sum` for one strip of the two sources."""
-
-    def __init__(self, ir: np.ndarray, vi: np.ndarray, integral: tuple[bool, bool]) -> None:
-        self.s_ir, self.s_vi = (_Stats(x, i) for x, i in zip((ir, vi), integral))
-        ssim_ab = _ssim_map(self.s_ir, self.s_vi)
-        var_sum = self.s_ir.var + self.s_vi.var
-        both_flat = self.s_ir.flat & self.s_vi.flat
-        self.lam = np.divide(self.s_ir.var, var_sum, out=np.full_like(var_sum, 0.5), where=~both_flat)
-        self.one_minus_lam = 1.0 - self.lam
-        self.similar = ssim_ab >= THRESHOLD
-        self.nbytes = sum(a.nbytes for a in (*self.s_ir.arrays(), *self.s_vi.arrays(),
-                                             self.lam, self.one_minus_lam, self.similar))
-
-
-def _q_sum(src: _SourceStrip, fused: np.ndarray, integral: bool) -> float:
-    """Sum of the Q_Y map over the 'valid' windows whose centre rows are those of the strip."""
-    s_f = _Stats(fused, integral)
-    ssim_af = _ssim_map(src.s_ir, s_f)
-    ssim_bf = _ssim_map(src.s_vi, s_f)
-    q = np.maximum(ssim_af, ssim_bf)
-    ssim_af *= src.lam                   # lambda SSIM(IR,F) + (1 - lambda) SSIM(VI,F) where similar
-    ssim_bf *= src.one_minus_lam
-    ssim_af += ssim_bf
-    np.copyto(q, ssim_af, where=src.similar)
-    return float(q.sum())
-
-
-def _source_strips(ir: np.ndarray, vi: np.ndarray) -> list[_SourceStrip]:
-    """:class:`_SourceStrip` of every strip of :func:`qy` (copies of the rows: kept in a cache)."""
-    h, w = ir.shape
-    integral = (_is_integral(ir), _is_integral(vi))
-    out = []
-    for rows, _ in row_strips(h - 2 * _HALF, w):
-        src = slice(rows.start, rows.stop + 2 * _HALF)
-        out.append(_SourceStrip(ir[src].copy(), vi[src].copy(), integral))
-    return out
+    a, b = _stats(ir), _stats(vi)
+    s_ab = K.gauss7_valid(a[0], b[0], True, _G)
+    lam, similar = K.yang_sources(s_ab, a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], C1, C2, THRESHOLD)
+    return a, b, (lam, similar)
 
 
 # the two sources' window statistics are the same for every fused image of a pair (issue 22)
-SOURCE_STATS = register_cache(ContentLRU(_source_strips, max_entries=2))
+SOURCE_STATS = register_cache(ContentLRU(_source_stats, max_entries=2))
 
 
 @register_metric(
@@ -163,12 +101,15 @@ def qy(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     ir, vi, fused = check_images(ir, vi, fused, who="qy")
     if min(ir.shape) < 11:
         raise ValueError(f"qy: images must be at least 11x11, got {ir.shape[1]}x{ir.shape[0]}")
+    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
+
     h, w = ir.shape
-    integral_f = _is_integral(fused)
-    total = 0.0
-    # strips of output rows; each needs its input rows plus the window's 6 extra rows
-    strips = SOURCE_STATS.get(ir, vi)
-    for (rows, _), src_strip in zip(row_strips(h - 2 * _HALF, w), strips):
-        src = slice(rows.start, rows.stop + 2 * _HALF)
-        total += _q_sum(src_strip, fused[src], integral_f)
+    src_a, src_b, (lam, similar) = SOURCE_STATS.get(ir, vi)
+    _, mu_a, mu2_a, var_a, flat_a = src_a
+    _, mu_b, mu2_b, var_b, flat_b = src_b
+    a, b = (np.ascontiguousarray(x, dtype=np.float64) for x in (ir, vi))
+    f, mu_f, mu2_f, var_f, flat_f = _stats(fused)
+    s_af, s_bf = K.gauss7_valid(a, f, True, _G), K.gauss7_valid(b, f, True, _G)
+    total = K.yang_sum(s_af, s_bf, mu_a, mu_b, mu_f, mu2_a, mu2_b, mu2_f, var_a, var_b, var_f,
+                       flat_a, flat_b, flat_f, lam, similar, C1, C2)
     return total / ((h - 2 * _HALF) * (w - 2 * _HALF))

@@ -1,0 +1,260 @@
+"""Issue 22: the compiled kernels of the paper metrics against direct numpy definitions.
+
+Each kernel is checked against an independent formulation (brute-force window sums, the numpy
+per-pixel formulas the kernels replaced, scipy/OpenCV filters), bit for bit where the kernel
+keeps the numpy order per element and to round-off where only a summation order changed.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import correlate
+
+from fusionbench.metrics import _paper_kernels as K
+from fusionbench.metrics import ifc as I
+from fusionbench.metrics import qabf as Q
+from fusionbench.metrics import qy as Y
+from fusionbench.metrics._filters import sobel_xy
+from fusionbench.metrics._memo import clear_all
+from fusionbench.metrics._steerable import build_spyr, corr_reflect1, sp5_filters
+
+
+def _img(seed: int, shape: tuple[int, int], integral: bool = True) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = cv2.GaussianBlur(rng.uniform(0, 255, shape), (0, 0), 2.0) + rng.normal(0, 12, shape)
+    x = np.clip(x, 0, 255)
+    return np.round(x) if integral else x
+
+
+def test_corr_reflect1_every_sp5_filter_step_and_crop():
+    img = _img(1, (41, 53), integral=False)
+    f = sp5_filters()
+    for kernel in (f["lo0filt"], f["hi0filt"], f["lofilt"], *f["bfilts"]):
+        ref = correlate(img, kernel, mode="mirror")
+        np.testing.assert_allclose(corr_reflect1(img, kernel), ref, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(corr_reflect1(img, kernel, step=2), ref[::2, ::2], rtol=0, atol=1e-10)
+        got = corr_reflect1(img, kernel, crop=3)
+        assert got.shape == (39, 51)
+        np.testing.assert_array_equal(got, corr_reflect1(img, kernel)[:39, :51])
+
+
+def test_corr_reflect1_keeps_opencv_and_polyphase_order_bit_for_bit():
+    """IFC's noise variance shows the summation order of the pyramid in its 7th digit on some
+    images (a fused image close to a source): the kernel keeps the earlier order exactly."""
+    img = _img(2, (37, 46), integral=False) * 1.37 + 0.123
+    f = sp5_filters()
+    for kernel in (f["lo0filt"], *f["bfilts"]):
+        want = cv2.filter2D(img, cv2.CV_64F, kernel, borderType=cv2.BORDER_REFLECT_101)
+        np.testing.assert_array_equal(corr_reflect1(img, kernel), want)
+    lo = f["lofilt"]
+    padded = np.pad(img, 4, mode="reflect")
+    parts = []
+    for a in range(2):
+        for b in range(2):
+            k = np.ascontiguousarray(lo[a::2, b::2])
+            src = np.ascontiguousarray(padded[a::2, b::2])
+            parts.append(cv2.filter2D(src, cv2.CV_64F, k, anchor=(0, 0),
+                                      borderType=cv2.BORDER_REFLECT_101)[:19, :23])
+    want = ((parts[0] + parts[1]) + parts[2]) + parts[3]
+    np.testing.assert_array_equal(corr_reflect1(img, lo, step=2), want)
+
+
+def _box_blocks(a: np.ndarray, win: int, off: int) -> np.ndarray:
+    """The earlier numpy order of the kept-block window sums: 3-sample block sums, runs of
+    blocks, then the single samples outside them; rows, then columns."""
+    half = (win - 1) // 2
+    jb, rem = divmod(half - 1, 3)
+    lo = off - jb
+
+    def axis0(x: np.ndarray) -> np.ndarray:
+        n = x.shape[0] // 3
+        keep = n - 2 * off
+        blocks = x[3 * lo:3 * (lo + keep + 2 * jb)]
+        blocks = (blocks[0::3] + blocks[1::3]) + blocks[2::3]
+        out = blocks[0:keep]
+        for s in range(1, 2 * jb + 1):
+            out = out + blocks[s:s + keep]
+        for e in range(1, rem + 1):
+            for start in (3 * lo - e, 3 * (off + jb) + 2 + e):
+                out = out + x[start:start + 3 * (keep - 1) + 1:3]
+        return out
+
+    return axis0(axis0(a).T).T
+
+
+@pytest.mark.parametrize("k", I.SUBBANDS)
+def test_box_interior_keeps_the_block_order_bit_for_bit(k):
+    win, off = I._window(k), I._offset(k)
+    rng = np.random.default_rng(k)
+    a, b = rng.normal(size=(2, 3 * 31, 3 * 23))
+    np.testing.assert_array_equal(I._box_interior(a, win, off), _box_blocks(a, win, off))
+    np.testing.assert_array_equal(I._box_interior(a, win, off, b), _box_blocks(a * b, win, off))
+
+
+def test_block_moments_are_the_brute_force_block_sums():
+    y = np.random.default_rng(5).normal(size=(23, 31))
+    blocks = sliding_window_view(y, (3, 3)).reshape(-1, 9)
+    sums, cross = I._block_moments(y)
+    np.testing.assert_allclose(sums, blocks.sum(axis=0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cross, blocks.T @ blocks, rtol=1e-12, atol=1e-12)
+
+
+def test_s_field_is_the_quadratic_form_of_each_block():
+    rng = np.random.default_rng(6)
+    kept = rng.normal(size=(12, 15))
+    a = rng.normal(size=(9, 9))
+    inv = a @ a.T
+    blocks = kept.reshape(4, 3, 5, 3).transpose(0, 2, 1, 3).reshape(4, 5, 9)
+    ref = np.einsum("ijk,kl,ijl->ij", blocks, inv, blocks) / 9
+    np.testing.assert_allclose(K.s_field(kept, inv), ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fused_kind", ["mean", "source"])
+def test_fused_channel_and_log_sums_are_the_array_form(fused_kind):
+    ir, vi = _img(7, (96, 111)), _img(8, (96, 111))
+    f = ir.copy()                                           # fused == reference: vv at its floor
+    if fused_kind == "mean":
+        f = np.floor((ir + vi + 1) / 2)
+        f[:20, :30] = 128.0                                 # a flat region: the clean-up rules
+    ref, dist = I._Decomposed(ir), I._Decomposed(f)
+    for k in I.SUBBANDS:
+        g, vv = I._channel(ref, dist, k)
+        ss, lam = ref.ref_params(k)
+        gss = g * g * ss
+        want_i = I._sum_log2_1p(gss / (vv + I.IFC_EPS), lam)
+        want_v = I._sum_log2_1p(gss / (vv + I.VIF_SIGMA_NSQ), lam)
+        x, y = ref.win[k], dist.win[k]
+        got_i, got_v = K.channel_log_sums(ref.sub[k], dist.sub[k], I._window(k), I._offset(k), x.nm,
+                                          x.ss_tol, x.low, y.m, y.ss, y.low, ss, lam, True, True,
+                                          I.IFC_EPS, I.VIF_SIGMA_NSQ, I.TOL)
+        assert got_i == pytest.approx(want_i, rel=1e-13) and got_v == pytest.approx(want_v, rel=1e-13)
+        if fused_kind == "source":                          # equal subbands: vv is the floor exactly
+            assert np.all(vv[~x.low] == I.TOL)
+
+
+@pytest.mark.parametrize("form", [Q.QABF_LIU, Q.QABF_VIFB])
+def test_strength_angle_is_the_numpy_formula_bit_for_bit(form):
+    img = _img(9, (40, 47), integral=False)
+    img[10:20, 5:15] = 77.0                                  # sx == 0 and sy == 0 pixels
+    grad = {k: form[k] for k in ("sobel", "scale", "sx_zero")}
+    g, alpha = Q._strength_angle(img, **grad)
+    sx, sy = sobel_xy(img if form["scale"] == 1.0 else form["scale"] * img, "zero", passes="2d")
+    if form["sobel"] == "conv2":
+        sx = -sx
+    zero = sx == 0
+    assert zero.any()
+    if form["sx_zero"] == "pi/2":
+        want_alpha = np.where(zero, np.pi / 2, np.arctan(sy / np.where(zero, 1.0, sx)))
+    else:
+        want_alpha = np.arctan(sy / np.where(zero, form["sx_zero"], sx))
+    np.testing.assert_array_equal(g, np.sqrt(sx * sx + sy * sy))
+    np.testing.assert_array_equal(alpha, want_alpha)
+
+
+@pytest.mark.parametrize("form", [Q.QABF_LIU, Q.QABF_VIFB])
+def test_qabf_sums_are_the_numpy_maps(form):
+    ir, vi = _img(10, (50, 61)), _img(11, (50, 61))
+    f = np.floor((ir + vi + 1) / 2)
+    f[:, :20] = ir[:, :20]                                   # gA == gF there (VIFB's quirk)
+    f[30:, 40:] = 0.0                                        # zero strengths
+    a, b = Q._ordered(ir, vi, form["sources"])
+    grad = {k: form[k] for k in ("sobel", "scale", "sx_zero")}
+    model = {k: form[k] for k in ("orientation", "product", "Tg", "kg", "Dg", "Ta", "ka", "Da")}
+    (g_a, a_a), (g_b, a_b), (g_f, a_f) = (Q._strength_angle(x, **grad) for x in (a, b, f))
+    r_a, r_b, w_a, w_b = Q._ratios(g_a, g_b, g_f, form["g_zero"])
+    q = Q._preservation(r_a, a_a, a_f, **model) * w_a + Q._preservation(r_b, a_b, a_f, **model) * w_b
+    want = (q / (w_a + w_b)).mean() if form["pooling"] == "mean_map" else q.sum() / (w_a + w_b).sum()
+    clear_all()
+    assert Q.qabf(ir, vi, f, **form) == pytest.approx(want, rel=1e-13)
+
+
+def test_gauss7_valid_is_the_separable_gaussian_valid_filter():
+    a, b = _img(12, (30, 44), integral=False), _img(13, (30, 44), integral=False)
+    g = Y._G
+    for x, use_b in ((a, False), (a * b, True)):
+        ref = cv2.sepFilter2D(x, cv2.CV_64F, g, g, borderType=cv2.BORDER_REFLECT_101)[3:-3, 3:-3]
+        got = K.gauss7_valid(a, b, use_b, g)
+        np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-10)
+    np.testing.assert_array_equal(K.gauss7_valid(a, b, True, g), K.gauss7_valid(a * b, a, False, g))
+
+
+def _qy_numpy(ir: np.ndarray, vi: np.ndarray, f: np.ndarray) -> float:
+    """Q_Y with the guard, in whole-array numpy (the formulation the kernels replaced)."""
+    g = Y._G
+
+    def filt(x):
+        return cv2.sepFilter2D(x, cv2.CV_64F, g, g, borderType=cv2.BORDER_REFLECT_101)[3:-3, 3:-3]
+
+    def stats(x):
+        mu = filt(x)
+        var = filt(x * x) - mu * mu
+        flat = var < Y._FLAT_VAR if Y._is_integral(x) else Y._flat(x)
+        return x, mu, np.where(flat, 0.0, var), flat
+
+    def ssim(s, t):
+        cov = np.where(s[3] | t[3], 0.0, filt(s[0] * t[0]) - s[1] * t[1])
+        return ((2 * s[1]) * t[1] + Y.C1) * (cov * 2 + Y.C2) / (
+            (s[1] * s[1] + t[1] * t[1] + Y.C1) * (s[2] + t[2] + Y.C2))
+
+    a, b, c = stats(ir), stats(vi), stats(f)
+    lam = np.where(a[3] & b[3], 0.5, a[2] / np.where(a[3] & b[3], 1.0, a[2] + b[2]))
+    s_af, s_bf = ssim(a, c), ssim(b, c)
+    q = np.where(ssim(a, b) >= Y.THRESHOLD, s_af * lam + s_bf * (1 - lam), np.maximum(s_af, s_bf))
+    return float(q.mean())
+
+
+@pytest.mark.parametrize("integral", [True, False])
+def test_qy_kernels_match_the_numpy_formulation(integral):
+    ir, vi = _img(14, (40, 52), integral), _img(15, (40, 52), integral)
+    ir[:15, :15] = 30.0                                      # flat windows in both sources
+    vi[:15, :15] = 90.0
+    f = (ir + vi) / 2 if not integral else np.floor((ir + vi + 1) / 2)
+    clear_all()
+    assert Y.qy(ir, vi, f) == pytest.approx(_qy_numpy(ir, vi, f), rel=1e-12)
+
+
+def test_pyramid_bands_of_equal_regions_are_equal_with_crop():
+    a = _img(16, (150, 190))
+    b = a.copy()
+    b[:, :50] = _img(17, (150, 50))
+    pa = build_spyr(a, 4, bands=(0, 3), hi0=False, lowpass=False, crop=3)
+    pb = build_spyr(b, 4, bands=(0, 3), hi0=False, lowpass=False, crop=3)
+    margin = 50 + 2 + 3
+    for level in range(4):
+        for band in (0, 3):
+            x, y = pa.bands[level][band], pb.bands[level][band]
+            assert x.shape[0] % 3 == 0 and x.shape[1] % 3 == 0
+            assert np.array_equal(x[:, margin:], y[:, margin:]), (level, band)
+        margin = (margin + 4) // 2 + 4 + 3
+
+
+def test_cli_import_does_not_import_numba():
+    code = ("import sys, fusionbench.cli\nfrom fusionbench.registry import discover\ndiscover()\n"
+            "assert 'numba' not in sys.modules and 'fusionbench.metrics._paper_kernels' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("x", [0.0, 3.7, 1e12, 1e40])
+def test_block_log_sum_one_log_or_groups_of_three(x):
+    """One log of the 9 factors' product, or (beyond 1e300: x = 1e40) logs of products of 3."""
+    lam = np.array([1e-3, 0.02, 0.5, 1.0, 4.0, 9.0, 30.0, 110.0, 700.0])
+    acc = np.zeros(1)
+    K._log2_1p_groups(x, lam, acc)
+    assert acc[0] == pytest.approx(float(np.log2(1 + x * lam).sum()), rel=1e-13, abs=1e-15)
+
+
+def test_pyramid_bands_in_pairs_equal_each_band_alone():
+    img = _img(18, (75, 90), integral=False)
+    f = sp5_filters()
+    pyr = build_spyr(img, 3)
+    lo = corr_reflect1(img, f["lo0filt"])
+    for level in range(3):
+        for b in range(6):
+            np.testing.assert_array_equal(pyr.bands[level][b], corr_reflect1(lo, f["bfilts"][b]))
+        lo = corr_reflect1(lo, f["lofilt"], step=2)
+    np.testing.assert_array_equal(pyr.lowpass, lo)
