@@ -14,6 +14,8 @@ the script's own value moves by ~3e-5 between torch thread counts).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fusionbench.imageio import check_images
@@ -21,7 +23,7 @@ from fusionbench.metrics.gradient import ag, ei, nabf, sf
 from fusionbench.metrics.information import mi
 from fusionbench.metrics._parts import per_source
 from fusionbench.metrics.qabf import QABF_VIFB, qabf
-from fusionbench.metrics.similarity import cc, mean_mse, psnr, scd
+from fusionbench.metrics.similarity import _float64, _triple_u8, cc, mean_mse, psnr, scd
 from fusionbench.metrics.stats import en, sd
 from fusionbench.metrics.vifp import vifp_sum
 from fusionbench.registry import register_input, register_metric, register_preset
@@ -83,8 +85,40 @@ def zoo_qncie(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     correlations of whole images, not Wang's rank-based nonlinear correlation coefficients, so
     values sit just above 0.8. Range ~0.8..1; higher is better.
     """
-    a, b, f = check_images(ir, vi, fused, who="zoo:qncie")
+    images = check_images(ir, vi, fused, who="zoo:qncie", convert=False)
+    u8 = _triple_u8(images)
+    c = _qncie_correlations_u8(*u8) if u8 is not None else None
+    if c is None:
+        c = _qncie_correlations(*(_float64(x) for x in images))
+    xy, xf, yf = c
+    r = np.linalg.eigvalsh(np.array([[1.0, xy, xf], [xy, 1.0, yf], [xf, yf, 1.0]]))
+    hr = -float(np.sum(r * np.log2(r / 3.0) / 3.0)) / np.log2(256.0)
+    return 1.0 - hr
 
+
+def _qncie_correlations_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> tuple[float, float, float] | None:
+    """The three ``ncc`` of :func:`_qncie_correlations` for uint8 images from their exact integer
+    moments (:mod:`fusionbench.metrics._moments`). Min-max scaling by ``r_x = max - min`` divides the
+    centred sums by ``r_x r_y``: ``ncc = (D_xy / (n r_x r_y)) / (sqrt(D_xx D_yy) / (n r_x r_y) + 1e-10)``
+    with the exact integers ``D_xy = n S_xy - S_x S_y``. None for a constant image (the float
+    formula's 0/0 then applies)."""
+    from fusionbench.metrics._moments import centred, sums3
+
+    rng = {k: int(x.max()) - int(x.min()) for k, x in zip("abf", (a, b, f))}
+    if 0 in rng.values():
+        return None
+    m, n = sums3(a, b, f), a.size
+
+    def ncc(x: str, y: str) -> float:
+        scale = n * rng[x] * rng[y]
+        den = math.sqrt(centred(n, m[x], m[x], m[x + x]) * centred(n, m[y], m[y], m[y + y])) / scale
+        return float(centred(n, m[x], m[y], m[x + y]) / scale / (den + 1e-10))
+
+    return ncc("a", "b"), ncc("a", "f"), ncc("b", "f")
+
+
+def _qncie_correlations(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> tuple[float, float, float]:
+    """IVIF_ZOO's ``NCC`` of (IR, VI), (IR, F), (VI, F) after min-max scaling each image to 0..1."""
     def unit(x):
         lo, hi = x.min(), x.max()
         return (x - lo) / (hi - lo)
@@ -95,10 +129,7 @@ def zoo_qncie(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
         dx, dy = x - x.mean(), y - y.mean()
         return float(np.sum(dx * dy) / (np.sqrt(np.sum(dx * dx) * np.sum(dy * dy)) + 1e-10))
 
-    xy, xf, yf = ncc(a, b), ncc(a, f), ncc(b, f)
-    r = np.linalg.eigvalsh(np.array([[1.0, xy, xf], [xy, 1.0, yf], [xf, yf, 1.0]]))
-    hr = -float(np.sum(r * np.log2(r / 3.0) / 3.0)) / np.log2(256.0)
-    return 1.0 - hr
+    return ncc(a, b), ncc(a, f), ncc(b, f)
 
 
 def zoo_te(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:

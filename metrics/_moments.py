@@ -1,0 +1,112 @@
+"""Compiled one-pass kernels over 8-bit images (issue 22): exact integer moments, gradient magnitudes.
+
+Imported lazily by the 8-bit paths of :mod:`~fusionbench.metrics.stats`,
+:mod:`~fusionbench.metrics.similarity`, :mod:`~fusionbench.metrics.gradient` and
+:mod:`~fusionbench.metrics.compat_zoo` (importing numba costs ~0.5 s, which ``fusionbench --help``
+must not pay). Every kernel takes flat or 2-D C-contiguous ``uint8`` arrays.
+
+On 8-bit data the first and second moments are integers: ``sum x``, ``sum x^2``, ``sum x y`` are
+accumulated exactly in int64 (exact below 2^63 / 255^2 = 1.4e14 pixels), so the statistics built
+from them (:func:`centred`, :func:`corr`) need one correctly rounded float conversion per quantity
+instead of float64 sums of centred values: they are as exact as, or more exact than, the float64
+formulas they replace (which round every centred value and every partial sum).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fusionbench._jit import kernel
+
+
+@kernel
+def _sums1(x):
+    """(sum x, sum x^2) of a flat uint8 array, int64."""
+    s1 = np.int64(0)
+    s2 = np.int64(0)
+    for i in range(x.size):
+        v = np.int64(x[i])
+        s1 += v
+        s2 += v * v
+    return s1, s2
+
+
+@kernel
+def _sums3(a, b, f):
+    """The nine integer moments of three flat uint8 arrays of one size, int64:
+    (Sa, Sb, Sf, Saa, Sbb, Sff, Sab, Saf, Sbf)."""
+    sa = sb = sf = saa = sbb = sff = sab = saf = sbf = np.int64(0)
+    for i in range(a.size):
+        x = np.int64(a[i])
+        y = np.int64(b[i])
+        z = np.int64(f[i])
+        sa += x
+        sb += y
+        sf += z
+        saa += x * x
+        sbb += y * y
+        sff += z * z
+        sab += x * y
+        saf += x * z
+        sbf += y * z
+    return sa, sb, sf, saa, sbb, sff, sab, saf, sbf
+
+
+@kernel
+def _central_magnitude(u, out):
+    """``out = sqrt((gx^2 + gy^2) / 2)`` of ``np.gradient(u)`` (float64, ``u`` 2-D uint8, at least 2x2).
+
+    With ``G = 2 g`` (integers: the central difference inside, twice the one-sided difference on
+    the two borders), ``(gx^2 + gy^2) / 2 = (Gx^2 + Gy^2) * 0.125`` exactly, so each value is the
+    very double of the float64 formula (one IEEE multiply by a power of two, one IEEE sqrt).
+    Row by row; the interior columns in a branch-free loop, the two border columns after it.
+    """
+    h, w = u.shape
+    for i in range(h):
+        i0 = max(i - 1, 0)
+        i1 = min(i + 1, h - 1)
+        ky = 2 if (i == 0 or i == h - 1) else 1          # one-sided rows: twice the difference
+        up, dn, row, o = u[i0], u[i1], u[i], out[i]
+        for j in range(1, w - 1):
+            gx = np.int32(row[j + 1]) - np.int32(row[j - 1])
+            gy = (np.int32(dn[j]) - np.int32(up[j])) * ky
+            o[j] = math.sqrt(np.float64(gx * gx + gy * gy) * 0.125)
+        for j, j0, j1 in ((0, 0, 1), (w - 1, w - 2, w - 1)):
+            gx = (np.int32(row[j1]) - np.int32(row[j0])) * 2
+            gy = (np.int32(dn[j]) - np.int32(up[j])) * ky
+            o[j] = math.sqrt(np.float64(gx * gx + gy * gy) * 0.125)
+    return out
+
+
+def sums1(u8: np.ndarray) -> tuple[int, int]:
+    """``(sum x, sum x^2)`` of a C-contiguous uint8 image, exact (Python ints)."""
+    s1, s2 = _sums1(u8.reshape(-1))
+    return int(s1), int(s2)
+
+
+def sums3(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> dict[str, int]:
+    """The integer moments of three C-contiguous uint8 images of one shape (Python ints):
+    keys ``a, b, f`` (sums), ``aa, bb, ff, ab, af, bf`` (sums of products)."""
+    vals = _sums3(a.reshape(-1), b.reshape(-1), f.reshape(-1))
+    return dict(zip(("a", "b", "f", "aa", "bb", "ff", "ab", "af", "bf"), (int(v) for v in vals)))
+
+
+def centred(n: int, sx: int, sy: int, sxy: int) -> int:
+    """``n^2`` times the centred cross moment, ``n sum xy - sum x sum y`` (exact integer)."""
+    return n * sxy - sx * sy
+
+
+def corr(dxy: int, dxx: int, dyy: int) -> float:
+    """Pearson ``r = dxy / sqrt(dxx dyy)`` from the exact integers of :func:`centred` (NaN when
+    an image is constant, as MATLAB ``corr2``'s 0/0). Each integer is rounded once to float64 (the
+    product under the root too); the quotient is within ~2 ulp of the exact value."""
+    d = dxx * dyy
+    if d == 0:
+        return float("nan")
+    return float(dxy) / math.sqrt(d)
+
+
+def central_magnitude(u8: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """:func:`_central_magnitude` into ``out`` (float64, the shape of ``u8``)."""
+    return _central_magnitude(u8, out)
