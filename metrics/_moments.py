@@ -110,3 +110,85 @@ def corr(dxy: int, dxx: int, dyy: int) -> float:
 def central_magnitude(u8: np.ndarray, out: np.ndarray) -> np.ndarray:
     """:func:`_central_magnitude` into ``out`` (float64, the shape of ``u8``)."""
     return _central_magnitude(u8, out)
+
+
+# -- IVIF_ZOO CE on 8-bit images: torch's float32 elements and its float32 sum, reproduced ---------
+
+@kernel
+def _bce_elements(a, b, f, sig, lo, hi, log_s, log_1ms, out):
+    """Per pixel, in torch's float32 order: ``t = clamp((sig[a] + sig[b]) / 2, lo, hi)``,
+    ``out = (t - 1) * log_1ms[f] - t * log_s[f]`` (``binary_cross_entropy``'s element with the
+    fused image's clamped sigmoid ``s``: ``log_s = max(log s, -100)``, ``log_1ms = max(log1p(-s), -100)``)."""
+    one = np.float32(1.0)
+    two = np.float32(2.0)
+    for i in range(a.size):
+        t = (sig[a[i]] + sig[b[i]]) / two
+        t = min(max(t, lo), hi)
+        out[i] = (t - one) * log_1ms[f[i]] - t * log_s[f[i]]
+    return out
+
+
+@kernel
+def _ceil_log2(x):
+    if x <= 2:
+        return 1
+    v = x - 1
+    k = 0
+    while v > 1:            # floor(log2(x - 1))
+        v >>= 1
+        k += 1
+    return k + 1
+
+
+@kernel
+def _torch_sum_f32(x, w):
+    """``torch.sum`` of a contiguous float32 tensor on one CPU thread, bit for bit: ATen's
+    ``cascade_sum`` (``SumKernel.cpp``), float32 accumulation. ``w`` float32 lanes per vector
+    (8 for AVX2 / default builds, 16 for AVX-512). The ``n // w`` whole vectors are summed by
+    ``row_sum`` (4 interleaved vector accumulators, ``multi_row_sum`` with 4 levels of
+    ``2^max(4, ceil_log2(rows) // 4)`` rows each), the scalar tail in order, then the lanes."""
+    n = x.size
+    nvec = n // w
+    rows = nvec // 4
+    acc = np.zeros((4, 4, w), np.float32)      # [level][ilp column][lane]
+    power = max(4, _ceil_log2(rows) // 4)
+    step = 1 << power
+    mask = step - 1
+    i = 0
+    while i + step <= rows:
+        for _ in range(step):
+            base = i * 4 * w
+            for k in range(4):
+                for lane in range(w):
+                    acc[0, k, lane] += x[base + k * w + lane]
+            i += 1
+        for j in range(1, 4):
+            for k in range(4):
+                for lane in range(w):
+                    acc[j, k, lane] += acc[j - 1, k, lane]
+                    acc[j - 1, k, lane] = np.float32(0.0)
+            if (i & (mask << (j * power))) != 0:
+                break
+    while i < rows:
+        base = i * 4 * w
+        for k in range(4):
+            for lane in range(w):
+                acc[0, k, lane] += x[base + k * w + lane]
+        i += 1
+    for j in range(1, 4):
+        for k in range(4):
+            for lane in range(w):
+                acc[0, k, lane] += acc[j, k, lane]
+    part = acc[0, 0].copy()                    # row_sum: leftover vectors into column 0, then columns
+    for v in range(rows * 4, nvec):
+        for lane in range(w):
+            part[lane] += x[v * w + lane]
+    for k in range(1, 4):
+        for lane in range(w):
+            part[lane] += acc[0, k, lane]
+    total = np.float32(0.0)                    # vectorized_inner_sum: scalar tail, then the lanes
+    for e in range(nvec * w, n):
+        total += x[e]
+    for lane in range(w):
+        total += part[lane]
+    return total

@@ -15,6 +15,7 @@ the script's own value moves by ~3e-5 between torch thread counts).
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -50,17 +51,71 @@ def zoo_ce(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
 
     On 0..255 data the sigmoid is 1 (in float32) for every level above 16, so after the clamp to
     ``[1e-7, 1-1e-7]`` the value is float32 round-off (~1e-5) carrying almost no information
-    about the fusion; it is not the histogram cross entropy of ``ce``. Computed with torch in
-    float32, as the script. Lower is better (as the script's users read it).
+    about the fusion; it is not the histogram cross entropy of ``ce``. Computed in float32 as the
+    script's torch code on one thread: on 8-bit images from per-level torch tables (sigmoid, the
+    clamped logs) and a compiled pass that forms each element in torch's float32 order and sums
+    them as ATen's ``cascade_sum`` does (:mod:`fusionbench.metrics._moments`; bit for bit the
+    one-thread torch value, checked in tests/metrics/test_similarity_8bit.py); other images with
+    torch itself. Lower is better (as the script's users read it).
     """
+    images = check_images(ir, vi, fused, who="zoo:ce", convert=False)
+    u8 = _triple_u8(images)
+    if u8 is not None and u8[0].size >= 64 and _ce_tables()["ok"]:
+        return _zoo_ce_u8(*u8)
     import torch
     import torch.nn.functional as tf
 
-    a, b, f = (torch.from_numpy(np.asarray(x, np.float32)) for x in check_images(ir, vi, fused, who="zoo:ce"))
+    a, b, f = (torch.from_numpy(np.asarray(_float64(x), np.float32)) for x in images)
     eps = 1e-7
     sf_ = torch.clamp(torch.sigmoid(f), eps, 1.0 - eps)
     target = torch.clamp((torch.sigmoid(a) + torch.sigmoid(b)) / 2, eps, 1.0 - eps)
     return float(tf.binary_cross_entropy(sf_, target).item())
+
+
+_CE_TABLES: dict[str, object] = {}
+
+
+def _ce_tables() -> dict[str, object]:
+    """torch's float32 values per grey level: sigmoid, and for the fused image's clamped sigmoid
+    ``s`` the two clamped logs of ``binary_cross_entropy``; the clamp bounds; the vector width;
+    ``ok``: the compiled sum reproduces ``torch.sum`` here (checked once on a few lengths; a torch
+    build that sums otherwise keeps torch itself)."""
+    if not _CE_TABLES:
+        import torch
+
+        from fusionbench.metrics._moments import _torch_sum_f32
+
+        lv = torch.arange(256, dtype=torch.float32)
+        sig = torch.sigmoid(lv)
+        s = torch.clamp(sig, 1e-7, 1.0 - 1e-7)
+        cap = torch.backends.cpu.get_cpu_capability()
+        _CE_TABLES.update(sig=sig.numpy().copy(), log_s=torch.clamp(torch.log(s), min=-100).numpy().copy(),
+                          log_1ms=torch.clamp(torch.log1p(-s), min=-100).numpy().copy(),
+                          lo=np.float32(1e-7), hi=np.float32(1.0 - 1e-7), lanes=16 if "512" in cap else 8)
+        x = np.random.default_rng(22).random(30011).astype(np.float32)   # below ATen's grain: one thread
+        sizes = (64, 4103, 30011)
+        want = [torch.from_numpy(x[:m]).sum().item() for m in sizes]
+        _CE_TABLES["ok"] = want == [float(_torch_sum_f32(x[:m], _CE_TABLES["lanes"])) for m in sizes]
+    return _CE_TABLES
+
+
+_CE_WORK = threading.local()
+
+
+def _zoo_ce_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    """:func:`zoo_ce` of uint8 images (see there), in a per-thread float32 work array."""
+    from fusionbench.metrics._moments import _bce_elements, _torch_sum_f32
+
+    t = _ce_tables()
+    n = a.size
+    buf = getattr(_CE_WORK, "buf", None)
+    if buf is None or buf.size < n:
+        buf = np.empty(n, np.float32)
+        if n <= 1 << 22:
+            _CE_WORK.buf = buf
+    el = _bce_elements(a.reshape(-1), b.reshape(-1), f.reshape(-1), t["sig"], t["lo"], t["hi"],
+                       t["log_s"], t["log_1ms"], buf[:n])
+    return float(_torch_sum_f32(el, t["lanes"]) / np.float32(n))   # mean: float32 sum / n in float32
 
 
 def zoo_nmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:

@@ -198,3 +198,56 @@ def test_sd_sf_8bit_match_float64(shape: tuple[int, int]) -> None:
         assert abs(sd - ref) <= 1e-14 * ref
         if min(shape) > 1:
             assert tuple(map(float, _squared_differences(u))) == tuple(map(float, _squared_differences(f)))
+
+
+def _torch_one_thread(fn):
+    import torch
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("n", [64, 127, 4096, 4103, 65537, 307200, 307213])
+def test_compiled_float32_sum_is_torch_sum(n: int) -> None:
+    """The compiled cascade sum equals ``torch.sum`` of a float32 tensor on one thread, bit for bit."""
+    import torch
+
+    from fusionbench.metrics._moments import _torch_sum_f32
+    from fusionbench.metrics.compat_zoo import _ce_tables
+
+    rng = np.random.default_rng(n)
+    lanes = _ce_tables()["lanes"]
+    for x in (rng.random(n), rng.normal(0, 1, n) * 1e3, np.where(rng.random(n) < 0.9, 2e-6, 16.0)):
+        x = x.astype(np.float32)
+        assert float(_torch_sum_f32(x, lanes)) == _torch_one_thread(lambda: torch.from_numpy(x).sum().item())
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (37, 53), (480, 640), (333, 501)])
+def test_zoo_ce_8bit_is_the_torch_value(shape: tuple[int, int]) -> None:
+    """zoo:ce on 8-bit images (tables + compiled pass) equals the script's torch code on one thread
+    bit for bit, for dark images (levels below 17, where the sigmoid is not 1) and full-range ones;
+    non-integer float images take torch itself."""
+    import torch
+    import torch.nn.functional as tf
+
+    from fusionbench.metrics.compat_zoo import zoo_ce
+
+    def script(ir, vi, fu):
+        a, b, f = (torch.from_numpy(np.asarray(x, np.float32)) for x in (ir, vi, fu))
+        s = torch.clamp(torch.sigmoid(f), 1e-7, 1.0 - 1e-7)
+        t = torch.clamp((torch.sigmoid(a) + torch.sigmoid(b)) / 2, 1e-7, 1.0 - 1e-7)
+        return tf.binary_cross_entropy(s, t).item()
+
+    rng = np.random.default_rng(sum(shape))
+    for top in (20, 256):
+        ir, vi = (rng.integers(0, top, shape, dtype=np.uint8) for _ in range(2))
+        fu = rng.integers(0, top, shape, dtype=np.uint8)
+        want = _torch_one_thread(lambda: script(ir, vi, fu))
+        assert zoo_ce(ir, vi, fu) == want
+        assert evaluate(ir, vi, fu, ["zoo:ce"])["zoo:ce"] == want
+    x = [rng.uniform(0, 30, shape) for _ in range(3)]
+    assert abs(zoo_ce(*x) - script(*x)) <= 1e-6 * abs(script(*x))
