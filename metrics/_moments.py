@@ -192,3 +192,76 @@ def _torch_sum_f32(x, w):
     for lane in range(w):
         total += part[lane]
     return total
+
+
+# -- IVIF_ZOO SSIM / MS-SSIM: torch's float32 Gaussian blur, reproduced ---------------------------
+
+from numba import types as _nbtypes  # noqa: E402
+from numba.core.extending import intrinsic as _intrinsic  # noqa: E402
+
+
+@_intrinsic
+def _fma32(typingctx, a, b, c):
+    """``fma(a, b, c)`` in float32 with one rounding (LLVM's ``llvm.fma.f32``): the explicit fused
+    multiply-add that torch's CPU convolution (oneDNN) performs per tap. (The project's kernels
+    never *contract* a multiply and an add; this one reproduces an original that fuses them.)"""
+    sig = _nbtypes.float32(_nbtypes.float32, _nbtypes.float32, _nbtypes.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
+@kernel
+def _blur_valid_f32(x, w, fused_v, fused_h, tmp, out):
+    """``conv2d(conv2d(x, w[:, None]), w[None, :])`` of a 2-D float32 image, 'valid': what
+    pytorch_msssim's ``gaussian_filter`` computes on one CPU thread, bit for bit. Each output is
+    a chain over the taps in order, from 0: ``acc = fma(w[k], x[i + k], acc)`` (k = 0..K-1) where
+    torch runs the pass through oneDNN (``fused_*``), ``acc = acc + w[k] * x[i + k]`` (two
+    roundings) where it runs its native convolution; first down the columns into ``tmp`` (one
+    row), then along it."""
+    h, wd = x.shape
+    kk = w.size
+    ho, wo = h - kk + 1, wd - kk + 1
+    zero = np.float32(0.0)
+    for i in range(ho):
+        for j in range(wd):
+            tmp[j] = zero
+        for k in range(kk):
+            wk = w[k]
+            row = x[i + k]
+            if fused_v:
+                for j in range(wd):
+                    tmp[j] = _fma32(wk, row[j], tmp[j])
+            else:
+                for j in range(wd):
+                    tmp[j] = tmp[j] + wk * row[j]
+        o = out[i]
+        for j in range(wo):
+            o[j] = zero
+        for k in range(kk):
+            wk = w[k]
+            if fused_h:
+                for j in range(wo):
+                    o[j] = _fma32(wk, tmp[j + k], o[j])
+            else:
+                for j in range(wo):
+                    o[j] = o[j] + wk * tmp[j + k]
+    return out
+
+
+#: torch (``Convolution.cpp``, ``use_mkldnn``) sends a float32 CPU convolution with a single
+#: input image and a K x 1 / 1 x K filter to oneDNN when the input has more than this many
+#: elements, else to its native kernel
+TORCH_ONEDNN_MIN = 20480
+
+
+def blur_valid_f32(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """:func:`_blur_valid_f32` of a C-contiguous 2-D float32 array with float32 taps ``w``, each
+    pass in the arithmetic torch picks for its input size (:data:`TORCH_ONEDNN_MIN`)."""
+    k = w.size
+    h, wd = x.shape
+    out = np.empty((h - k + 1, wd - k + 1), np.float32)
+    return _blur_valid_f32(x, w, h * wd > TORCH_ONEDNN_MIN, (h - k + 1) * wd > TORCH_ONEDNN_MIN,
+                           np.empty(wd, np.float32), out)

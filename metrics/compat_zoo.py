@@ -278,51 +278,108 @@ def zoo_qcb(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     return float(np.mean(p1 * p1 / den * q1 + p2 * p2 / den * q2))
 
 
-def _torch_ssim_cs(x, y, win, data_range: float):
-    """pytorch_msssim ``_ssim`` (as copied into IVIF_ZOO ``ssim.py``): separable Gaussian, 'valid', float32."""
+def _gauss_win():
+    """pytorch_msssim's ``_fspecial_gauss_1d(11, 1.5)`` (float32 torch)."""
+    import torch
+
+    coords = torch.arange(11, dtype=torch.float32) - 5
+    win = torch.exp(-(coords ** 2) / (2 * 1.5 ** 2))
+    return win / win.sum()
+
+
+_BLUR: dict[str, object] = {}
+
+
+def _blur_fn(win):
+    """pytorch_msssim ``gaussian_filter`` of a ``1x1xHxW`` float32 tensor ('valid', separable).
+
+    The compiled :func:`fusionbench.metrics._moments.blur_valid_f32` reproduces torch's
+    one-thread CPU convolution bit for bit (oneDNN's fused multiply-add chain above
+    ``TORCH_ONEDNN_MIN`` input elements, the native kernel's multiply-then-add below) and is ~10x
+    faster; it is checked against ``conv2d`` once per process on both sides of that size and on
+    this torch build, else torch's own ``conv2d`` is used.
+    """
+    import torch
     import torch.nn.functional as tf
 
-    def blur(z):
+    def torch_blur(z):
         z = tf.conv2d(z, win.view(1, 1, -1, 1))
         return tf.conv2d(z, win.view(1, 1, 1, -1))
 
+    if "ok" not in _BLUR:
+        from fusionbench.metrics._moments import blur_valid_f32
+
+        w = win.numpy().copy()
+        rng = np.random.default_rng(22)
+        tests = [(rng.random(shape) * 65025.0).astype(np.float32) for shape in ((150, 160), (61, 81), (139, 150))]
+        _BLUR["ok"] = all(
+            np.array_equal(blur_valid_f32(x, w), torch_blur(torch.from_numpy(x)[None, None])[0, 0].numpy())
+            for x in tests)
+        _BLUR["w"] = w
+    if not _BLUR["ok"]:
+        return torch_blur
+    from fusionbench.metrics._moments import blur_valid_f32
+
+    w = _BLUR["w"]
+    return lambda z: torch.from_numpy(blur_valid_f32(np.ascontiguousarray(z[0, 0].numpy()), w))[None, None]
+
+
+def _torch_ssim_cs(x, y, blur, data_range: float, y_stats=None):
+    """pytorch_msssim ``_ssim`` (as copied into IVIF_ZOO ``ssim.py``): separable Gaussian, 'valid',
+    float32. ``y_stats``: ``(mu2, blur(y * y))`` when already computed for this ``y`` (the fused
+    image is scored against both sources; the same tensors, so the same values)."""
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
-    mu1, mu2 = blur(x), blur(y)
+    mu1 = blur(x)
+    mu2, byy = y_stats if y_stats is not None else (blur(y), blur(y * y))
     s11 = blur(x * x) - mu1.pow(2)
-    s22 = blur(y * y) - mu2.pow(2)
+    s22 = byy - mu2.pow(2)
     s12 = blur(x * y) - mu1 * mu2
     cs_map = (2 * s12 + c2) / (s11 + s22 + c2)
     ssim_map = ((2 * mu1 * mu2 + c1) / (mu1.pow(2) + mu2.pow(2) + c1)) * cs_map
-    return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1)
+    return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1), (mu2, byy)
 
 
-def _zoo_ssim_pair(src: np.ndarray, f: np.ndarray, multiscale: bool) -> float:
+def _zoo_ssim_both(sources: tuple[np.ndarray, ...], f: np.ndarray, multiscale: bool) -> list[float]:
+    """``S(src, f)`` for each source: pytorch_msssim ``ssim`` or ``ms_ssim`` as IVIF_ZOO calls them
+    (float32 torch, one image per call; the fused image's blurred statistics are computed once per
+    scale and shared by the sources)."""
     import torch
     import torch.nn.functional as tf
 
     # to_tensor keeps float32 input unscaled, then ssim() multiplies by 255: data on 0..65025
-    x = torch.from_numpy(np.ascontiguousarray(src, np.float32))[None, None] * 255.0
-    y = torch.from_numpy(np.ascontiguousarray(f, np.float32))[None, None] * 255.0
-    coords = torch.arange(11, dtype=torch.float32) - 5
-    win = torch.exp(-(coords ** 2) / (2 * 1.5 ** 2))
-    win = win / win.sum()
+    def tensor(a):
+        return torch.from_numpy(np.ascontiguousarray(a, np.float32))[None, None] * 255.0
+
+    y0 = tensor(f)
+    blur = _blur_fn(_gauss_win())
     with torch.no_grad():
         if not multiscale:
-            return float(_torch_ssim_cs(x, y, win, 255.0)[0].mean().item())
-        if min(x.shape[-2:]) <= 160:
-            raise ValueError(f"zoo:ms_ssim needs both sides > 160 pixels, got {x.shape[-1]}x{x.shape[-2]}")
+            out, stats = [], None
+            for src in sources:
+                ssim_c, _, stats = _torch_ssim_cs(tensor(src), y0, blur, 255.0, stats)
+                out.append(float(ssim_c.mean().item()))
+            return out
+        if min(y0.shape[-2:]) <= 160:
+            raise ValueError(f"zoo:ms_ssim needs both sides > 160 pixels, got {y0.shape[-1]}x{y0.shape[-2]}")
         weights = torch.tensor([0.0448, 0.2856, 0.3001, 0.2363, 0.1333], dtype=torch.float32)
-        mcs = []
-        for i in range(5):
-            ssim_c, cs = _torch_ssim_cs(x, y, win, 255.0)
-            if i < 4:
-                mcs.append(torch.relu(cs))
-                pad = [s % 2 for s in x.shape[2:]]
-                x = tf.avg_pool2d(x, kernel_size=2, padding=pad)
-                y = tf.avg_pool2d(y, kernel_size=2, padding=pad)
-        vals = torch.stack(mcs + [torch.relu(ssim_c)], dim=0)
-        return float(torch.prod(vals ** weights.reshape(-1, 1, 1), dim=0).mean().item())
+        ys, xs = [y0], [[tensor(src)] for src in sources]
+        for i in range(4):                       # the avg_pool pyramid of each image, once
+            pad = [s % 2 for s in ys[-1].shape[2:]]
+            ys.append(tf.avg_pool2d(ys[-1], kernel_size=2, padding=pad))
+            for pyr in xs:
+                pyr.append(tf.avg_pool2d(pyr[-1], kernel_size=2, padding=pad))
+        stats = [None] * 5
+        out = []
+        for pyr in xs:
+            mcs = []
+            for i in range(5):
+                ssim_c, cs, stats[i] = _torch_ssim_cs(pyr[i], ys[i], blur, 255.0, stats[i])
+                if i < 4:
+                    mcs.append(torch.relu(cs))
+            vals = torch.stack(mcs + [torch.relu(ssim_c)], dim=0)
+            out.append(float(torch.prod(vals ** weights.reshape(-1, 1, 1), dim=0).mean().item()))
+        return out
 
 
 def zoo_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, multiscale: bool = False) -> dict:
@@ -334,10 +391,12 @@ def zoo_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, multiscale: b
     which does not divide them by 255, and then multiplies by 255: the data span 0..65025 with
     L = 255, i.e. C1 and C2 255^2 times too small (near structure-only SSIM). In float32 the
     windows' ``E[x^2] - mu^2`` on such data carries round-off comparable to C2, so the value is
-    computed with torch in float32 as the script does (float64 would differ by up to 1.4e-3).
+    computed in float32 as the script's torch code does on one thread (float64 would differ by up
+    to 1.4e-3): torch's elementwise operations, and its convolutions reproduced bit for bit by a
+    compiled kernel (:func:`_blur_fn`).
     """
     a, b, f = check_images(ir, vi, fused, who="zoo:ms_ssim" if multiscale else "zoo:ssim")
-    s_ir, s_vi = _zoo_ssim_pair(a, f, multiscale), _zoo_ssim_pair(b, f, multiscale)
+    s_ir, s_vi = _zoo_ssim_both((a, b), f, multiscale)
     return per_source(s_ir, s_vi, "sum")
 
 

@@ -251,3 +251,67 @@ def test_zoo_ce_8bit_is_the_torch_value(shape: tuple[int, int]) -> None:
         assert evaluate(ir, vi, fu, ["zoo:ce"])["zoo:ce"] == want
     x = [rng.uniform(0, 30, shape) for _ in range(3)]
     assert abs(zoo_ce(*x) - script(*x)) <= 1e-6 * abs(script(*x))
+
+
+@pytest.mark.parametrize("shape", [(150, 160), (61, 81), (139, 160), (138, 160), (11, 300), (480, 640)])
+def test_compiled_blur_is_torch_conv2d(shape: tuple[int, int]) -> None:
+    """The compiled separable blur equals pytorch_msssim's two ``conv2d`` passes on one thread bit
+    for bit, on both sides of torch's oneDNN size switch (138x160: the second pass has exactly
+    20480 input elements), on 0..65025 data and on its squares."""
+    import torch
+    import torch.nn.functional as tf
+
+    from fusionbench.metrics._moments import blur_valid_f32
+    from fusionbench.metrics.compat_zoo import _gauss_win
+
+    win = _gauss_win()
+    x = (np.random.default_rng(shape[1]).random(shape) * 65025.0).astype(np.float32)
+    for z in (x, x * x):
+        t = torch.from_numpy(z)[None, None]
+        want = _torch_one_thread(lambda: tf.conv2d(tf.conv2d(t, win.view(1, 1, -1, 1)), win.view(1, 1, 1, -1)))
+        assert np.array_equal(blur_valid_f32(z, win.numpy()), want[0, 0].numpy())
+
+
+def test_zoo_ssim_and_ms_ssim_are_the_torch_values() -> None:
+    """zoo:ssim / zoo:ms_ssim (compiled blur, fused-image statistics shared by the two sources)
+    equal pytorch_msssim's code as IVIF_ZOO runs it (torch conv2d, one image per call, one thread)."""
+    import torch
+    import torch.nn.functional as tf
+
+    from fusionbench.metrics.compat_zoo import _gauss_win, zoo_ssim
+
+    win = _gauss_win()
+
+    def blur(z):
+        return tf.conv2d(tf.conv2d(z, win.view(1, 1, -1, 1)), win.view(1, 1, 1, -1))
+
+    def ssim_cs(x, y):
+        c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+        mu1, mu2 = blur(x), blur(y)
+        s11, s22, s12 = blur(x * x) - mu1.pow(2), blur(y * y) - mu2.pow(2), blur(x * y) - mu1 * mu2
+        cs = (2 * s12 + c2) / (s11 + s22 + c2)
+        return (((2 * mu1 * mu2 + c1) / (mu1.pow(2) + mu2.pow(2) + c1)) * cs).flatten(2).mean(-1), cs.flatten(2).mean(-1)
+
+    def script(src, f, multi):
+        x, y = (torch.from_numpy(a.astype(np.float32))[None, None] * 255.0 for a in (src, f))
+        if not multi:
+            return ssim_cs(x, y)[0].mean().item()
+        w = torch.tensor([0.0448, 0.2856, 0.3001, 0.2363, 0.1333], dtype=torch.float32)
+        mcs = []
+        for i in range(5):
+            s, cs = ssim_cs(x, y)
+            if i < 4:
+                mcs.append(torch.relu(cs))
+                pad = [q % 2 for q in x.shape[2:]]
+                x, y = tf.avg_pool2d(x, kernel_size=2, padding=pad), tf.avg_pool2d(y, kernel_size=2, padding=pad)
+        return torch.prod(torch.stack(mcs + [torch.relu(s)], dim=0) ** w.reshape(-1, 1, 1), dim=0).mean().item()
+
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:171, 0:203]
+    ir = np.clip(127 + 90 * np.sin(xx / 9.0) * np.cos(yy / 13.0) + rng.normal(0, 12, xx.shape), 0, 255).astype(np.uint8)
+    vi = rng.integers(0, 256, xx.shape, dtype=np.uint8)
+    fu = ((ir.astype(np.int32) + vi) // 2).astype(np.uint8)
+    for multi in (False, True):
+        want = _torch_one_thread(lambda: [script(ir, fu, multi), script(vi, fu, multi)])
+        got = zoo_ssim(ir, vi, fu, multiscale=multi)
+        assert [got["ir"], got["vi"]] == want and got["total"] == want[0] + want[1]
