@@ -290,7 +290,8 @@ def test_zoo_ssim_and_ms_ssim_are_the_torch_values() -> None:
         mu1, mu2 = blur(x), blur(y)
         s11, s22, s12 = blur(x * x) - mu1.pow(2), blur(y * y) - mu2.pow(2), blur(x * y) - mu1 * mu2
         cs = (2 * s12 + c2) / (s11 + s22 + c2)
-        return (((2 * mu1 * mu2 + c1) / (mu1.pow(2) + mu2.pow(2) + c1)) * cs).flatten(2).mean(-1), cs.flatten(2).mean(-1)
+        sm = ((2 * mu1 * mu2 + c1) / (mu1.pow(2) + mu2.pow(2) + c1)) * cs
+        return sm.flatten(2).mean(-1), cs.flatten(2).mean(-1)
 
     def script(src, f, multi):
         x, y = (torch.from_numpy(a.astype(np.float32))[None, None] * 255.0 for a in (src, f))
@@ -315,3 +316,18 @@ def test_zoo_ssim_and_ms_ssim_are_the_torch_values() -> None:
         want = _torch_one_thread(lambda: [script(ir, fu, multi), script(vi, fu, multi)])
         got = zoo_ssim(ir, vi, fu, multiscale=multi)
         assert [got["ir"], got["vi"]] == want and got["total"] == want[0] + want[1]
+
+
+def test_zoo_qncie_8bit_matches_the_float_formula() -> None:
+    """zoo:qncie on 8-bit images (exact integer moments) agrees with its float64 formula to
+    round-off; a constant image takes the float formula (its 0/0), as before."""
+    from fusionbench.metrics.compat_zoo import _qncie_correlations, _qncie_correlations_u8, zoo_qncie
+
+    for ir, vi, fu in _triples()[:6]:
+        fast = _qncie_correlations_u8(ir, vi, fu)
+        ref = _qncie_correlations(*(x.astype(np.float64) for x in (ir, vi, fu)))
+        assert all(abs(x - y) <= 1e-13 for x, y in zip(fast, ref)), (fast, ref)
+        q8, qf = zoo_qncie(ir, vi, fu), zoo_qncie(*(x.astype(np.float64) for x in (ir, vi, fu)))
+        assert abs(q8 - qf) <= 1e-13 * qf
+    ir, vi, fu = _triples()[-2]                       # constant source
+    assert _qncie_correlations_u8(ir, vi, fu) is None
