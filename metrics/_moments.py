@@ -146,7 +146,9 @@ def _torch_sum_f32(x, w):
     ``cascade_sum`` (``SumKernel.cpp``), float32 accumulation. ``w`` float32 lanes per vector
     (8 for AVX2 / default builds, 16 for AVX-512). The ``n // w`` whole vectors are summed by
     ``row_sum`` (4 interleaved vector accumulators, ``multi_row_sum`` with 4 levels of
-    ``2^max(4, ceil_log2(rows) // 4)`` rows each), the scalar tail in order, then the lanes."""
+    ``2^max(4, ceil_log2(rows) // 4)`` rows each), the scalar tail in order, then the lanes.
+    Only for ``n >= w`` (shorter arrays take ATen's scalar path, another order); callers use it
+    from 64 elements on."""
     n = x.size
     nvec = n // w
     rows = nvec // 4

@@ -337,7 +337,23 @@ def _torch_ssim_cs(x, y, blur, data_range: float, y_stats=None):
     s12 = blur(x * y) - mu1 * mu2
     cs_map = (2 * s12 + c2) / (s11 + s22 + c2)
     ssim_map = ((2 * mu1 * mu2 + c1) / (mu1.pow(2) + mu2.pow(2) + c1)) * cs_map
-    return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1), (mu2, byy)
+    return _mean_one_thread(ssim_map), _mean_one_thread(cs_map), (mu2, byy)
+
+
+def _mean_one_thread(t):
+    """``t.flatten(2).mean(-1)`` of a ``1x1xHxW`` float32 tensor as torch computes it on one thread
+    (float32 cascade sum, then ``/ n`` in float32: :func:`fusionbench.metrics._moments._torch_sum_f32`,
+    where it reproduces ``torch.sum`` on this build), whatever torch's thread count: the value the
+    script's one-thread reference run gives."""
+    import torch
+
+    tables = _ce_tables()
+    if not tables["ok"] or t.shape[:2] != (1, 1) or t[0, 0].numel() < 64:   # small: torch sums serially
+        return t.flatten(2).mean(-1)
+    from fusionbench.metrics._moments import _torch_sum_f32
+
+    x = np.ascontiguousarray(t.numpy()).reshape(-1)
+    return torch.tensor([[_torch_sum_f32(x, tables["lanes"]) / np.float32(x.size)]], dtype=torch.float32)
 
 
 def _zoo_ssim_both(sources: tuple[np.ndarray, ...], f: np.ndarray, multiscale: bool) -> list[float]:
