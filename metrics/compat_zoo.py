@@ -367,6 +367,8 @@ def _zoo_ssim_both(sources: tuple[np.ndarray, ...], f: np.ndarray, multiscale: b
     def tensor(a):
         return torch.from_numpy(np.ascontiguousarray(a, np.float32))[None, None] * 255.0
 
+    if min(np.shape(f)) < 11:
+        raise ValueError(f"zoo:ssim needs images of at least 11x11 pixels, got {np.shape(f)[1]}x{np.shape(f)[0]}")
     y0 = tensor(f)
     blur = _blur_fn(_gauss_win())
     with torch.no_grad():

@@ -333,3 +333,11 @@ def test_zoo_qncie_8bit_matches_the_float_formula() -> None:
         assert abs(q8 - qf) <= 1e-13 * qf
     ir, vi, fu = _triples()[-2]                       # constant source
     assert _qncie_correlations_u8(ir, vi, fu) is None
+
+
+def test_zoo_ssim_too_small_is_a_one_line_error() -> None:
+    from fusionbench.errors import InputError
+
+    x = np.zeros((8, 30), np.uint8)
+    with pytest.raises(InputError, match="at least 11x11"):
+        evaluate(x, x + 1, x, ["zoo:ssim"])
