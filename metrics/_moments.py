@@ -1,9 +1,11 @@
-"""Compiled one-pass kernels over 8-bit images (issue 22): exact integer moments, gradient magnitudes.
+"""Compiled kernels of the cheap metrics (issue 22): exact integer moments and gradient magnitudes
+of 8-bit images, and IVIF_ZOO's float32 torch arithmetic (CE elements, ``torch.sum``, the SSIM
+Gaussian blur) reproduced bit for bit.
 
 Imported lazily by the 8-bit paths of :mod:`~fusionbench.metrics.stats`,
 :mod:`~fusionbench.metrics.similarity`, :mod:`~fusionbench.metrics.gradient` and
 :mod:`~fusionbench.metrics.compat_zoo` (importing numba costs ~0.5 s, which ``fusionbench --help``
-must not pay). Every kernel takes flat or 2-D C-contiguous ``uint8`` arrays.
+must not pay). The moment and gradient kernels take flat or 2-D C-contiguous ``uint8`` arrays.
 
 On 8-bit data the first and second moments are integers: ``sum x``, ``sum x^2``, ``sum x y`` are
 accumulated exactly in int64 (exact below 2^63 / 255^2 = 1.4e14 pixels), so the statistics built
