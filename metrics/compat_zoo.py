@@ -14,6 +14,9 @@ the script's own value moves by ~3e-5 between torch thread counts).
 """
 from __future__ import annotations
 
+import math
+import threading
+
 import numpy as np
 
 from fusionbench.imageio import check_images
@@ -21,7 +24,7 @@ from fusionbench.metrics.gradient import ag, ei, nabf, sf
 from fusionbench.metrics.information import mi
 from fusionbench.metrics._parts import per_source
 from fusionbench.metrics.qabf import QABF_VIFB, qabf
-from fusionbench.metrics.similarity import cc, mean_mse, psnr, scd
+from fusionbench.metrics.similarity import _float64, _triple_u8, cc, mean_mse, psnr, scd
 from fusionbench.metrics.stats import en, sd
 from fusionbench.metrics.vifp import vifp_sum
 from fusionbench.registry import register_input, register_metric, register_preset
@@ -48,17 +51,71 @@ def zoo_ce(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
 
     On 0..255 data the sigmoid is 1 (in float32) for every level above 16, so after the clamp to
     ``[1e-7, 1-1e-7]`` the value is float32 round-off (~1e-5) carrying almost no information
-    about the fusion; it is not the histogram cross entropy of ``ce``. Computed with torch in
-    float32, as the script. Lower is better (as the script's users read it).
+    about the fusion; it is not the histogram cross entropy of ``ce``. Computed in float32 as the
+    script's torch code on one thread: on 8-bit images from per-level torch tables (sigmoid, the
+    clamped logs) and a compiled pass that forms each element in torch's float32 order and sums
+    them as ATen's ``cascade_sum`` does (:mod:`fusionbench.metrics._moments`; bit for bit the
+    one-thread torch value, checked in tests/metrics/test_similarity_8bit.py); other images with
+    torch itself. Lower is better (as the script's users read it).
     """
+    images = check_images(ir, vi, fused, who="zoo:ce", convert=False)
+    u8 = _triple_u8(images)
+    if u8 is not None and u8[0].size >= 64 and _ce_tables()["ok"]:
+        return _zoo_ce_u8(*u8)
     import torch
     import torch.nn.functional as tf
 
-    a, b, f = (torch.from_numpy(np.asarray(x, np.float32)) for x in check_images(ir, vi, fused, who="zoo:ce"))
+    a, b, f = (torch.from_numpy(np.asarray(_float64(x), np.float32)) for x in images)
     eps = 1e-7
     sf_ = torch.clamp(torch.sigmoid(f), eps, 1.0 - eps)
     target = torch.clamp((torch.sigmoid(a) + torch.sigmoid(b)) / 2, eps, 1.0 - eps)
     return float(tf.binary_cross_entropy(sf_, target).item())
+
+
+_CE_TABLES: dict[str, object] = {}
+
+
+def _ce_tables() -> dict[str, object]:
+    """torch's float32 values per grey level: sigmoid, and for the fused image's clamped sigmoid
+    ``s`` the two clamped logs of ``binary_cross_entropy``; the clamp bounds; the vector width;
+    ``ok``: the compiled sum reproduces ``torch.sum`` here (checked once on a few lengths; a torch
+    build that sums otherwise keeps torch itself)."""
+    if not _CE_TABLES:
+        import torch
+
+        from fusionbench.metrics._moments import _torch_sum_f32
+
+        lv = torch.arange(256, dtype=torch.float32)
+        sig = torch.sigmoid(lv)
+        s = torch.clamp(sig, 1e-7, 1.0 - 1e-7)
+        cap = torch.backends.cpu.get_cpu_capability()
+        _CE_TABLES.update(sig=sig.numpy().copy(), log_s=torch.clamp(torch.log(s), min=-100).numpy().copy(),
+                          log_1ms=torch.clamp(torch.log1p(-s), min=-100).numpy().copy(),
+                          lo=np.float32(1e-7), hi=np.float32(1.0 - 1e-7), lanes=16 if "512" in cap else 8)
+        x = np.random.default_rng(22).random(30011).astype(np.float32)   # below ATen's grain: one thread
+        sizes = (64, 4103, 30011)
+        want = [torch.from_numpy(x[:m]).sum().item() for m in sizes]
+        _CE_TABLES["ok"] = want == [float(_torch_sum_f32(x[:m], _CE_TABLES["lanes"])) for m in sizes]
+    return _CE_TABLES
+
+
+_CE_WORK = threading.local()
+
+
+def _zoo_ce_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    """:func:`zoo_ce` of uint8 images (see there), in a per-thread float32 work array."""
+    from fusionbench.metrics._moments import _bce_elements, _torch_sum_f32
+
+    t = _ce_tables()
+    n = a.size
+    buf = getattr(_CE_WORK, "buf", None)
+    if buf is None or buf.size < n:
+        buf = np.empty(n, np.float32)
+        if n <= 1 << 22:
+            _CE_WORK.buf = buf
+    el = _bce_elements(a.reshape(-1), b.reshape(-1), f.reshape(-1), t["sig"], t["lo"], t["hi"],
+                       t["log_s"], t["log_1ms"], buf[:n])
+    return float(_torch_sum_f32(el, t["lanes"]) / np.float32(n))   # mean: float32 sum / n in float32
 
 
 def zoo_nmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
@@ -83,8 +140,40 @@ def zoo_qncie(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     correlations of whole images, not Wang's rank-based nonlinear correlation coefficients, so
     values sit just above 0.8. Range ~0.8..1; higher is better.
     """
-    a, b, f = check_images(ir, vi, fused, who="zoo:qncie")
+    images = check_images(ir, vi, fused, who="zoo:qncie", convert=False)
+    u8 = _triple_u8(images)
+    c = _qncie_correlations_u8(*u8) if u8 is not None else None
+    if c is None:
+        c = _qncie_correlations(*(_float64(x) for x in images))
+    xy, xf, yf = c
+    r = np.linalg.eigvalsh(np.array([[1.0, xy, xf], [xy, 1.0, yf], [xf, yf, 1.0]]))
+    hr = -float(np.sum(r * np.log2(r / 3.0) / 3.0)) / np.log2(256.0)
+    return 1.0 - hr
 
+
+def _qncie_correlations_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> tuple[float, float, float] | None:
+    """The three ``ncc`` of :func:`_qncie_correlations` for uint8 images from their exact integer
+    moments (:mod:`fusionbench.metrics._moments`). Min-max scaling by ``r_x = max - min`` divides the
+    centred sums by ``r_x r_y``: ``ncc = (D_xy / (n r_x r_y)) / (sqrt(D_xx D_yy) / (n r_x r_y) + 1e-10)``
+    with the exact integers ``D_xy = n S_xy - S_x S_y``. None for a constant image (the float
+    formula's 0/0 then applies)."""
+    from fusionbench.metrics._moments import centred, sums3
+
+    rng = {k: int(x.max()) - int(x.min()) for k, x in zip("abf", (a, b, f))}
+    if 0 in rng.values():
+        return None
+    m, n = sums3(a, b, f), a.size
+
+    def ncc(x: str, y: str) -> float:
+        scale = n * rng[x] * rng[y]
+        den = math.sqrt(centred(n, m[x], m[x], m[x + x]) * centred(n, m[y], m[y], m[y + y])) / scale
+        return float(centred(n, m[x], m[y], m[x + y]) / scale / (den + 1e-10))
+
+    return ncc("a", "b"), ncc("a", "f"), ncc("b", "f")
+
+
+def _qncie_correlations(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> tuple[float, float, float]:
+    """IVIF_ZOO's ``NCC`` of (IR, VI), (IR, F), (VI, F) after min-max scaling each image to 0..1."""
     def unit(x):
         lo, hi = x.min(), x.max()
         return (x - lo) / (hi - lo)
@@ -95,10 +184,7 @@ def zoo_qncie(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
         dx, dy = x - x.mean(), y - y.mean()
         return float(np.sum(dx * dy) / (np.sqrt(np.sum(dx * dx) * np.sum(dy * dy)) + 1e-10))
 
-    xy, xf, yf = ncc(a, b), ncc(a, f), ncc(b, f)
-    r = np.linalg.eigvalsh(np.array([[1.0, xy, xf], [xy, 1.0, yf], [xf, yf, 1.0]]))
-    hr = -float(np.sum(r * np.log2(r / 3.0) / 3.0)) / np.log2(256.0)
-    return 1.0 - hr
+    return ncc(a, b), ncc(a, f), ncc(b, f)
 
 
 def zoo_te(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
@@ -192,51 +278,126 @@ def zoo_qcb(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     return float(np.mean(p1 * p1 / den * q1 + p2 * p2 / den * q2))
 
 
-def _torch_ssim_cs(x, y, win, data_range: float):
-    """pytorch_msssim ``_ssim`` (as copied into IVIF_ZOO ``ssim.py``): separable Gaussian, 'valid', float32."""
+def _gauss_win():
+    """pytorch_msssim's ``_fspecial_gauss_1d(11, 1.5)`` (float32 torch)."""
+    import torch
+
+    coords = torch.arange(11, dtype=torch.float32) - 5
+    win = torch.exp(-(coords ** 2) / (2 * 1.5 ** 2))
+    return win / win.sum()
+
+
+_BLUR: dict[str, object] = {}
+
+
+def _blur_fn(win):
+    """pytorch_msssim ``gaussian_filter`` of a ``1x1xHxW`` float32 tensor ('valid', separable).
+
+    The compiled :func:`fusionbench.metrics._moments.blur_valid_f32` reproduces torch's
+    one-thread CPU convolution bit for bit (oneDNN's fused multiply-add chain above
+    ``TORCH_ONEDNN_MIN`` input elements, the native kernel's multiply-then-add below) and is ~10x
+    faster; it is checked against ``conv2d`` once per process on both sides of that size and on
+    this torch build, else torch's own ``conv2d`` is used.
+    """
+    import torch
     import torch.nn.functional as tf
 
-    def blur(z):
+    def torch_blur(z):
         z = tf.conv2d(z, win.view(1, 1, -1, 1))
         return tf.conv2d(z, win.view(1, 1, 1, -1))
 
+    if "ok" not in _BLUR:
+        from fusionbench.metrics._moments import blur_valid_f32
+
+        w = win.numpy().copy()
+        rng = np.random.default_rng(22)
+        tests = [(rng.random(shape) * 65025.0).astype(np.float32) for shape in ((150, 160), (61, 81), (139, 150))]
+        _BLUR["ok"] = all(
+            np.array_equal(blur_valid_f32(x, w), torch_blur(torch.from_numpy(x)[None, None])[0, 0].numpy())
+            for x in tests)
+        _BLUR["w"] = w
+    if not _BLUR["ok"]:
+        return torch_blur
+    from fusionbench.metrics._moments import blur_valid_f32
+
+    w = _BLUR["w"]
+    return lambda z: torch.from_numpy(blur_valid_f32(np.ascontiguousarray(z[0, 0].numpy()), w))[None, None]
+
+
+def _torch_ssim_cs(x, y, blur, data_range: float, y_stats=None):
+    """pytorch_msssim ``_ssim`` (as copied into IVIF_ZOO ``ssim.py``): separable Gaussian, 'valid',
+    float32. ``y_stats``: ``(mu2, blur(y * y))`` when already computed for this ``y`` (the fused
+    image is scored against both sources; the same tensors, so the same values)."""
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
-    mu1, mu2 = blur(x), blur(y)
+    mu1 = blur(x)
+    mu2, byy = y_stats if y_stats is not None else (blur(y), blur(y * y))
     s11 = blur(x * x) - mu1.pow(2)
-    s22 = blur(y * y) - mu2.pow(2)
+    s22 = byy - mu2.pow(2)
     s12 = blur(x * y) - mu1 * mu2
     cs_map = (2 * s12 + c2) / (s11 + s22 + c2)
     ssim_map = ((2 * mu1 * mu2 + c1) / (mu1.pow(2) + mu2.pow(2) + c1)) * cs_map
-    return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1)
+    return _mean_one_thread(ssim_map), _mean_one_thread(cs_map), (mu2, byy)
 
 
-def _zoo_ssim_pair(src: np.ndarray, f: np.ndarray, multiscale: bool) -> float:
+def _mean_one_thread(t):
+    """``t.flatten(2).mean(-1)`` of a ``1x1xHxW`` float32 tensor as torch computes it on one thread
+    (float32 cascade sum, then ``/ n`` in float32: :func:`fusionbench.metrics._moments._torch_sum_f32`,
+    where it reproduces ``torch.sum`` on this build), whatever torch's thread count: the value the
+    script's one-thread reference run gives."""
+    import torch
+
+    tables = _ce_tables()
+    if not tables["ok"] or t.shape[:2] != (1, 1) or t[0, 0].numel() < 64:   # small: torch sums serially
+        return t.flatten(2).mean(-1)
+    from fusionbench.metrics._moments import _torch_sum_f32
+
+    x = np.ascontiguousarray(t.numpy()).reshape(-1)
+    return torch.tensor([[_torch_sum_f32(x, tables["lanes"]) / np.float32(x.size)]], dtype=torch.float32)
+
+
+def _zoo_ssim_both(sources: tuple[np.ndarray, ...], f: np.ndarray, multiscale: bool) -> list[float]:
+    """``S(src, f)`` for each source: pytorch_msssim ``ssim`` or ``ms_ssim`` as IVIF_ZOO calls them
+    (float32 torch, one image per call; the fused image's blurred statistics are computed once per
+    scale and shared by the sources)."""
     import torch
     import torch.nn.functional as tf
 
     # to_tensor keeps float32 input unscaled, then ssim() multiplies by 255: data on 0..65025
-    x = torch.from_numpy(np.ascontiguousarray(src, np.float32))[None, None] * 255.0
-    y = torch.from_numpy(np.ascontiguousarray(f, np.float32))[None, None] * 255.0
-    coords = torch.arange(11, dtype=torch.float32) - 5
-    win = torch.exp(-(coords ** 2) / (2 * 1.5 ** 2))
-    win = win / win.sum()
+    def tensor(a):
+        return torch.from_numpy(np.ascontiguousarray(a, np.float32))[None, None] * 255.0
+
+    if min(np.shape(f)) < 11:
+        raise ValueError(f"zoo:ssim needs images of at least 11x11 pixels, got {np.shape(f)[1]}x{np.shape(f)[0]}")
+    y0 = tensor(f)
+    blur = _blur_fn(_gauss_win())
     with torch.no_grad():
         if not multiscale:
-            return float(_torch_ssim_cs(x, y, win, 255.0)[0].mean().item())
-        if min(x.shape[-2:]) <= 160:
-            raise ValueError(f"zoo:ms_ssim needs both sides > 160 pixels, got {x.shape[-1]}x{x.shape[-2]}")
+            out, stats = [], None
+            for src in sources:
+                ssim_c, _, stats = _torch_ssim_cs(tensor(src), y0, blur, 255.0, stats)
+                out.append(float(ssim_c.mean().item()))
+            return out
+        if min(y0.shape[-2:]) <= 160:
+            raise ValueError(f"zoo:ms_ssim needs both sides > 160 pixels, got {y0.shape[-1]}x{y0.shape[-2]}")
         weights = torch.tensor([0.0448, 0.2856, 0.3001, 0.2363, 0.1333], dtype=torch.float32)
-        mcs = []
-        for i in range(5):
-            ssim_c, cs = _torch_ssim_cs(x, y, win, 255.0)
-            if i < 4:
-                mcs.append(torch.relu(cs))
-                pad = [s % 2 for s in x.shape[2:]]
-                x = tf.avg_pool2d(x, kernel_size=2, padding=pad)
-                y = tf.avg_pool2d(y, kernel_size=2, padding=pad)
-        vals = torch.stack(mcs + [torch.relu(ssim_c)], dim=0)
-        return float(torch.prod(vals ** weights.reshape(-1, 1, 1), dim=0).mean().item())
+        ys, xs = [y0], [[tensor(src)] for src in sources]
+        for i in range(4):                       # the avg_pool pyramid of each image, once
+            pad = [s % 2 for s in ys[-1].shape[2:]]
+            ys.append(tf.avg_pool2d(ys[-1], kernel_size=2, padding=pad))
+            for pyr in xs:
+                pyr.append(tf.avg_pool2d(pyr[-1], kernel_size=2, padding=pad))
+        stats = [None] * 5
+        out = []
+        for pyr in xs:
+            mcs = []
+            for i in range(5):
+                ssim_c, cs, stats[i] = _torch_ssim_cs(pyr[i], ys[i], blur, 255.0, stats[i])
+                if i < 4:
+                    mcs.append(torch.relu(cs))
+            vals = torch.stack(mcs + [torch.relu(ssim_c)], dim=0)
+            out.append(float(torch.prod(vals ** weights.reshape(-1, 1, 1), dim=0).mean().item()))
+        return out
 
 
 def zoo_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, multiscale: bool = False) -> dict:
@@ -248,10 +409,12 @@ def zoo_ssim(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, multiscale: b
     which does not divide them by 255, and then multiplies by 255: the data span 0..65025 with
     L = 255, i.e. C1 and C2 255^2 times too small (near structure-only SSIM). In float32 the
     windows' ``E[x^2] - mu^2`` on such data carries round-off comparable to C2, so the value is
-    computed with torch in float32 as the script does (float64 would differ by up to 1.4e-3).
+    computed in float32 as the script's torch code does on one thread (float64 would differ by up
+    to 1.4e-3): torch's elementwise operations, and its convolutions reproduced bit for bit by a
+    compiled kernel (:func:`_blur_fn`).
     """
     a, b, f = check_images(ir, vi, fused, who="zoo:ms_ssim" if multiscale else "zoo:ssim")
-    s_ir, s_vi = _zoo_ssim_pair(a, f, multiscale), _zoo_ssim_pair(b, f, multiscale)
+    s_ir, s_vi = _zoo_ssim_both((a, b), f, multiscale)
     return per_source(s_ir, s_vi, "sum")
 
 

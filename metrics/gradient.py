@@ -120,55 +120,23 @@ def average_gradient_matlab(f: np.ndarray, norm: str = "grid") -> float:
 _WORK = threading.local()
 
 
-def _work(shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
-    """Per-thread int16, int16, int32, int32, float64 work arrays of ``shape`` (kept for images up to
-    2 MP): fresh multi-megabyte temporaries cost more in page faults than the arithmetic."""
-    kept = getattr(_WORK, "arrays", None)
-    if kept is not None and kept[0].shape == shape:
-        return kept
-    kept = (np.empty(shape, np.int16), np.empty(shape, np.int16), np.empty(shape, np.int32),
-            np.empty(shape, np.int32), np.empty(shape))
-    if shape[0] * shape[1] <= 1 << 21:
-        _WORK.arrays = kept
-    return kept
-
-
-def _twice_gradient(u8: np.ndarray, axis: int, out: np.ndarray) -> np.ndarray:
-    """``2 * np.gradient(u8, axis=axis)`` as exact integers into int16 ``out``: the central
-    difference inside, twice the one-sided difference at the two borders."""
-    a, g = np.moveaxis(u8, axis, -1), np.moveaxis(out, axis, -1)
-    np.subtract(a[..., 2:], a[..., :-2], out=g[..., 1:-1], dtype=np.int16)
-    np.subtract(a[..., 1], a[..., 0], out=g[..., 0], dtype=np.int16)
-    np.subtract(a[..., -1], a[..., -2], out=g[..., -1], dtype=np.int16)
-    g[..., 0] *= 2
-    g[..., -1] *= 2
-    return out
-
-
 def _gradient_magnitude_8bit(u8: np.ndarray) -> np.ndarray:
-    """``sqrt((gx^2 + gy^2) / 2)`` of ``np.gradient`` for 8-bit data (at least 2x2), from
-    integer differences.
-
-    ``G = 2 g`` is an integer (:func:`_twice_gradient`), and ``(gx^2 + gy^2) / 2 = (Gx^2 +
-    Gy^2) / 8`` holds exactly in float64 for both computations (int32 ``Gx^2 + Gy^2`` below
-    2^20, times 0.125 exact), so the square roots are the same doubles as the float64 code's
-    (``cv2.sqrt`` is the IEEE square root, the same doubles as ``np.sqrt``: checked on every
-    possible ``q / 8`` in tests/metrics/test_similarity_8bit.py). Everything runs in per-thread
-    work arrays; the result is one of them, valid until this thread's next call (the caller
-    sums it at once, in C order like the float64 code).
+    """``sqrt((gx^2 + gy^2) / 2)`` of ``np.gradient`` for 8-bit data (at least 2x2): the same
+    doubles as the float64 code, from integer differences in one compiled pass
+    (:func:`fusionbench.metrics._moments.central_magnitude`: ``G = 2 g`` is an integer and
+    ``(gx^2 + gy^2) / 2 = (Gx^2 + Gy^2) * 0.125`` exactly). Written into a per-thread float64
+    work array (kept for images up to 2 MP: a fresh multi-megabyte array costs more in page
+    faults than the arithmetic); the result is valid until this thread's next call (the caller
+    sums it at once, in C order like the float64 code, so the sum is bit for bit the same).
     """
-    import cv2
+    from fusionbench.metrics._moments import central_magnitude
 
-    u8 = np.ascontiguousarray(u8)
-    gx, gy, q, q2, s = _work(u8.shape)
-    np.square(_twice_gradient(u8, 1, gx), out=q, dtype=np.int32)
-    np.square(_twice_gradient(u8, 0, gy), out=q2, dtype=np.int32)
-    np.add(q, q2, out=q)
-    np.multiply(q, 0.125, out=s, dtype=np.float64)
-    r = cv2.sqrt(s, dst=s)
-    if r is not s:  # pragma: no cover  (OpenCV reallocated)
-        s[...] = r
-    return s
+    s = getattr(_WORK, "s", None)
+    if s is None or s.shape != u8.shape:
+        s = np.empty(u8.shape)
+        if u8.size <= 1 << 21:
+            _WORK.s = s
+    return central_magnitude(np.ascontiguousarray(u8), s)
 
 
 def edge_intensity(f: np.ndarray, border: str = "replicate") -> float:

@@ -7,10 +7,6 @@ how the two per-source values are combined. The VIFB-compatible versions (``vifb
 """
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Callable
-
 import numpy as np
 
 from fusionbench.imageio import check_images, trusted_block, uint8_twin
@@ -216,121 +212,32 @@ def _ssd_u8(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.sumElems(cv2.LUT(cv2.absdiff(a, b), _SQUARES_U16))[0])
 
 
-def _isum_u8(a: np.ndarray) -> int:
-    """Exact integer sum of a uint8 image (``sumElems``: integer blocks)."""
-    import cv2
+def _cc_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> list[float]:
+    """``[corr2(a, f), corr2(b, f)]`` of uint8 images from their exact integer moments
+    (:mod:`fusionbench.metrics._moments`: one compiled pass, int64 sums; ``r = (n Sxy - Sx Sy) /
+    sqrt((n Sxx - Sx^2)(n Syy - Sy^2))`` with exact integers, then one rounding per quantity):
+    within a few ulp of the exact correlation, at least as close as the float64 formula."""
+    from fusionbench.metrics._moments import centred, corr, sums3
 
-    return int(cv2.sumElems(a)[0])
-
-
-def _corr(cross: np.float64, s_aa: np.float64, s_bb: np.float64) -> float:
-    den = np.sqrt(s_aa * s_bb)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return float(cross / den)
-
-
-# -- numpy's pairwise summation tree, evaluated in cache-sized leaves ----------------------
-#
-# ``np.sum`` of a C-contiguous float64 array (no casting, no axis) is numpy's pairwise sum over
-# all n values: above 128 values it splits at ``n2 = n // 2 - (n // 2) % 8`` and adds the two
-# halves' sums. Any node of that tree summed alone (``np.sum`` of its slice) gives the node's
-# value, so computing the summands leaf by leaf (slices of at most 2^16 values, in L2-sized
-# scratch) and adding the leaf sums along the same tree reproduces ``np.sum`` of the whole
-# array bit for bit, without its full-size float64 temporaries. :func:`_tree_ok` checks this
-# against ``np.sum`` once per image shape (a numpy that sums differently falls back to the
-# float64 formulas themselves).
-
-_LEAF = 1 << 16
-
-
-def _tree_sums(n: int, leaf: Callable[[int, int], list], lo: int = 0) -> list:
-    """The per-quantity sums ``leaf(lo, hi)`` returns, combined along numpy's pairwise tree."""
-    if n <= _LEAF:
-        return leaf(lo, lo + n)
-    n2 = n // 2
-    n2 -= n2 % 8
-    left, right = _tree_sums(n2, leaf, lo), _tree_sums(n - n2, leaf, lo + n2)
-    return [x + y for x, y in zip(left, right)]
-
-
-@functools.lru_cache(maxsize=32)
-def _tree_ok(shape: tuple[int, ...]) -> bool:
-    """Does :func:`_tree_sums` reproduce ``np.sum`` of a float64 array of this shape?"""
-    x = np.random.default_rng(0).normal(100.0, 50.0, shape) ** 2
-    flat = x.ravel()
-    return bool(_tree_sums(flat.size, lambda lo, hi: [np.sum(flat[lo:hi])])[0] == np.sum(x))
-
-
-_SCRATCH = threading.local()
-
-
-def _leaf_scratch(k: int) -> list[np.ndarray]:
-    """``k`` float64 work arrays of one leaf, kept per thread between calls."""
-    kept = getattr(_SCRATCH, "leaf", None)
-    if kept is None or len(kept) < k:
-        kept = [np.empty(_LEAF) for _ in range(max(k, 3))]
-        _SCRATCH.leaf = kept
-    return kept[:k]
-
-
-def _cc_u8(sources: tuple[np.ndarray, ...], f: np.ndarray) -> list[float]:
-    """``corr2(s, f)`` for each uint8 source ``s`` and the uint8 fused image ``f``, with the
-    values of the float64 :func:`corr2`: means ``S / n`` from exact integer sums, centred
-    values ``float64(x) - mean`` per pixel, and every ``np.sum`` evaluated leaf by leaf along
-    numpy's own pairwise tree (see :func:`_tree_sums`)."""
-    if not _tree_ok(f.shape):  # numpy sums another way: the float64 formula itself
-        f64 = f.astype(np.float64)
-        return [corr2(s.astype(np.float64), f64) for s in sources]
-    n = f.size
-    m_f = np.float64(_isum_u8(f) / n)
-    cent = [(s.ravel(), np.float64(_isum_u8(s) / n)) for s in sources]
-    ff = f.ravel()
-    df, ds, t = _leaf_scratch(3)
-
-    def leaf(lo: int, hi: int) -> list:
-        k = hi - lo
-        d_f, d_s, tk = df[:k], ds[:k], t[:k]
-        np.subtract(ff[lo:hi], m_f, out=d_f, dtype=np.float64)
-        out = [np.sum(np.multiply(d_f, d_f, out=tk))]
-        for s, m_s in cent:
-            np.subtract(s[lo:hi], m_s, out=d_s, dtype=np.float64)
-            out.append(np.sum(np.multiply(d_s, d_s, out=tk)))
-            out.append(np.sum(np.multiply(d_s, d_f, out=tk)))
-        return out
-
-    sums = _tree_sums(n, leaf)
-    return [_corr(sums[2 + 2 * i], sums[1 + 2 * i], sums[0]) for i in range(len(sources))]
+    m, n = sums3(a, b, f), f.size
+    d_ff = centred(n, m["f"], m["f"], m["ff"])
+    return [corr(centred(n, m[s], m["f"], m[s + "f"]), centred(n, m[s], m[s], m[s + s]), d_ff) for s in "ab"]
 
 
 def _scd_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
-    """:func:`scd` of uint8 images with the values of the float64 formula: ``F - VI`` is an
-    integer image, its float64 mean ``(S_F - S_VI) / n`` exact, ``(F - VI) - mean`` the same
-    float64 subtraction per pixel; sums leaf by leaf along numpy's pairwise tree."""
-    if not _tree_ok(f.shape):  # numpy sums another way: the float64 formula itself
-        a, b, f = (x.astype(np.float64) for x in (a, b, f))
-        return corr2(f - b, a) + corr2(f - a, b)
-    n = f.size
-    s_a, s_b, s_f = _isum_u8(a), _isum_u8(b), _isum_u8(f)
-    terms = [(b.ravel(), np.float64(float(s_f - s_b) / n), a.ravel(), np.float64(s_a / n)),
-             (a.ravel(), np.float64(float(s_f - s_a) / n), b.ravel(), np.float64(s_b / n))]
-    ff = f.ravel()
-    dx, ds, t = _leaf_scratch(3)
+    """:func:`scd` of uint8 images from their exact integer moments (as :func:`_cc_u8`): the
+    difference ``F - VI`` has ``sum = Sf - Sb``, ``sum of squares = Sff - 2 Sbf + Sbb`` and
+    ``sum (F - VI) IR = Saf - Sab``, all exact integers (likewise ``F - IR`` with VI)."""
+    from fusionbench.metrics._moments import centred, corr, sums3
 
-    def leaf(lo: int, hi: int) -> list:
-        k = hi - lo
-        d_x, d_s, tk = dx[:k], ds[:k], t[:k]
-        out = []
-        for other, m_x, src, m_s in terms:
-            np.subtract(ff[lo:hi], other[lo:hi], out=d_x, dtype=np.float64)
-            np.subtract(d_x, m_x, out=d_x)
-            out.append(np.sum(np.multiply(d_x, d_x, out=tk)))
-            np.subtract(src[lo:hi], m_s, out=d_s, dtype=np.float64)
-            out.append(np.sum(np.multiply(d_s, d_s, out=tk)))
-            out.append(np.sum(np.multiply(d_x, d_s, out=tk)))
-        return out
-
-    s = _tree_sums(n, leaf)
-    return _corr(s[2], s[0], s[1]) + _corr(s[5], s[3], s[4])
+    m, n = sums3(a, b, f), f.size
+    out = 0.0
+    for s, o in (("a", "b"), ("b", "a")):   # corr(F - other, source)
+        sx = m["f"] - m[o]
+        sxx = m["ff"] - 2 * m[o + "f"] + m[o + o]
+        sxy = m[s + "f"] - m["ab"]
+        out += corr(n * sxy - sx * m[s], n * sxx - sx * sx, centred(n, m[s], m[s], m[s + s]))
+    return out
 
 
 def _triple_u8(images: list[np.ndarray]) -> list[np.ndarray] | None:
@@ -487,7 +394,7 @@ def cc(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> dict:
     images = check_images(ir, vi, fused, who="cc", convert=False)
     u8 = _triple_u8(images)
     if u8 is not None:
-        return per_source(*_cc_u8((u8[0], u8[1]), u8[2]))
+        return per_source(*_cc_u8(*u8))
     a, b, f = (_float64(x) for x in images)
     return per_source(corr2(a, f), corr2(b, f))
 

@@ -4,6 +4,8 @@ Both take float64 gray 0..255 (the saved 8-bit image); the sources are ignored.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fusionbench.imageio import check_images, uint8_twin
@@ -56,21 +58,22 @@ def entropy(img: np.ndarray, log_eps: float = 0.0) -> float:
 
 
 def std_population(img: np.ndarray) -> float:
-    """Population standard deviation ``sqrt(mean((x - mean x)^2))`` (VIFB ``Variance`` helper)."""
-    u8 = _twin(img)
-    if u8 is not None and u8.ndim == 2:
-        # 8-bit data: the mean from the exact integer sum (so the same float64 as x.mean()),
-        # the squared deviations looked up per level: the same array of values
-        # (x - mean)^2 as below, C-ordered, so np.mean sums it identically
-        n = u8.size
-        if n * 255 < 1 << 53:
-            import cv2
+    """Population standard deviation ``sqrt(mean((x - mean x)^2))`` (VIFB ``Variance`` helper).
 
-            u8 = np.ascontiguousarray(u8)
-            m = float(cv2.sumElems(u8)[0]) / n     # exact integer sum (uint8 blocks)
-            lut = (np.arange(256, dtype=np.float64) - m) ** 2
-            d2 = cv2.LUT(u8, lut.reshape(1, 256)) if n < 1 << 31 else lut.take(u8)
-            return float(np.sqrt(np.mean(d2)))
+    On 8-bit data (uint8, or inside ``evaluate`` a float64 image with a uint8 twin) from the exact
+    integer moments ``S1 = sum x``, ``S2 = sum x^2`` (one compiled int64 pass,
+    :func:`fusionbench.metrics._moments.sums1`): the variance ``(n S2 - S1^2) / n^2`` is one
+    correctly rounded division of exact integers, then one IEEE square root -- within an ulp of
+    the exact SD (the float64 formula rounds every deviation and partial sum). Other images: the
+    float64 formula.
+    """
+    u8 = _twin(img)
+    if u8 is not None and u8.ndim == 2 and u8.size < 1 << 40:
+        from fusionbench.metrics._moments import sums1
+
+        n = u8.size
+        s1, s2 = sums1(np.ascontiguousarray(u8))
+        return math.sqrt((n * s2 - s1 * s1) / (n * n))
     x = np.asarray(img, np.float64)
     return float(np.sqrt(np.mean((x - x.mean()) ** 2)))
 

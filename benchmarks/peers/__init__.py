@@ -246,6 +246,9 @@ def _compare(raw, repeat, setup, labels, evaluate, METRICS) -> list[dict]:
             line += f"{m.fb:>18}{1000 * fb:>8.2f}{peer_txt:>13}{ratio:>7}"
         print(line, flush=True)
     print("ratio = peer ms / fusionbench ms (> 1: fusionbench faster); CPU time (process_time), medians")
+    behind = [f"{r['label']} vs {r['peer']} ({r['peer_ms'] / r['fb_ms']:.2f})" for r in rows
+              if r["peer_ms"] is not None and r["peer_ms"] < r["fb_ms"]]
+    print("behind a peer (issue 22 target 1: none): " + (", ".join(behind) or "none"))
     for f in failures:
         print(f"  n/a: {f}")
     return rows
