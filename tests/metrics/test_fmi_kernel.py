@@ -96,3 +96,23 @@ def test_kernel_on_constant_images():
     assert np.all(_kernel_per_window(*const) == 2 * info._FLAT_PAIR_9)
     same = np.full((5, 6), 2.5)
     assert np.all(_kernel_per_window(same, same, same) == 2.0)
+
+
+def test_kernel_log2_is_within_2_ulp_of_numpy():
+    """The kernel's vectorised log2 (fdlibm's log / ln 2) on pdf-like values, tiny, subnormal,
+    near-1 and large values; zero is masked to 0 by the caller's loop."""
+    from fusionbench.metrics._fmi_kernel import _log2_all
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(0, 1, 20000), 10.0 ** rng.uniform(-310, 300, 20000),
+                        1 + rng.normal(0, 1e-9, 2000), 2.0 ** np.arange(-1074, 1024),
+                        np.nextafter(np.sqrt(2.0), [0.0, 4.0]), [5e-324, 1.0]])
+    x = x[x > 0]
+    out = np.empty_like(x)
+    _log2_all(x, out, x.size)
+    ref = np.log2(x)
+    assert np.all(np.abs(out - ref) <= 2 * np.spacing(np.abs(ref)) + 1e-300)
+    assert out[-1] == 0.0                              # log2(1) exactly
+    z = np.array([0.0, -0.25, 0.5])
+    _log2_all(z, out[:3], 3)
+    assert out[0] == 0.0 and out[1] == -2.0 and out[2] == -1.0
