@@ -93,7 +93,8 @@ def _log2_all(x, out, n):
 def _pdf(img, r, c, s, p, o):
     """Load the 3x3 window at top-left (r, c) into ``s[o:o + 9]`` (MATLAB ``sub(:)`` order,
     e = dr + 3 dc) and its pdf into ``p[o:o + 9]``: min-max normalised (ones where constant),
-    over its in-order sum. Returns (constant, min, max - min)."""
+    over its in-order sum (times reciprocals: within 2 ulp of ``fmi.m``'s divisions; the
+    equal-window test divides exactly). Returns (constant, min, max - min)."""
     for dc in range(3):
         for dr in range(3):
             s[o + dr + 3 * dc] = img[r + dr, c + dc]
@@ -104,13 +105,15 @@ def _pdf(img, r, c, s, p, o):
         hi = max(hi, s[o + e])
     rng = hi - lo
     flat = rng == 0.0
+    inv = 1.0 / (1.0 if flat else rng)                # reciprocals: 2 divisions, not 18
     ysum = 0.0
     for e in range(9):
-        v = 1.0 if flat else (s[o + e] - lo) / rng
+        v = 1.0 if flat else (s[o + e] - lo) * inv
         p[o + e] = v
         ysum += v
+    isum = 1.0 / ysum
     for e in range(9):
-        p[o + e] = p[o + e] / ysum
+        p[o + e] = p[o + e] * isum
     return flat, lo, rng
 
 
