@@ -531,11 +531,11 @@ def _fmi_w3(feats: list[np.ndarray]) -> float:
     Every window pair in one pass, F's window statistics shared by the two sources; the same
     quantities as :func:`_fmi_pair` / :func:`_joint_entropy`, equal to :func:`_fmi_generic` to
     3e-16 relative on TNO and RoadScene DCT features (``tests/metrics/test_fmi_kernel.py``
-    compares them window by window). About 1.1 us of one core per window: ``tang:fmi_dct``
-    0.35 s CPU at 640x480 and 1.2 s/MP at 1024x768 measured on a loaded shared 2-core machine,
-    2.9x and 2.4x the numpy path it replaced in the same process. The first call on a machine
-    compiles the kernel (about 3 s CPU, cached in ``__pycache__``); later processes load it
-    (about 0.8 s CPU with numba's import).
+    compares them window by window). ``tang:fmi_dct`` (DCT included): 0.27 s CPU at 640x480
+    (0.86 s/MP) and 0.74 s at 1024x768 (0.94 s/MP), measured on a loaded shared 2-core machine,
+    3.8x and 3.5x the numpy path it replaced, timed in the same process. The first call on a
+    machine compiles the kernel (4-5 s CPU, cached in ``__pycache__``); later processes load it
+    in about 1 s CPU, half of it numba's import.
     """
     from fusionbench.metrics._fmi_kernel import fmi3_windows
 
