@@ -13,7 +13,9 @@ Order: every sum runs over the window elements in MATLAB ``sub(:)`` order (e = r
 column offset), as ``fmi.m``'s loops; the bound's cells in merged-segment order. The
 logarithms (27 per position for the pdfs, up to 34 for the bound's cells) are taken row by
 row in long loops of :func:`_log2`, which vectorise; work buffers are flat arrays indexed by
-offset (slicing a view per window costs reference counting). Values equal
+offset (slicing a view per window costs reference counting), and the per-window helpers are
+inlined (``inline='always'``: as separate calls their array arguments' reference counting
+cost ~40% of the time; the arithmetic is the same). Values equal
 :func:`fusionbench.metrics.information._fmi_generic` to ~3e-16 relative on real DCT features
 (``tests/metrics/test_fmi_kernel.py`` compares every window); timing:
 ``python benchmarks/metrics.py --metrics tang:fmi_dct``.
@@ -89,7 +91,7 @@ def _log2_all(x, out, n):
         out[i] = lv if v != 0.0 else 0.0
 
 
-@kernel
+@kernel(inline="always")
 def _pdf(img, r, c, s, p, o):
     """Load the 3x3 window at top-left (r, c) into ``s[o:o + 9]`` (MATLAB ``sub(:)`` order,
     e = dr + 3 dc) and its pdf into ``p[o:o + 9]``: min-max normalised (ones where constant),
@@ -117,7 +119,7 @@ def _pdf(img, r, c, s, p, o):
     return flat, lo, rng
 
 
-@kernel
+@kernel(inline="always")
 def _moments(p, lg, o, t, cdf, q):
     """Of the pdf ``p[o:o + 9]`` (``lg`` = log2 p, 0 where p == 0): entropy (bits), SD of the bin
     index 1..9, sum t^2 of the centred pdf (into ``t[q]``), sum of the in-order CDF (into
@@ -145,7 +147,7 @@ def _moments(p, lg, o, t, cdf, q):
     return h, math.sqrt(max(e2 - e1 * e1, 0.0)), ss, csum, psum
 
 
-@kernel
+@kernel(inline="always")
 def _mixture(p, lg, ox, of, t, cdf, q, sdx, ssx, csx, sdf, ssf, csf, g, seg, so, lso, aa, om):
     """Nelsen's mixing weight k of the pair (X's pdf at ``p[ox:]``, row q of ``t``/``cdf``; F's at
     ``p[of:]``, row 0) and its bound's cells, for the 17 segments between the merged CDF

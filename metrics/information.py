@@ -283,9 +283,10 @@ def _fmi_w3(feats: list[np.ndarray]) -> float:
     3e-16 relative on TNO and RoadScene DCT features (``tests/metrics/test_fmi_kernel.py``
     compares them window by window; ``fmi`` on 8-bit images equals the former exact-integer
     path except where that path scored as 1 a B window equal to F's raw window: ``fmi.m``
-    compares B with F's normalised window). ``tang:fmi_dct`` (DCT included): 0.27 s CPU at 640x480
-    (0.86 s/MP) and 0.74 s at 1024x768 (0.94 s/MP), measured on a loaded shared 2-core machine,
-    3.8x and 3.5x the numpy path it replaced, timed in the same process. The first call on a
+    compares B with F's normalised window). ``tang:fmi_dct`` (DCT included): 0.21-0.27 s CPU at
+    640x480 (0.67-0.88 s/MP) and 0.57-0.63 s at 1024x768 (0.73-0.80 s/MP) on an idle shared 2-core
+    machine (``benchmarks/metrics.py``), against 0.74-1.0 s and 2.6 s for the numpy path it
+    replaced. The first call on a
     machine compiles the kernel (4-5 s CPU, cached in ``__pycache__``); later processes load it
     in about 1 s CPU, half of it numba's import.
     """
