@@ -142,6 +142,14 @@ def _ceil_log2(x):
     return k + 1
 
 
+@kernel(inline="always")
+def _add_four_vectors(acc, x, base, w):
+    """One row of ``row_sum``: the 4 vectors of ``w`` lanes at ``x[base:]`` into level 0."""
+    for k in range(4):
+        for lane in range(w):
+            acc[0, k, lane] += x[base + k * w + lane]
+
+
 @kernel
 def _torch_sum_f32(x, w):
     """``torch.sum`` of a contiguous float32 tensor on one CPU thread, bit for bit: ATen's
@@ -161,10 +169,7 @@ def _torch_sum_f32(x, w):
     i = 0
     while i + step <= rows:
         for _ in range(step):
-            base = i * 4 * w
-            for k in range(4):
-                for lane in range(w):
-                    acc[0, k, lane] += x[base + k * w + lane]
+            _add_four_vectors(acc, x, i * 4 * w, w)
             i += 1
         for j in range(1, 4):
             for k in range(4):
@@ -174,10 +179,7 @@ def _torch_sum_f32(x, w):
             if (i & (mask << (j * power))) != 0:
                 break
     while i < rows:
-        base = i * 4 * w
-        for k in range(4):
-            for lane in range(w):
-                acc[0, k, lane] += x[base + k * w + lane]
+        _add_four_vectors(acc, x, i * 4 * w, w)
         i += 1
     for j in range(1, 4):
         for k in range(4):
