@@ -72,9 +72,9 @@ QABF_LIU: dict[str, Any] = dict(
     Tg=1.0, kg=-10.0, Dg=0.5, Ta=1.0, ka=-20.0, Da=0.75, product="joint", pooling="mean_map")
 
 
-def _strength_angle(img: np.ndarray, rows: slice = slice(None), *, sobel: str, scale: float,
+def _strength_angle(img: np.ndarray, *, sobel: str, scale: float,
                     sx_zero: str | float) -> tuple[np.ndarray, np.ndarray]:
-    """Edge strength ``g`` and orientation ``alpha`` of ``img`` (rows ``rows`` of the result).
+    """Edge strength ``g`` and orientation ``alpha`` of ``img``.
 
     One compiled pass (:func:`fusionbench.metrics._paper_kernels.strength_ratio`): the Sobel of
     :func:`~fusionbench.metrics._filters.sobel_xy` (``'zero'``, ``'2d'``, same bits), per pixel
@@ -89,7 +89,7 @@ def _strength_angle(img: np.ndarray, rows: slice = slice(None), *, sobel: str, s
     img = np.ascontiguousarray(img, dtype=np.float64)
     g, alpha = K.strength_ratio(img, float(scale), sobel == "conv2", pi2, 1.0 if pi2 else float(sx_zero))
     np.arctan(alpha, out=alpha)
-    return g[rows], alpha[rows]
+    return g, alpha
 
 
 # a source's strength and orientation are the same for every fused image of its pair: computed
