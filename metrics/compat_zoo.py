@@ -14,6 +14,7 @@ the script's own value moves by ~3e-5 between torch thread counts).
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 
@@ -60,7 +61,7 @@ def zoo_ce(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     """
     images = check_images(ir, vi, fused, who="zoo:ce", convert=False)
     u8 = _triple_u8(images)
-    if u8 is not None and u8[0].size >= 64 and _ce_tables()["ok"]:
+    if u8 is not None and u8[0].size >= 64 and _torch_sum_lanes() is not None:
         return _zoo_ce_u8(*u8)
     import torch
     import torch.nn.functional as tf
@@ -72,31 +73,33 @@ def zoo_ce(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     return float(tf.binary_cross_entropy(sf_, target).item())
 
 
-_CE_TABLES: dict[str, object] = {}
+@functools.cache
+def _torch_sum_lanes() -> int | None:
+    """The float32 vector width with which :func:`fusionbench.metrics._moments._torch_sum_f32`
+    reproduces this torch build's one-thread ``torch.sum`` (16 on AVX-512, else 8), checked once
+    per process on a few lengths; None where it does not (callers then keep torch itself)."""
+    import torch
+
+    from fusionbench.metrics._moments import _torch_sum_f32
+
+    lanes = 16 if "512" in torch.backends.cpu.get_cpu_capability() else 8
+    x = np.random.default_rng(22).random(30011).astype(np.float32)   # below ATen's grain: one thread
+    sizes = (64, 4103, 30011)
+    want = [torch.from_numpy(x[:m]).sum().item() for m in sizes]
+    return lanes if want == [float(_torch_sum_f32(x[:m], lanes)) for m in sizes] else None
 
 
+@functools.cache
 def _ce_tables() -> dict[str, object]:
     """torch's float32 values per grey level: sigmoid, and for the fused image's clamped sigmoid
-    ``s`` the two clamped logs of ``binary_cross_entropy``; the clamp bounds; the vector width;
-    ``ok``: the compiled sum reproduces ``torch.sum`` here (checked once on a few lengths; a torch
-    build that sums otherwise keeps torch itself)."""
-    if not _CE_TABLES:
-        import torch
+    ``s`` the two clamped logs of ``binary_cross_entropy``; the clamp bounds."""
+    import torch
 
-        from fusionbench.metrics._moments import _torch_sum_f32
-
-        lv = torch.arange(256, dtype=torch.float32)
-        sig = torch.sigmoid(lv)
-        s = torch.clamp(sig, 1e-7, 1.0 - 1e-7)
-        cap = torch.backends.cpu.get_cpu_capability()
-        _CE_TABLES.update(sig=sig.numpy().copy(), log_s=torch.clamp(torch.log(s), min=-100).numpy().copy(),
-                          log_1ms=torch.clamp(torch.log1p(-s), min=-100).numpy().copy(),
-                          lo=np.float32(1e-7), hi=np.float32(1.0 - 1e-7), lanes=16 if "512" in cap else 8)
-        x = np.random.default_rng(22).random(30011).astype(np.float32)   # below ATen's grain: one thread
-        sizes = (64, 4103, 30011)
-        want = [torch.from_numpy(x[:m]).sum().item() for m in sizes]
-        _CE_TABLES["ok"] = want == [float(_torch_sum_f32(x[:m], _CE_TABLES["lanes"])) for m in sizes]
-    return _CE_TABLES
+    sig = torch.sigmoid(torch.arange(256, dtype=torch.float32))
+    s = torch.clamp(sig, 1e-7, 1.0 - 1e-7)
+    return dict(sig=sig.numpy().copy(), log_s=torch.clamp(torch.log(s), min=-100).numpy().copy(),
+                log_1ms=torch.clamp(torch.log1p(-s), min=-100).numpy().copy(),
+                lo=np.float32(1e-7), hi=np.float32(1.0 - 1e-7))
 
 
 _CE_WORK = threading.local()
@@ -115,7 +118,7 @@ def _zoo_ce_u8(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
             _CE_WORK.buf = buf
     el = _bce_elements(a.reshape(-1), b.reshape(-1), f.reshape(-1), t["sig"], t["lo"], t["hi"],
                        t["log_s"], t["log_1ms"], buf[:n])
-    return float(_torch_sum_f32(el, t["lanes"]) / np.float32(n))   # mean: float32 sum / n in float32
+    return float(_torch_sum_f32(el, _torch_sum_lanes()) / np.float32(n))   # mean: float32 sum / n in float32
 
 
 def zoo_nmi(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
@@ -347,13 +350,13 @@ def _mean_one_thread(t):
     script's one-thread reference run gives."""
     import torch
 
-    tables = _ce_tables()
-    if not tables["ok"] or t.shape[:2] != (1, 1) or t[0, 0].numel() < 64:   # small: torch sums serially
+    lanes = _torch_sum_lanes()
+    if lanes is None or t.shape[:2] != (1, 1) or t[0, 0].numel() < 64:   # small: torch sums serially
         return t.flatten(2).mean(-1)
     from fusionbench.metrics._moments import _torch_sum_f32
 
     x = np.ascontiguousarray(t.numpy()).reshape(-1)
-    return torch.tensor([[_torch_sum_f32(x, tables["lanes"]) / np.float32(x.size)]], dtype=torch.float32)
+    return torch.tensor([[_torch_sum_f32(x, lanes) / np.float32(x.size)]], dtype=torch.float32)
 
 
 def _zoo_ssim_both(sources: tuple[np.ndarray, ...], f: np.ndarray, multiscale: bool) -> list[float]:

@@ -217,10 +217,10 @@ def test_compiled_float32_sum_is_torch_sum(n: int) -> None:
     import torch
 
     from fusionbench.metrics._moments import _torch_sum_f32
-    from fusionbench.metrics.compat_zoo import _ce_tables
+    from fusionbench.metrics.compat_zoo import _torch_sum_lanes
 
     rng = np.random.default_rng(n)
-    lanes = _ce_tables()["lanes"]
+    lanes = _torch_sum_lanes()
     for x in (rng.random(n), rng.normal(0, 1, n) * 1e3, np.where(rng.random(n) < 0.9, 2e-6, 16.0)):
         x = x.astype(np.float32)
         assert float(_torch_sum_f32(x, lanes)) == _torch_one_thread(lambda: torch.from_numpy(x).sum().item())
