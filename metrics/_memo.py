@@ -2,22 +2,22 @@
 
 Scoring a table of methods on one pair gives every metric the same two sources again and again;
 quantities that depend on a source alone (IFC/VIF pyramids and reference statistics, Q_ABF
-gradients) are computed once and looked up by the image's content: shape and SHA-1 digest of
-its float64 bytes (~2 ms at 640x480). Keyed by content, never identity, so an array modified in
-place or a copy can never hit a stale entry. Cached arrays are made read-only. Values are the
-very arrays the uncached code computes, so results are bit-identical.
+gradients) are computed once and looked up by the image's content: shape and 128-bit XXH3 digest
+of its float64 bytes (~0.1 ms at 640x480; SHA-1 took ~1.8 ms). Keyed by content, never identity,
+so an array modified in place or a copy can never hit a stale entry. Cached arrays are made
+read-only. Values are the very arrays the uncached code computes, so results are bit-identical.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import numpy as np
+import xxhash
 
 
 _KEYS: contextvars.ContextVar[dict[int, tuple[np.ndarray, tuple]] | None] = contextvars.ContextVar(
@@ -40,14 +40,18 @@ def same_images() -> Iterator[None]:
 
 
 def content_key(img: np.ndarray) -> tuple:
-    """``(shape, sha1 of the float64 C-contiguous bytes)`` of an image."""
+    """``(shape, XXH3-128 digest of the float64 C-contiguous bytes)`` of an image.
+
+    A non-cryptographic hash: an accidental collision of two different images (probability
+    ~2^-128 per pair) is not a practical concern for a cache of a few entries; the key is never
+    stored or compared across processes."""
     a = np.ascontiguousarray(img, dtype=np.float64)
     memo = _KEYS.get()
     if memo is not None:
         hit = memo.get(id(a))
         if hit is not None and hit[0] is a:
             return hit[1]
-    key = (a.shape, hashlib.sha1(a, usedforsecurity=False).digest())
+    key = (a.shape, xxhash.xxh3_128_digest(a))
     if memo is not None:
         memo[id(a)] = (a, key)
     return key
