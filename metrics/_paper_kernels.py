@@ -555,6 +555,108 @@ def corr_reflect1(im, filt, step, h_out, w_out):
 # --------------------------------------------------------------------------------------------
 
 @kernel
+def _g7_rows(a, b, use_b, i, g, col):
+    """Column stage of :func:`gauss7_valid` for output row ``i`` into ``col`` (same order)."""
+    w = a.shape[1]
+    g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
+    a0, a1, a2, a3, a4, a5, a6 = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6]
+    if use_b:
+        b0, b1, b2, b3, b4, b5, b6 = b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6]
+        for x in range(w):
+            s = 0.0
+            s += g0 * (a0[x] * b0[x])
+            s += g1 * (a1[x] * b1[x])
+            s += g2 * (a2[x] * b2[x])
+            s += g3 * (a3[x] * b3[x])
+            s += g4 * (a4[x] * b4[x])
+            s += g5 * (a5[x] * b5[x])
+            s += g6 * (a6[x] * b6[x])
+            col[x] = s
+    else:
+        for x in range(w):
+            s = 0.0
+            s += g0 * a0[x]
+            s += g1 * a1[x]
+            s += g2 * a2[x]
+            s += g3 * a3[x]
+            s += g4 * a4[x]
+            s += g5 * a5[x]
+            s += g6 * a6[x]
+            col[x] = s
+
+
+@kernel
+def _g7_rows4(a, b, f, i, g, cf, cff, caf, cbf):
+    """:func:`_g7_rows` of ``f``, ``f*f``, ``a*f`` and ``b*f`` for output row ``i`` in one loop
+    (four independent sums per sample, each in :func:`_g7_rows`' order)."""
+    w = f.shape[1]
+    g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
+    f0, f1, f2, f3, f4, f5, f6 = f[i], f[i + 1], f[i + 2], f[i + 3], f[i + 4], f[i + 5], f[i + 6]
+    a0, a1, a2, a3, a4, a5, a6 = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6]
+    b0, b1, b2, b3, b4, b5, b6 = b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6]
+    for x in range(w):
+        s = 0.0
+        t = 0.0
+        u = 0.0
+        v = 0.0
+        y = f0[x]
+        s += g0 * y
+        t += g0 * (y * y)
+        u += g0 * (a0[x] * y)
+        v += g0 * (b0[x] * y)
+        y = f1[x]
+        s += g1 * y
+        t += g1 * (y * y)
+        u += g1 * (a1[x] * y)
+        v += g1 * (b1[x] * y)
+        y = f2[x]
+        s += g2 * y
+        t += g2 * (y * y)
+        u += g2 * (a2[x] * y)
+        v += g2 * (b2[x] * y)
+        y = f3[x]
+        s += g3 * y
+        t += g3 * (y * y)
+        u += g3 * (a3[x] * y)
+        v += g3 * (b3[x] * y)
+        y = f4[x]
+        s += g4 * y
+        t += g4 * (y * y)
+        u += g4 * (a4[x] * y)
+        v += g4 * (b4[x] * y)
+        y = f5[x]
+        s += g5 * y
+        t += g5 * (y * y)
+        u += g5 * (a5[x] * y)
+        v += g5 * (b5[x] * y)
+        y = f6[x]
+        s += g6 * y
+        t += g6 * (y * y)
+        u += g6 * (a6[x] * y)
+        v += g6 * (b6[x] * y)
+        cf[x] = s
+        cff[x] = t
+        caf[x] = u
+        cbf[x] = v
+
+
+@kernel
+def _g7_cols(col, g, o):
+    """Row stage of :func:`gauss7_valid`: ``o[j] = sum_v g[v] col[j+v]`` (from 0, ``v`` ascending)."""
+    g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
+    for j in range(o.size):
+        s = 0.0
+        s += g0 * col[j]
+        s += g1 * col[j + 1]
+        s += g2 * col[j + 2]
+        s += g3 * col[j + 3]
+        s += g4 * col[j + 4]
+        s += g5 * col[j + 5]
+        s += g6 * col[j + 6]
+        o[j] = s
+
+
+@kernel
 def gauss7_valid(a, b, use_b, g):
     """``filter2(g g', a, 'valid')`` (of ``a * b`` when ``use_b``) for a 7-tap 1-D window ``g``.
 
@@ -565,45 +667,11 @@ def gauss7_valid(a, b, use_b, g):
     """
     h, w = a.shape
     ho, wo = h - 6, w - 6
-    g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
     out = np.empty((ho, wo))
     col = np.empty(w)
     for i in range(ho):
-        a0, a1, a2, a3, a4, a5, a6 = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6]
-        if use_b:
-            b0, b1, b2, b3, b4, b5, b6 = b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6]
-            for x in range(w):
-                s = 0.0
-                s += g0 * (a0[x] * b0[x])
-                s += g1 * (a1[x] * b1[x])
-                s += g2 * (a2[x] * b2[x])
-                s += g3 * (a3[x] * b3[x])
-                s += g4 * (a4[x] * b4[x])
-                s += g5 * (a5[x] * b5[x])
-                s += g6 * (a6[x] * b6[x])
-                col[x] = s
-        else:
-            for x in range(w):
-                s = 0.0
-                s += g0 * a0[x]
-                s += g1 * a1[x]
-                s += g2 * a2[x]
-                s += g3 * a3[x]
-                s += g4 * a4[x]
-                s += g5 * a5[x]
-                s += g6 * a6[x]
-                col[x] = s
-        o = out[i]
-        for j in range(wo):
-            s = 0.0
-            s += g0 * col[j]
-            s += g1 * col[j + 1]
-            s += g2 * col[j + 2]
-            s += g3 * col[j + 3]
-            s += g4 * col[j + 4]
-            s += g5 * col[j + 5]
-            s += g6 * col[j + 6]
-            o[j] = s
+        _g7_rows(a, b, use_b, i, g, col)
+        _g7_cols(col, g, out[i])
     return out
 
 
@@ -653,25 +721,50 @@ def yang_sources(s_ab, mu_a, mu_b, mu2_a, mu2_b, var_a, var_b, flat_a, flat_b, c
 
 
 @kernel
-def yang_sum(s_af, s_bf, mu_a, mu_b, mu_f, mu2_a, mu2_b, mu2_f, var_a, var_b, var_f,
-             flat_a, flat_b, flat_f, lam, similar, c1, c2):
-    """Sum of the Q_Y map: ``lambda SSIM(A,F) + (1 - lambda) SSIM(B,F)`` where ``similar``, else
-    ``max(SSIM(A,F), SSIM(B,F))``; each row left to right into a row total, rows top to bottom."""
-    ho, wo = mu_f.shape
+def yang_fused(a, b, f, g, integral, flat_in, flat_var, mu_a, mu_b, mu2_a, mu2_b, var_a, var_b,
+               flat_a, flat_b, lam, similar, c1, c2):
+    """The fused image's part of Q_Y in one sweep over the output rows: the sum of the Q_Y map.
+
+    Per output row, the very operations of :func:`gauss7_valid` (``f``, ``f*f``, ``a*f``,
+    ``b*f``) and :func:`yang_stats` (``f``'s variance and flat mask), then per window
+    ``lambda SSIM(A,F) + (1 - lambda) SSIM(B,F)`` where ``similar``, else ``max(SSIM(A,F),
+    SSIM(B,F))`` (NaN if either is); each row summed left to right into a row total, the row
+    totals top to bottom. Only row buffers are kept (no full-size maps of the fused image).
+    """
+    h, w = f.shape
+    ho, wo = h - 6, w - 6
+    cf, cff, caf, cbf = np.empty(w), np.empty(w), np.empty(w), np.empty(w)
+    mu = np.empty(wo)
+    ex2 = np.empty(wo)
+    saf = np.empty(wo)
+    sbf = np.empty(wo)
+    q = np.empty(wo)
     total = 0.0
     for i in range(ho):
-        row = 0.0
+        _g7_rows4(a, b, f, i, g, cf, cff, caf, cbf)
+        _g7_cols(cf, g, mu)
+        _g7_cols(cff, g, ex2)
+        _g7_cols(caf, g, saf)
+        _g7_cols(cbf, g, sbf)
         for j in range(wo):
-            fa = _ssim(s_af[i, j], mu_a[i, j], mu_f[i, j], mu2_a[i, j], mu2_f[i, j], var_a[i, j],
-                       var_f[i, j], flat_a[i, j] or flat_f[i, j], c1, c2)
-            fb = _ssim(s_bf[i, j], mu_b[i, j], mu_f[i, j], mu2_b[i, j], mu2_f[i, j], var_b[i, j],
-                       var_f[i, j], flat_b[i, j] or flat_f[i, j], c1, c2)
+            m = mu[j]
+            m2 = m * m
+            v = ex2[j] - m2
+            ff = v < flat_var if integral else flat_in[i, j]
+            vf = 0.0 if ff else v
+            fa = _ssim(saf[j], mu_a[i, j], m, mu2_a[i, j], m2, var_a[i, j], vf,
+                       flat_a[i, j] or ff, c1, c2)
+            fb = _ssim(sbf[j], mu_b[i, j], m, mu2_b[i, j], m2, var_b[i, j], vf,
+                       flat_b[i, j] or ff, c1, c2)
             if similar[i, j]:
                 l = lam[i, j]
-                row += fa * l + fb * (1.0 - l)
+                q[j] = fa * l + fb * (1.0 - l)
             elif fa != fa or fb != fb:
-                row += math.nan                  # np.maximum propagates NaN
+                q[j] = math.nan                  # np.maximum propagates NaN
             else:
-                row += fa if fa >= fb else fb
+                q[j] = fa if fa >= fb else fb
+        row = 0.0
+        for j in range(wo):
+            row += q[j]
         total += row
     return total

@@ -108,8 +108,9 @@ def qy(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     _, mu_a, mu2_a, var_a, flat_a = src_a
     _, mu_b, mu2_b, var_b, flat_b = src_b
     a, b = (np.ascontiguousarray(x, dtype=np.float64) for x in (ir, vi))
-    f, mu_f, mu2_f, var_f, flat_f = _stats(fused)
-    s_af, s_bf = K.gauss7_valid(a, f, True, _G), K.gauss7_valid(b, f, True, _G)
-    total = K.yang_sum(s_af, s_bf, mu_a, mu_b, mu_f, mu2_a, mu2_b, mu2_f, var_a, var_b, var_f,
-                       flat_a, flat_b, flat_f, lam, similar, C1, C2)
+    f = np.ascontiguousarray(fused, dtype=np.float64)
+    integral = _is_integral(f)
+    flat_in = np.zeros((1, 1), np.bool_) if integral else _flat(f)
+    total = K.yang_fused(a, b, f, _G, integral, flat_in, _FLAT_VAR, mu_a, mu_b, mu2_a, mu2_b,
+                         var_a, var_b, flat_a, flat_b, lam, similar, C1, C2)
     return total / ((h - 2 * _HALF) * (w - 2 * _HALF))

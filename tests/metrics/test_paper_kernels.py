@@ -218,6 +218,41 @@ def test_qy_kernels_match_the_numpy_formulation(integral):
     assert Y.qy(ir, vi, f) == pytest.approx(_qy_numpy(ir, vi, f), rel=1e-12)
 
 
+@pytest.mark.parametrize("integral", [True, False])
+def test_qy_fused_sweep_is_the_whole_map_form_bit_for_bit(integral):
+    """The fused image's one-sweep kernel against whole maps of the same per-window operations
+    (the filters by gauss7_valid, tested above), summed row by row in Python."""
+    ir, vi = _img(18, (31, 43), integral), _img(19, (31, 43), integral)
+    vi[:, 22:] = ir[:, 22:] * 0.9 + 10                                # similar windows there
+    vi = np.round(vi) if integral else vi
+    f = np.floor((ir + vi + 1) / 2) if integral else (ir + vi) / 2
+    ir[:12, :12], vi[:12, :12], f[20:, 30:] = 30.0, 90.0, 7.0        # flat windows
+    clear_all()
+    src_a, src_b, (lam, similar) = Y._source_stats(ir, vi)
+    _, mu_a, mu2_a, var_a, fl_a = src_a
+    _, mu_b, mu2_b, var_b, fl_b = src_b
+    _, mu_f, mu2_f, var_f, fl_f = Y._stats(f)
+
+    def ssim(s, mu_s, mu2_s, var_s, fl_s):
+        cov = np.where(fl_s | fl_f, 0.0, s - mu_s * mu_f)
+        return ((2 * mu_s) * mu_f + Y.C1) * (cov * 2 + Y.C2) / ((mu2_s + mu2_f + Y.C1) * (var_s + var_f + Y.C2))
+
+    fa = ssim(K.gauss7_valid(ir, f, True, Y._G), mu_a, mu2_a, var_a, fl_a)
+    fb = ssim(K.gauss7_valid(vi, f, True, Y._G), mu_b, mu2_b, var_b, fl_b)
+    q = np.where(similar, fa * lam + fb * (1.0 - lam), np.maximum(fa, fb))
+    want = 0.0
+    for row in q:
+        t = 0.0
+        for x in row:
+            t += float(x)
+        want += t
+    flat_in = np.zeros((1, 1), np.bool_) if integral else Y._flat(f)
+    got = K.yang_fused(ir, vi, f, Y._G, integral, flat_in, Y._FLAT_VAR, mu_a, mu_b, mu2_a, mu2_b,
+                       var_a, var_b, fl_a, fl_b, lam, similar, Y.C1, Y.C2)
+    assert fl_f.any() and (fl_a & fl_b).any() and similar.any() and not similar.all()
+    assert got == want
+
+
 def test_pyramid_bands_of_equal_regions_are_equal_with_crop():
     a = _img(16, (150, 190))
     b = a.copy()
