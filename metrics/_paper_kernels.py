@@ -719,6 +719,76 @@ def _g7_rows4(a, b, f, i, g, cf, cff, caf, cbf):
 
 
 @kernel
+def _g7_rows5(a, b, i, g, ca, caa, cb, cbb, cab):
+    """:func:`_g7_rows` of ``a``, ``a*a``, ``b``, ``b*b`` and ``a*b`` for output row ``i`` in one
+    loop (five independent sums per sample, each in :func:`_g7_rows`' order)."""
+    w = a.shape[1]
+    g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
+    a0, a1, a2, a3, a4, a5, a6 = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6]
+    b0, b1, b2, b3, b4, b5, b6 = b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6]
+    for x in range(w):
+        s = 0.0
+        t = 0.0
+        u = 0.0
+        v = 0.0
+        z = 0.0
+        p = a0[x]
+        q = b0[x]
+        s += g0 * p
+        t += g0 * (p * p)
+        u += g0 * q
+        v += g0 * (q * q)
+        z += g0 * (p * q)
+        p = a1[x]
+        q = b1[x]
+        s += g1 * p
+        t += g1 * (p * p)
+        u += g1 * q
+        v += g1 * (q * q)
+        z += g1 * (p * q)
+        p = a2[x]
+        q = b2[x]
+        s += g2 * p
+        t += g2 * (p * p)
+        u += g2 * q
+        v += g2 * (q * q)
+        z += g2 * (p * q)
+        p = a3[x]
+        q = b3[x]
+        s += g3 * p
+        t += g3 * (p * p)
+        u += g3 * q
+        v += g3 * (q * q)
+        z += g3 * (p * q)
+        p = a4[x]
+        q = b4[x]
+        s += g4 * p
+        t += g4 * (p * p)
+        u += g4 * q
+        v += g4 * (q * q)
+        z += g4 * (p * q)
+        p = a5[x]
+        q = b5[x]
+        s += g5 * p
+        t += g5 * (p * p)
+        u += g5 * q
+        v += g5 * (q * q)
+        z += g5 * (p * q)
+        p = a6[x]
+        q = b6[x]
+        s += g6 * p
+        t += g6 * (p * p)
+        u += g6 * q
+        v += g6 * (q * q)
+        z += g6 * (p * q)
+        ca[x] = s
+        caa[x] = t
+        cb[x] = u
+        cbb[x] = v
+        cab[x] = z
+
+
+@kernel
 def _g7_cols(col, g, o):
     """Row stage of :func:`gauss7_valid`: ``o[j] = sum_v g[v] col[j+v]`` (from 0, ``v`` ascending)."""
     g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
@@ -783,22 +853,6 @@ def _ssim(sab, mu_a, mu_b, mu2_a, mu2_b, var_a, var_b, flat, c1, c2):
 
 
 @kernel
-def yang_sources(s_ab, mu_a, mu_b, mu2_a, mu2_b, var_a, var_b, flat_a, flat_b, c1, c2, threshold):
-    """``lambda`` (0.5 where both windows are flat) and the mask ``SSIM(A, B) >= threshold``."""
-    ho, wo = mu_a.shape
-    lam = np.empty((ho, wo))
-    similar = np.empty((ho, wo), np.bool_)
-    for i in range(ho):
-        for j in range(wo):
-            s = _ssim(s_ab[i, j], mu_a[i, j], mu_b[i, j], mu2_a[i, j], mu2_b[i, j], var_a[i, j],
-                      var_b[i, j], flat_a[i, j] or flat_b[i, j], c1, c2)
-            similar[i, j] = s >= threshold
-            both = flat_a[i, j] and flat_b[i, j]
-            lam[i, j] = 0.5 if both else var_a[i, j] / (var_a[i, j] + var_b[i, j])
-    return lam, similar
-
-
-@kernel
 def yang_fused(a, b, f, g, integral, flat_in, flat_var, mu_a, mu_b, mu2_a, mu2_b, var_a, var_b,
                flat_a, flat_b, lam, similar, c1, c2):
     """The fused image's part of Q_Y in one sweep over the output rows: the sum of the Q_Y map.
@@ -846,3 +900,46 @@ def yang_fused(a, b, f, g, integral, flat_in, flat_var, mu_a, mu_b, mu2_a, mu2_b
             row += q[j]
         total += row
     return total
+
+
+@kernel
+def yang_source_stats(a, b, g, integral_a, flat_in_a, integral_b, flat_in_b, flat_var, c1, c2,
+                      threshold):
+    """The two sources' part of Q_Y in one sweep over the output rows: for each source
+    ``(mu, mu^2, var, flat)`` as :func:`gauss7_valid` and :func:`yang_stats` compute them, and
+    ``lambda = var_a / (var_a + var_b)`` (0.5 where both windows are flat) and ``similar =
+    SSIM(A, B) >= threshold`` (``S_ab`` by :func:`gauss7_valid` of ``a*b``), each element by the
+    very same operations as those per-image kernels (bit for bit, tested)."""
+    h, w = a.shape
+    ho, wo = h - 6, w - 6
+    ca, caa, cb, cbb, cab = np.empty(w), np.empty(w), np.empty(w), np.empty(w), np.empty(w)
+    mu_a, var_a, mu2_a = np.empty((ho, wo)), np.empty((ho, wo)), np.empty((ho, wo))
+    mu_b, var_b, mu2_b = np.empty((ho, wo)), np.empty((ho, wo)), np.empty((ho, wo))
+    flat_a, flat_b = np.empty((ho, wo), np.bool_), np.empty((ho, wo), np.bool_)
+    lam, similar = np.empty((ho, wo)), np.empty((ho, wo), np.bool_)
+    s_ab = np.empty(wo)
+    for i in range(ho):
+        _g7_rows5(a, b, i, g, ca, caa, cb, cbb, cab)
+        _g7_cols(ca, g, mu_a[i])
+        _g7_cols(caa, g, var_a[i])
+        _g7_cols(cb, g, mu_b[i])
+        _g7_cols(cbb, g, var_b[i])
+        _g7_cols(cab, g, s_ab)
+        for j in range(wo):
+            m2 = mu_a[i, j] * mu_a[i, j]
+            v = var_a[i, j] - m2
+            fa = v < flat_var if integral_a else flat_in_a[i, j]
+            flat_a[i, j] = fa
+            var_a[i, j] = 0.0 if fa else v
+            mu2_a[i, j] = m2
+            m2 = mu_b[i, j] * mu_b[i, j]
+            v = var_b[i, j] - m2
+            fb = v < flat_var if integral_b else flat_in_b[i, j]
+            flat_b[i, j] = fb
+            var_b[i, j] = 0.0 if fb else v
+            mu2_b[i, j] = m2
+            sim = _ssim(s_ab[j], mu_a[i, j], mu_b[i, j], mu2_a[i, j], mu2_b[i, j], var_a[i, j],
+                        var_b[i, j], fa or fb, c1, c2)
+            similar[i, j] = sim >= threshold
+            lam[i, j] = 0.5 if (fa and fb) else var_a[i, j] / (var_a[i, j] + var_b[i, j])
+    return mu_a, mu2_a, var_a, flat_a, mu_b, mu2_b, var_b, flat_b, lam, similar

@@ -47,7 +47,9 @@ def _is_integral(img: np.ndarray) -> bool:
 
 def _stats(img: np.ndarray) -> tuple[np.ndarray, ...]:
     """Window terms of one image: ``(img, mu, mu^2, var, flat)``, ``var`` guarded (0 where the
-    window is flat). Window sums by :func:`fusionbench.metrics._paper_kernels.gauss7_valid`."""
+    window is flat). Window sums by :func:`fusionbench.metrics._paper_kernels.gauss7_valid`.
+    The per-image form of what :func:`_source_stats` and ``yang_fused`` compute in one sweep
+    (the tests compare them)."""
     from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415  (numba: lazily)
 
     img = np.ascontiguousarray(img, dtype=np.float64)
@@ -60,14 +62,20 @@ def _stats(img: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _source_stats(ir: np.ndarray, vi: np.ndarray) -> tuple[tuple[np.ndarray, ...], ...]:
-    """The fused-image-independent part of :func:`qy`: both sources' :func:`_stats`, ``lambda``
-    and the mask ``SSIM(IR, VI) >= 0.75``."""
+    """The fused-image-independent part of :func:`qy`: both sources' ``(mu, mu^2, var, flat)``
+    as :func:`_stats`, ``lambda`` and the mask ``SSIM(IR, VI) >= 0.75``, in one compiled sweep
+    (:func:`fusionbench.metrics._paper_kernels.yang_source_stats`, the same operations). The
+    images themselves are not part of the result (the cache freezes what it keeps)."""
     from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
 
-    a, b = _stats(ir), _stats(vi)
-    s_ab = K.gauss7_valid(a[0], b[0], True, _G)
-    lam, similar = K.yang_sources(s_ab, a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], C1, C2, THRESHOLD)
-    return a, b, (lam, similar)
+    a, b = (np.ascontiguousarray(x, dtype=np.float64) for x in (ir, vi))
+    flat_in = []
+    for x in (a, b):
+        integral = _is_integral(x)
+        flat_in += [integral, np.zeros((1, 1), np.bool_) if integral else _flat(x)]
+    mu_a, mu2_a, var_a, flat_a, mu_b, mu2_b, var_b, flat_b, lam, similar = K.yang_source_stats(
+        a, b, _G, *flat_in, _FLAT_VAR, C1, C2, THRESHOLD)
+    return (mu_a, mu2_a, var_a, flat_a), (mu_b, mu2_b, var_b, flat_b), (lam, similar)
 
 
 # the two sources' window statistics are the same for every fused image of a pair (issue 22)
@@ -105,8 +113,8 @@ def qy(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
 
     h, w = ir.shape
     src_a, src_b, (lam, similar) = SOURCE_STATS.get(ir, vi)
-    _, mu_a, mu2_a, var_a, flat_a = src_a
-    _, mu_b, mu2_b, var_b, flat_b = src_b
+    mu_a, mu2_a, var_a, flat_a = src_a
+    mu_b, mu2_b, var_b, flat_b = src_b
     a, b = (np.ascontiguousarray(x, dtype=np.float64) for x in (ir, vi))
     f = np.ascontiguousarray(fused, dtype=np.float64)
     integral = _is_integral(f)

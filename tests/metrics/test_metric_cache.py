@@ -134,3 +134,15 @@ def test_same_images_hashes_each_object_once():
         a[0, 0] = 99.0                       # memoised by object inside the block (documented)
         assert _memo.content_key(a) == k
     assert _memo.content_key(a) != k         # outside it: by content again
+
+
+@pytest.mark.parametrize("metric", ["qy", "ifc", "vif", "qabf", "qabf_liu", "nmi"])
+def test_metrics_leave_the_callers_arrays_writeable(metric):
+    """The caches freeze what they keep: never the caller's own arrays (qy's source statistics
+    used to hold the source image itself, so the first call made it read-only)."""
+    ir, vi = _pair(17, (90, 96))
+    f = np.floor((ir + vi + 1) / 2)
+    clear_all()
+    evaluate(ir, vi, f, [metric])
+    assert ir.flags.writeable and vi.flags.writeable and f.flags.writeable
+    ir[0, 0] = 255.0 - ir[0, 0]

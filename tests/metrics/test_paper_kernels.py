@@ -229,8 +229,8 @@ def test_qy_fused_sweep_is_the_whole_map_form_bit_for_bit(integral):
     ir[:12, :12], vi[:12, :12], f[20:, 30:] = 30.0, 90.0, 7.0        # flat windows
     clear_all()
     src_a, src_b, (lam, similar) = Y._source_stats(ir, vi)
-    _, mu_a, mu2_a, var_a, fl_a = src_a
-    _, mu_b, mu2_b, var_b, fl_b = src_b
+    mu_a, mu2_a, var_a, fl_a = src_a
+    mu_b, mu2_b, var_b, fl_b = src_b
     _, mu_f, mu2_f, var_f, fl_f = Y._stats(f)
 
     def ssim(s, mu_s, mu2_s, var_s, fl_s):
@@ -251,6 +251,28 @@ def test_qy_fused_sweep_is_the_whole_map_form_bit_for_bit(integral):
                        var_a, var_b, fl_a, fl_b, lam, similar, Y.C1, Y.C2)
     assert fl_f.any() and (fl_a & fl_b).any() and similar.any() and not similar.all()
     assert got == want
+
+
+@pytest.mark.parametrize("integral", [True, False])
+def test_qy_source_sweep_is_the_per_image_kernels_bit_for_bit(integral):
+    ir, vi = _img(20, (29, 41), integral), _img(21, (29, 41), integral)
+    vi[:, 20:] = ir[:, 20:] * 0.9 + 10
+    vi = np.round(vi) if integral else vi
+    ir[:12, :12], vi[:12, :12], vi[20:, :9] = 30.0, 90.0, 5.0
+    got_a, got_b, (lam, similar) = Y._source_stats(ir, vi)
+    (_, *want_a), (_, *want_b) = Y._stats(ir), Y._stats(vi)
+    for got, want in zip((*got_a, *got_b), (*want_a, *want_b)):
+        np.testing.assert_array_equal(got, want)
+    s_ab = K.gauss7_valid(ir, vi, True, Y._G)
+    mu_a, mu2_a, var_a, fl_a = want_a
+    mu_b, mu2_b, var_b, fl_b = want_b
+    cov = np.where(fl_a | fl_b, 0.0, s_ab - mu_a * mu_b)
+    ssim = ((2 * mu_a) * mu_b + Y.C1) * (cov * 2 + Y.C2) / ((mu2_a + mu2_b + Y.C1) * (var_a + var_b + Y.C2))
+    with np.errstate(invalid="ignore"):
+        want_lam = np.where(fl_a & fl_b, 0.5, var_a / (var_a + var_b))
+    np.testing.assert_array_equal(lam, want_lam)
+    np.testing.assert_array_equal(similar, ssim >= Y.THRESHOLD)
+    assert (fl_a & fl_b).any() and (fl_b & ~fl_a).any() and similar.any() and not similar.all()
 
 
 def test_pyramid_bands_of_equal_regions_are_equal_with_crop():
