@@ -21,23 +21,135 @@ M = 3   # IFC's GSM block side
 # --------------------------------------------------------------------------------------------
 
 @kernel
-def _add_row(dst, a, b, use_b, r, x0, first):
-    """``dst (+)= a[r, x0:]`` (``* b[r, x0:]``) along the row; ``first``: assign."""
-    ar = a[r, x0:x0 + dst.size]
-    if use_b:
-        br = b[r, x0:x0 + dst.size]
-        if first:
-            for x in range(dst.size):
-                dst[x] = ar[x] * br[x]
-        else:
-            for x in range(dst.size):
-                dst[x] = dst[x] + ar[x] * br[x]
-    elif first:
-        for x in range(dst.size):
-            dst[x] = ar[x]
+def _block_rows(dst_a, dst_ab, a, b, plain, prod, r, x0):
+    """The 3-row sums of block row ``r // M`` from column ``x0``: ``(a[r] + a[r+1]) + a[r+2]``
+    into ``dst_a`` (``plain``) and ``(a[r] b[r] + a[r+1] b[r+1]) + a[r+2] b[r+2]`` into
+    ``dst_ab`` (``prod``); the order of :func:`_add_row`'s assign-then-add, the rows loaded once."""
+    n = dst_a.size
+    a0, a1, a2 = a[r, x0:x0 + n], a[r + 1, x0:x0 + n], a[r + 2, x0:x0 + n]
+    if plain and prod:
+        b0, b1, b2 = b[r, x0:x0 + n], b[r + 1, x0:x0 + n], b[r + 2, x0:x0 + n]
+        for x in range(n):
+            u0, u1, u2 = a0[x], a1[x], a2[x]
+            dst_a[x] = (u0 + u1) + u2
+            dst_ab[x] = (u0 * b0[x] + u1 * b1[x]) + u2 * b2[x]
+    elif prod:
+        b0, b1, b2 = b[r, x0:x0 + n], b[r + 1, x0:x0 + n], b[r + 2, x0:x0 + n]
+        for x in range(n):
+            dst_ab[x] = (a0[x] * b0[x] + a1[x] * b1[x]) + a2[x] * b2[x]
     else:
-        for x in range(dst.size):
-            dst[x] = dst[x] + ar[x]
+        for x in range(n):
+            dst_a[x] = (a0[x] + a1[x]) + a2[x]
+
+
+@kernel
+def _window_row(rsum, ring, slot0, nb, a, b, use_b, rem, ru, rd, x0):
+    """``rsum = ((B_0 + B_1) + ... + B_{nb-1})`` (``B_q = ring[(slot0 + q) % nb]``), then for
+    ``e = 1..rem`` the single rows ``ru - e`` and ``rd + e`` of ``a`` (``a * b`` when ``use_b``),
+    upper before lower: :func:`box_interior`'s row order, in one pass for 1, 3 or 5 blocks."""
+    n = rsum.size
+    if nb == 5:
+        r0, r1, r2 = ring[slot0 % 5], ring[(slot0 + 1) % 5], ring[(slot0 + 2) % 5]
+        r3, r4 = ring[(slot0 + 3) % 5], ring[(slot0 + 4) % 5]
+        if rem == 1 and use_b:
+            u, d = a[ru - 1, x0:x0 + n], a[rd + 1, x0:x0 + n]
+            ub, db = b[ru - 1, x0:x0 + n], b[rd + 1, x0:x0 + n]
+            for x in range(n):
+                rsum[x] = ((((((r0[x] + r1[x]) + r2[x]) + r3[x]) + r4[x]) + u[x] * ub[x])
+                           + d[x] * db[x])
+            return
+        if rem == 1:
+            u, d = a[ru - 1, x0:x0 + n], a[rd + 1, x0:x0 + n]
+            for x in range(n):
+                rsum[x] = ((((((r0[x] + r1[x]) + r2[x]) + r3[x]) + r4[x]) + u[x]) + d[x])
+            return
+        for x in range(n):
+            rsum[x] = (((r0[x] + r1[x]) + r2[x]) + r3[x]) + r4[x]
+    elif nb == 3:
+        r0, r1, r2 = ring[slot0 % 3], ring[(slot0 + 1) % 3], ring[(slot0 + 2) % 3]
+        for x in range(n):
+            rsum[x] = (r0[x] + r1[x]) + r2[x]
+    else:
+        r0 = ring[slot0 % nb]
+        for x in range(n):
+            rsum[x] = r0[x]
+        for q in range(1, nb):
+            rq = ring[(slot0 + q) % nb]
+            for x in range(n):
+                rsum[x] = rsum[x] + rq[x]
+    for e in range(1, rem + 1):
+        u, d = a[ru - e, x0:x0 + n], a[rd + e, x0:x0 + n]
+        if use_b:
+            ub, db = b[ru - e, x0:x0 + n], b[rd + e, x0:x0 + n]
+            for x in range(n):
+                rsum[x] = (rsum[x] + u[x] * ub[x]) + d[x] * db[x]
+        else:
+            for x in range(n):
+                rsum[x] = (rsum[x] + u[x]) + d[x]
+
+
+@kernel
+def _window_cols(o, rsum, cb, kc, jb, rem):
+    """Column stage of :func:`box_interior` for one output row ``o`` from its row sums."""
+    nb = 2 * jb + 1
+    for c in range(kc + 2 * jb):             # columns: 3-sample block sums, then runs
+        x = M * c + rem                      # column M * (lo + c) in rsum
+        cb[c] = (rsum[x] + rsum[x + 1]) + rsum[x + 2]
+    if nb == 5 and rem == 1:                 # the finest level's 17-window, in one pass
+        for j in range(kc):
+            o[j] = (((((cb[j] + cb[j + 1]) + cb[j + 2]) + cb[j + 3]) + cb[j + 4])
+                    + rsum[M * j]) + rsum[M * (j + 4) + M + 1]
+        return
+    if nb == 3 and rem == 0:
+        for j in range(kc):
+            o[j] = (cb[j] + cb[j + 1]) + cb[j + 2]
+        return
+    for j in range(kc):
+        o[j] = cb[j]
+    for q in range(1, nb):
+        seg = cb[q:q + kc]
+        for j in range(kc):
+            o[j] = o[j] + seg[j]
+    for e in range(1, rem + 1):
+        for j in range(kc):
+            o[j] = (o[j] + rsum[M * j + rem - e]) + rsum[M * (j + 2 * jb) + rem + M - 1 + e]
+
+
+@kernel
+def box_sums(a, b, plain, prod, win, off):
+    """:func:`box_interior` of ``a`` (``plain``) and of ``a * b`` (``prod``) in one sweep:
+    ``(S_a, S_ab)`` (an empty ``(0, 0)`` array for the one not wanted), each bit for bit the
+    single-sum result. Each 3-row block sum is formed once, in a ring of the ``2 jb + 1`` that
+    the current output row uses (consecutive output rows share all but one); the rows of ``a``
+    and ``b`` are loaded once for both sums."""
+    half = (win - 1) // 2
+    jb, rem = divmod(half - 1, M)
+    lo = off - jb
+    nbr, nbc = a.shape[0] // M, a.shape[1] // M
+    kr, kc = nbr - 2 * off, nbc - 2 * off
+    nb = 2 * jb + 1
+    x0 = M * lo - rem
+    ncol = M * (kc - 1 + 2 * jb) + M + 2 * rem
+    out_a = np.empty((kr, kc) if plain else (0, 0))
+    out_ab = np.empty((kr, kc) if prod else (0, 0))
+    ring_a = np.empty((nb if plain else 1, ncol))
+    ring_ab = np.empty((nb if prod else 1, ncol))
+    rsum = np.empty(ncol)
+    cb = np.empty(kc + 2 * jb)
+    for i in range(kr):
+        first = lo + i if i == 0 else lo + i + nb - 1
+        for t in range(first, lo + i + nb):   # the block rows not yet in the ring
+            s = t % nb
+            _block_rows(ring_a[s if plain else 0], ring_ab[s if prod else 0], a, b, plain, prod,
+                        M * t, x0)
+        ru, rd = M * (lo + i), M * (off + jb + i) + M - 1     # single rows: ru - e, rd + e
+        if plain:
+            _window_row(rsum, ring_a, lo + i, nb, a, b, False, rem, ru, rd, x0)
+            _window_cols(out_a[i], rsum, cb, kc, jb, rem)
+        if prod:
+            _window_row(rsum, ring_ab, lo + i, nb, a, b, True, rem, ru, rd, x0)
+            _window_cols(out_ab[i], rsum, cb, kc, jb, rem)
+    return out_a, out_ab
 
 
 @kernel
@@ -53,49 +165,8 @@ def box_interior(a, b, use_b, win, off):
     those sums. A result depends only on the samples in its window, in the same order for every
     window, so where two subbands agree their sums agree bit for bit.
     """
-    half = (win - 1) // 2
-    jb, rem = divmod(half - 1, M)
-    lo = off - jb                                # first block of the first kept window
-    nbr, nbc = a.shape[0] // M, a.shape[1] // M
-    kr, kc = nbr - 2 * off, nbc - 2 * off
-    nb = 2 * jb + 1
-    out = np.empty((kr, kc))
-    x0 = M * lo - rem                            # first column any kept window covers
-    ncol = M * (kc - 1 + 2 * jb) + M + 2 * rem
-    rsum = np.empty(ncol)
-    blk = np.empty(ncol)
-    cb = np.empty(kc + 2 * jb)
-    for i in range(kr):
-        for q in range(nb):                      # whole blocks of rows, then the single rows
-            r = M * (lo + i + q)
-            _add_row(blk, a, b, use_b, r, x0, True)
-            _add_row(blk, a, b, use_b, r + 1, x0, False)
-            _add_row(blk, a, b, use_b, r + 2, x0, False)
-            if q == 0:
-                for x in range(ncol):
-                    rsum[x] = blk[x]
-            else:
-                for x in range(ncol):
-                    rsum[x] = rsum[x] + blk[x]
-        for e in range(1, rem + 1):
-            _add_row(rsum, a, b, use_b, M * (lo + i) - e, x0, False)
-            _add_row(rsum, a, b, use_b, M * (off + jb + i) + M - 1 + e, x0, False)
-        for c in range(kc + 2 * jb):             # columns: 3-sample block sums, then runs
-            x = M * c + rem                      # column M * (lo + c) in rsum
-            cb[c] = (rsum[x] + rsum[x + 1]) + rsum[x + 2]
-        o = out[i]
-        for j in range(kc):
-            o[j] = cb[j]
-        for q in range(1, nb):
-            seg = cb[q:q + kc]
-            for j in range(kc):
-                o[j] = o[j] + seg[j]
-        for e in range(1, rem + 1):
-            for j in range(kc):
-                o[j] = o[j] + rsum[M * j + rem - e]
-            for j in range(kc):
-                o[j] = o[j] + rsum[M * (j + 2 * jb) + rem + M - 1 + e]
-    return out
+    s_a, s_ab = box_sums(a, b, not use_b, use_b, win, off)
+    return s_ab if use_b else s_a
 
 
 @kernel
@@ -103,8 +174,7 @@ def window_stats(y, win, off, tol):
     """One subband's box-window terms at the kept block centres: ``m = S1/n``, ``nm = n m``,
     ``ss = max(S2 - nm m, 0)``, ``ss + tol`` and ``ss < tol`` (``S1``, ``S2``: window sums of
     ``y`` and ``y*y`` by :func:`box_interior`, ``n = win^2``), in that order per block."""
-    s1 = box_interior(y, y, False, win, off)
-    s2 = box_interior(y, y, True, win, off)
+    s1, s2 = box_sums(y, y, True, True, win, off)
     n = float(win * win)
     kr, kc = s1.shape
     m, nm = np.empty((kr, kc)), np.empty((kr, kc))
@@ -122,10 +192,24 @@ def window_stats(y, win, off, tol):
 
 
 @kernel
+def _groups_log2(x, lam):
+    """``sum_j log2(1 + x lam_j)`` of one block as the sum of the logs of products of 3
+    factors in order, as :func:`sum_log2_1p`."""
+    nl = lam.size
+    t = 0.0
+    for j in range(0, nl, 3):
+        p3 = x * lam[j] + 1.0
+        for m in range(j + 1, min(j + 3, nl)):
+            p3 *= x * lam[m] + 1.0
+        t += math.log2(p3)
+    return t
+
+
+@kernel
 def _log2_1p_groups(x, lam, acc):
     """Add ``sum_j log2(1 + x lam_j)`` of one block to ``acc[0]``: the log of the product of
     all its factors (one log instead of nine), or, should that product leave (1e-300, 1e300)
-    (or be NaN), the sum of the logs of products of 3 factors in order, as :func:`sum_log2_1p`."""
+    (or be NaN), :func:`_groups_log2` (products of 3 factors)."""
     nl = lam.size
     prod = 1.0
     for j in range(nl):
@@ -133,13 +217,28 @@ def _log2_1p_groups(x, lam, acc):
     if 1e-300 < prod < 1e300:
         acc[0] += math.log2(prod)
         return
-    t = 0.0
-    for j in range(0, nl, 3):
-        p3 = x * lam[j] + 1.0
-        for m in range(j + 1, min(j + 3, nl)):
-            p3 *= x * lam[m] + 1.0
-        t += math.log2(p3)
-    acc[0] += t
+    acc[0] += _groups_log2(x, lam)
+
+
+@kernel
+def _row_log_sum(x, prod, lam, acc):
+    """``acc`` plus :func:`_log2_1p_groups`'s term of each block of a row (``x``), added in
+    order; the products ``((1 x lam_0 + 1) ...)(x lam_8 + 1)`` are formed for the whole row
+    first (factor by factor, vectorised; ``prod`` is scratch), then the logs, serially."""
+    n = x.size
+    for j in range(n):
+        prod[j] = 1.0
+    for m in range(lam.size):
+        c = lam[m]
+        for j in range(n):
+            prod[j] *= x[j] * c + 1.0
+    for j in range(n):
+        p = prod[j]
+        if 1e-300 < p < 1e300:
+            acc += math.log2(p)
+        else:
+            acc += _groups_log2(x[j], lam)
+    return acc
 
 
 @kernel
@@ -158,10 +257,12 @@ def channel_log_sums(xs, ys, win, off, x_nm, x_ss_tol, x_low, y_m, y_ss, y_low, 
     sxy = box_interior(xs, ys, True, win, off)
     n = float(win * win)
     kr, kc = sxy.shape
-    ng = 1
-    acc_i = np.zeros(ng)
-    acc_v = np.zeros(ng)
+    xi, xv = np.empty(kc), np.empty(kc)           # a row of blocks: log arguments, products
+    pi, pv = np.empty(kc), np.empty(kc)
+    acc_i = 0.0
+    acc_v = 0.0
     for i in range(kr):
+        # the channel per block (vectorised along the row: the branches are selects)
         for j in range(kc):
             cov = sxy[i, j] - x_nm[i, j] * y_m[i, j]
             g = cov / x_ss_tol[i, j]
@@ -178,15 +279,16 @@ def channel_log_sums(xs, ys, win, off, x_nm, x_ss_tol, x_low, y_m, y_ss, y_low, 
             if vv <= tol:
                 vv = tol
             gss = g * g * ss[i, j]
-            if want_ifc:
-                _log2_1p_groups(gss / (vv + ifc_eps), lam, acc_i)
-            if want_vif:
-                _log2_1p_groups(gss / (vv + vif_nsq), lam, acc_v)
+            xi[j] = gss / (vv + ifc_eps)
+            xv[j] = gss / (vv + vif_nsq)
+        if want_ifc:
+            acc_i = _row_log_sum(xi, pi, lam, acc_i)
+        if want_vif:
+            acc_v = _row_log_sum(xv, pv, lam, acc_v)
     ifc_sum = 0.0
     vif_num = 0.0
-    for t in range(ng):
-        ifc_sum += acc_i[t]
-        vif_num += acc_v[t]
+    ifc_sum += acc_i
+    vif_num += acc_v
     return ifc_sum, vif_num
 
 
