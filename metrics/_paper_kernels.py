@@ -365,12 +365,12 @@ def s_field(kept, inv):
 
     Order per block: ``q_k = sum_p inv[k, p] v_p`` (from 0, p ascending), then ``sum_k q_k v_k``
     (from 0, k ascending), ``/ 9``; a row of blocks at a time (its elements gathered into
-    ``v[p, j]``, so that the loops run along the row, vectorised).
+    ``v[p, j]``, so that the loops run along the row, vectorised; ``q_k`` is formed in a
+    register, its 9 terms written out).
     """
     nr, nc = kept.shape[0] // M, kept.shape[1] // M
     out = np.empty((nr, nc))
     v = np.empty((9, nc))
-    q = np.empty(nc)
     s = np.empty(nc)
     for i in range(nr):
         for p in range(9):
@@ -380,17 +380,23 @@ def s_field(kept, inv):
                 vp[j] = row[M * j + p % M]
         for j in range(nc):
             s[j] = 0.0
+        v0, v1, v2, v3, v4, v5, v6, v7, v8 = v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]
         for k in range(9):
-            for j in range(nc):
-                q[j] = 0.0
-            for p in range(9):
-                c = inv[k, p]
-                vp = v[p]
-                for j in range(nc):
-                    q[j] += c * vp[j]
+            c0, c1, c2, c3, c4 = inv[k, 0], inv[k, 1], inv[k, 2], inv[k, 3], inv[k, 4]
+            c5, c6, c7, c8 = inv[k, 5], inv[k, 6], inv[k, 7], inv[k, 8]
             vk = v[k]
-            for j in range(nc):
-                s[j] += q[j] * vk[j]
+            for j in range(nc):                  # q_k in a register, p ascending from 0
+                qk = 0.0
+                qk += c0 * v0[j]
+                qk += c1 * v1[j]
+                qk += c2 * v2[j]
+                qk += c3 * v3[j]
+                qk += c4 * v4[j]
+                qk += c5 * v5[j]
+                qk += c6 * v6[j]
+                qk += c7 * v7[j]
+                qk += c8 * v8[j]
+                s[j] += qk * vk[j]
         o = out[i]
         for j in range(nc):
             o[j] = s[j] / 9.0
