@@ -304,7 +304,7 @@ def block_moments(y):
     ``y[i + r, j + c]``. A pair ``(p, q)``, ``q >= p``, is the sum of ``y[u, v] y[u+dr, v+dc]``
     (``(dr, dc) = q - p``, one of 13 offsets) over ``u`` in ``[r_p, r_p + h-2)`` and ``v`` in
     ``[c_p, c_p + w-2)``. Order: column sums over the rows ``2..h-3`` that every pair shares
-    (top to bottom, vectorisable along the row), then per pair the columns of its range left
+    (top to bottom, vectorisable along the row; 4 rows per pass), then per pair the columns of its range left
     to right, each column's sum plus its one or two edge-row products (rows ``r_p..1`` before,
     ``h-2..`` after, in that order).
     """
@@ -315,17 +315,33 @@ def block_moments(y):
     ndc = np.array([0, 1, 2, -2, -1, 0, 1, 2, -2, -1, 0, 1, 2])
     colp = np.zeros((13, w))
     cols = np.zeros(w)
-    for u in range(2, h - 2):
+    u = 2
+    while u + 4 <= h - 2:        # 4 rows per pass: each sum loaded and stored once for 4 terms
+        y0, y1, y2, y3 = y[u], y[u + 1], y[u + 2], y[u + 3]
+        for v in range(w):
+            cols[v] = (((cols[v] + y0[v]) + y1[v]) + y2[v]) + y3[v]
+        for d in range(13):
+            dr, dc = ndr[d], ndc[d]
+            lo, hi = max(0, -dc), w - max(0, dc)
+            # slices, so that every index is a loop counter (no negative-index wrap: vectorised)
+            a0, a1, a2, a3 = y0[lo:hi], y1[lo:hi], y2[lo:hi], y3[lo:hi]
+            b0, b1 = y[u + dr, lo + dc:hi + dc], y[u + 1 + dr, lo + dc:hi + dc]
+            b2, b3 = y[u + 2 + dr, lo + dc:hi + dc], y[u + 3 + dr, lo + dc:hi + dc]
+            acc = colp[d, lo:hi]
+            for v in range(hi - lo):     # rows top to bottom, as one row at a time
+                acc[v] = (((acc[v] + a0[v] * b0[v]) + a1[v] * b1[v]) + a2[v] * b2[v]) + a3[v] * b3[v]
+        u += 4
+    while u < h - 2:             # the remaining rows, one at a time
         y0 = y[u]
         for v in range(w):
             cols[v] += y0[v]
         for d in range(13):
             dc = ndc[d]
             lo, hi = max(0, -dc), w - max(0, dc)
-            # slices, so that every index is a loop counter (no negative-index wrap: vectorised)
             x0, x1, acc = y0[lo:hi], y[u + ndr[d], lo + dc:hi + dc], colp[d, lo:hi]
             for v in range(hi - lo):
                 acc[v] += x0[v] * x1[v]
+        u += 1
     sums = np.empty(9)
     cross = np.empty((9, 9))
     for p in range(9):
