@@ -163,7 +163,8 @@ def box_interior(a, b, use_b, win, off):
     bottom, the blocks' sums left to right from the first (``(B0 + B1) + B2 ...``), then the
     single rows nearest first, the upper before the lower; then the same along the row of
     those sums. A result depends only on the samples in its window, in the same order for every
-    window, so where two subbands agree their sums agree bit for bit.
+    window, so where two subbands agree their sums agree bit for bit. Computed by
+    :func:`box_sums` (each 3-row block sum formed once, in a ring).
     """
     s_a, s_ab = box_sums(a, b, not use_b, use_b, win, off)
     return s_ab if use_b else s_a
@@ -247,12 +248,14 @@ def channel_log_sums(xs, ys, win, off, x_nm, x_ss_tol, x_low, y_m, y_ss, y_low, 
     """``distsub_est_m`` on one subband pair and the sums over its kept blocks of IFC's and VIF's
     ``log2(1 + g^2 s lam_j / (vv + c))``: ``(ifc_sum, vif_num)``.
 
+    A row of blocks at a time: the channel of each block and its log arguments (vectorised),
+    then :func:`_row_log_sum` (the 9-factor products of the row, then the logs in block order).
     Per block, the numpy form's operations in order: ``cov = S_xy - nm_x m_y`` (``S_xy`` by
     :func:`box_interior`), ``g = cov / (ss_x + tol)``, ``vv = (ss_y - g cov) / n``; no reference
     signal: ``g = 0, vv = ss_y``; no distorted signal: ``g = 0, vv = 0``; ``g < 0``: ``vv = ss_y,
-    g = 0``; ``vv <= tol``: ``vv = tol``; ``g^2 s`` as ``(g g) s``. Log sums as
-    :func:`sum_log2_1p`: per group of 3 eigenvalues over the blocks in row-major order, the
-    group totals summed in order.
+    g = 0``; ``vv <= tol``: ``vv = tol``; ``g^2 s`` as ``(g g) s``. Log sums: each block's
+    :func:`_log2_1p_groups` term (one log of the product of its 9 factors, or logs of products
+    of 3 where that product leaves ``(1e-300, 1e300)``), added from 0 in row-major block order.
     """
     sxy = box_interior(xs, ys, True, win, off)
     n = float(win * win)
@@ -279,8 +282,10 @@ def channel_log_sums(xs, ys, win, off, x_nm, x_ss_tol, x_low, y_m, y_ss, y_low, 
             if vv <= tol:
                 vv = tol
             gss = g * g * ss[i, j]
-            xi[j] = gss / (vv + ifc_eps)
-            xv[j] = gss / (vv + vif_nsq)
+            if want_ifc:                         # loop-invariant: unswitched by LLVM
+                xi[j] = gss / (vv + ifc_eps)
+            if want_vif:
+                xv[j] = gss / (vv + vif_nsq)
         if want_ifc:
             acc_i = _row_log_sum(xi, pi, lam, acc_i)
         if want_vif:
