@@ -24,8 +24,9 @@ M = 3   # IFC's GSM block side
 def _block_rows(dst_a, dst_ab, a, b, plain, prod, r, x0):
     """The 3-row sums of block row ``r // M`` from column ``x0``: ``(a[r] + a[r+1]) + a[r+2]``
     into ``dst_a`` (``plain``) and ``(a[r] b[r] + a[r+1] b[r+1]) + a[r+2] b[r+2]`` into
-    ``dst_ab`` (``prod``); the order of :func:`_add_row`'s assign-then-add, the rows loaded once."""
-    n = dst_a.size
+    ``dst_ab`` (``prod``): the first row's term assigned, the others added, as the earlier
+    row-by-row form did; the rows loaded once for both. Both buffers have the same length."""
+    n = dst_ab.size if prod else dst_a.size
     a0, a1, a2 = a[r, x0:x0 + n], a[r + 1, x0:x0 + n], a[r + 2, x0:x0 + n]
     if plain and prod:
         b0, b1, b2 = b[r, x0:x0 + n], b[r + 1, x0:x0 + n], b[r + 2, x0:x0 + n]
@@ -309,9 +310,9 @@ def block_moments(y):
     ``y[i + r, j + c]``. A pair ``(p, q)``, ``q >= p``, is the sum of ``y[u, v] y[u+dr, v+dc]``
     (``(dr, dc) = q - p``, one of 13 offsets) over ``u`` in ``[r_p, r_p + h-2)`` and ``v`` in
     ``[c_p, c_p + w-2)``. Order: column sums over the rows ``2..h-3`` that every pair shares
-    (top to bottom, vectorisable along the row; 4 rows per pass), then per pair the columns of its range left
-    to right, each column's sum plus its one or two edge-row products (rows ``r_p..1`` before,
-    ``h-2..`` after, in that order).
+    (top to bottom, vectorisable along the row; 4 rows added per pass, in that order), then per
+    pair the columns of its range left to right, each column's sum plus its one or two edge-row
+    products (rows ``r_p..1`` before, ``h-2..`` after, in that order).
     """
     h, w = y.shape
     hb, wb = h - M + 1, w - M + 1
@@ -334,7 +335,8 @@ def block_moments(y):
             b2, b3 = y[u + 2 + dr, lo + dc:hi + dc], y[u + 3 + dr, lo + dc:hi + dc]
             acc = colp[d, lo:hi]
             for v in range(hi - lo):     # rows top to bottom, as one row at a time
-                acc[v] = (((acc[v] + a0[v] * b0[v]) + a1[v] * b1[v]) + a2[v] * b2[v]) + a3[v] * b3[v]
+                acc[v] = ((((acc[v] + a0[v] * b0[v]) + a1[v] * b1[v]) + a2[v] * b2[v])
+                          + a3[v] * b3[v])
         u += 4
     while u < h - 2:             # the remaining rows, one at a time
         y0 = y[u]

@@ -242,7 +242,8 @@ def _decompositions():
     rng = np.random.default_rng(3)
     h, w = 101, 118                                            # odd: cropped subbands differ
     yy, xx = np.mgrid[0:h, 0:w]
-    ir = np.round(np.clip(128 + 70 * np.sin(xx / 7.0) * np.cos(yy / 9.0) + rng.normal(0, 9, (h, w)), 0, 255))
+    smooth = 128 + 70 * np.sin(xx / 7.0) * np.cos(yy / 9.0)
+    ir = np.round(np.clip(smooth + rng.normal(0, 9, (h, w)), 0, 255))
     vi = np.round(np.clip(255 * xx / w + rng.normal(0, 5, (h, w)), 0, 255))
     mean = np.floor((ir + vi + 1) / 2)
     mean[:24, :30] = 128.0                                     # flat: the clean-up rules
