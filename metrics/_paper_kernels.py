@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from fusionbench._jit import kernel
+from fusionbench.metrics._vmath import exp_into
 
 M = 3   # IFC's GSM block side
 
@@ -501,15 +502,56 @@ def strength_ratio(img, scale, negate_x, sx_zero_pi2, sx_zero):
 
 
 @kernel
-def _preserve(r, a_s, a_f, folded, joint, tg, kg, dg, ta, ka, da):
-    """Edge preservation ``Q^{SF}`` of one pixel (see ``metrics/qabf.py``, ``_preservation``)."""
-    if folded:
-        o = abs(abs(a_s - a_f) - math.pi / 2) * (2 / math.pi)
-    else:
-        o = 1.0 - abs(a_s - a_f) / (math.pi / 2)
-    if joint:
-        return (tg * ta) / ((1.0 + math.exp(kg * (r - dg))) * (1.0 + math.exp(ka * (o - da))))
-    return tg / (1.0 + math.exp(kg * (r - dg))) * (ta / (1.0 + math.exp(ka * (o - da))))
+def _qabf_row(ga, aa, gb, ab, gf, af, gf_quirk, eps, folded, joint, mean_map,
+              tg, kg, dg, ta, ka, da, arg, ex, term, wsum):
+    """One row of Q_ABF's per-pixel maps: ``term[j]`` = ``q / (wA + wB)`` (``mean_map``) or
+    ``q``, ``wsum[j]`` = ``wA + wB``, with ``q = Q^{AF} wA + Q^{BF} wB``.
+
+    The operations of the numpy form per pixel in its order (strength ratios and weights as
+    ``_ratios``, preservation ``Q^{SF}`` as ``_preservation``). Three vectorised passes: the
+    four sigmoid arguments of each pixel into ``arg`` (``[gA | aA | gB | aB]``, 4 w), their
+    ``exp`` (:func:`fusionbench.metrics._vmath.exp_into`: glibc's values bit for bit, so every
+    map equals the earlier scalar ``math.exp`` kernel's), then ``q``.
+    """
+    w = gf.shape[0]
+    for j in range(w):
+        a, b, f = ga[j], gb[j], gf[j]
+        if gf_quirk:          # VIFB: ratio gF where gS == gF, weights the raw strengths
+            ra = f / a if a > f else (f if a == f else a / f)
+            rb = f / b if b > f else (f if b == f else b / f)
+        else:                 # Liu: eps for zero strengths, A against the raw gF
+            wa = eps if a == 0 else a
+            fp = eps if f == 0 else f
+            ra = f / wa if a > f else wa / fp
+            wb = eps if b == 0 else b
+            rb = fp / wb if b > fp else wb / fp
+        if folded:
+            oa = abs(abs(aa[j] - af[j]) - math.pi / 2) * (2 / math.pi)
+            ob = abs(abs(ab[j] - af[j]) - math.pi / 2) * (2 / math.pi)
+        else:
+            oa = 1.0 - abs(aa[j] - af[j]) / (math.pi / 2)
+            ob = 1.0 - abs(ab[j] - af[j]) / (math.pi / 2)
+        arg[j] = kg * (ra - dg)
+        arg[w + j] = ka * (oa - da)
+        arg[2 * w + j] = kg * (rb - dg)
+        arg[3 * w + j] = ka * (ob - da)
+    exp_into(arg, ex, 4 * w)
+    for j in range(w):
+        a, b = ga[j], gb[j]
+        if gf_quirk:
+            wa, wb = a, b
+        else:
+            wa = eps if a == 0 else a
+            wb = eps if b == 0 else b
+        if joint:
+            pa = (tg * ta) / ((1.0 + ex[j]) * (1.0 + ex[w + j]))
+            pb = (tg * ta) / ((1.0 + ex[2 * w + j]) * (1.0 + ex[3 * w + j]))
+        else:
+            pa = tg / (1.0 + ex[j]) * (ta / (1.0 + ex[w + j]))
+            pb = tg / (1.0 + ex[2 * w + j]) * (ta / (1.0 + ex[3 * w + j]))
+        q = pa * wa + pb * wb
+        term[j] = q / (wa + wb) if mean_map else q
+        wsum[j] = wa + wb
 
 
 @kernel
@@ -517,36 +559,27 @@ def qabf_sums(g_a, a_a, g_b, a_b, g_f, a_f, gf_quirk, eps, folded, joint, mean_m
               tg, kg, dg, ta, ka, da):
     """``(num, den)`` of Q_ABF from the strengths and orientations of A, B and F.
 
-    Per pixel, the numpy form's operations in its order (strength ratios and weights as
-    ``_ratios``, preservation as ``_preservation``); ``num`` sums ``q / (wA + wB)``
-    (``mean_map``) or ``q`` and ``den`` sums ``wA + wB``, each row left to right into a row
-    total, the row totals top to bottom.
+    Per pixel, the numpy form's operations in its order (:func:`_qabf_row`); ``num`` sums
+    ``q / (wA + wB)`` (``mean_map``) or ``q`` and ``den`` sums ``wA + wB`` (not ``mean_map``),
+    each row left to right into a row total, the row totals top to bottom.
     """
     h, w = g_f.shape
+    arg = np.empty(4 * w)
+    ex = np.empty(4 * w)
+    term = np.empty(w)
+    wsum = np.empty(w)
     num = 0.0
     den = 0.0
     for i in range(h):
+        _qabf_row(g_a[i], a_a[i], g_b[i], a_b[i], g_f[i], a_f[i], gf_quirk, eps, folded, joint,
+                  mean_map, tg, kg, dg, ta, ka, da, arg, ex, term, wsum)
         rn = 0.0
         rd = 0.0
         for j in range(w):
-            ga, gb, gf = g_a[i, j], g_b[i, j], g_f[i, j]
-            if gf_quirk:          # VIFB: ratio gF where gS == gF, weights the raw strengths
-                ra = gf / ga if ga > gf else (gf if ga == gf else ga / gf)
-                rb = gf / gb if gb > gf else (gf if gb == gf else gb / gf)
-                wa, wb = ga, gb
-            else:                 # Liu: eps for zero strengths, A against the raw gF
-                wa = eps if ga == 0 else ga
-                gfp = eps if gf == 0 else gf
-                ra = gf / wa if ga > gf else wa / gfp
-                wb = eps if gb == 0 else gb
-                rb = gfp / wb if gb > gfp else wb / gfp
-            q = (_preserve(ra, a_a[i, j], a_f[i, j], folded, joint, tg, kg, dg, ta, ka, da) * wa
-                 + _preserve(rb, a_b[i, j], a_f[i, j], folded, joint, tg, kg, dg, ta, ka, da) * wb)
-            if mean_map:
-                rn += q / (wa + wb)
-            else:
-                rn += q
-                rd += wa + wb
+            rn += term[j]
+        if not mean_map:
+            for j in range(w):
+                rd += wsum[j]
         num += rn
         den += rd
     return num, den
