@@ -516,15 +516,16 @@ def _qabf_row(ga, aa, gb, ab, gf, af, gf_quirk, eps, folded, joint, mean_map,
     w = gf.shape[0]
     for j in range(w):
         a, b, f = ga[j], gb[j], gf[j]
+        # min/max ratios as one division of the selected operands (the same quotients)
         if gf_quirk:          # VIFB: ratio gF where gS == gF, weights the raw strengths
-            ra = f / a if a > f else (f if a == f else a / f)
-            rb = f / b if b > f else (f if b == f else b / f)
+            ra = f if a == f else (f if a > f else a) / (a if a > f else f)
+            rb = f if b == f else (f if b > f else b) / (b if b > f else f)
         else:                 # Liu: eps for zero strengths, A against the raw gF
             wa = eps if a == 0 else a
             fp = eps if f == 0 else f
-            ra = f / wa if a > f else wa / fp
+            ra = (f if a > f else wa) / (wa if a > f else fp)
             wb = eps if b == 0 else b
-            rb = fp / wb if b > fp else wb / fp
+            rb = (fp if b > fp else wb) / (wb if b > fp else fp)
         if folded:
             oa = abs(abs(aa[j] - af[j]) - math.pi / 2) * (2 / math.pi)
             ob = abs(abs(ab[j] - af[j]) - math.pi / 2) * (2 / math.pi)
