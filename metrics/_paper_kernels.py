@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from fusionbench._jit import kernel
-from fusionbench.metrics._vmath import exp_into
+from fusionbench.metrics._vmath import atan_into, exp_into
 
 M = 3   # IFC's GSM block side
 
@@ -453,52 +453,80 @@ def sum_log2_1p(x, lam):
 # Q_ABF: per-pixel edge strength, orientation and preservation (both forms of metrics/qabf.py)
 # --------------------------------------------------------------------------------------------
 
-@kernel
-def strength_ratio(img, scale, negate_x, sx_zero_pi2, sx_zero):
-    """Sobel strength ``g = sqrt(sx^2 + sy^2)`` of ``scale * img`` and the ratio ``sy / sx``
-    whose ``atan`` is the orientation (``sx`` negated first when ``negate_x``); where
-    ``sx == 0`` the ratio is ``+inf`` (``atan = pi/2`` exactly: ``sx_zero_pi2``) or
-    ``sy / sx_zero``. No transcendental call, so the row loop is vectorised; the caller takes
-    ``np.arctan`` of the ratio in place.
+@kernel(inline="always")
+def _strength_row(r0, r1, r2, gi, ti, negate_x, sx_zero_pi2, sx_zero):
+    """One row of :func:`strength_ratio` from three rows of the zero-padded image."""
+    for j in range(gi.shape[0]):
+        x = 0.0
+        x += -1.0 * r0[j]
+        x += r0[j + 2]
+        x += -2.0 * r1[j]
+        x += 2.0 * r1[j + 2]
+        x += -1.0 * r2[j]
+        x += r2[j + 2]
+        y = 0.0
+        y += -1.0 * r0[j]
+        y += -2.0 * r0[j + 1]
+        y += -1.0 * r0[j + 2]
+        y += r2[j]
+        y += 2.0 * r2[j + 1]
+        y += r2[j + 2]
+        if negate_x:
+            x = -x
+        gi[j] = math.sqrt(x * x + y * y)
+        if x == 0:
+            ti[j] = math.inf if sx_zero_pi2 else y / sx_zero
+        else:
+            ti[j] = y / x
 
-    ``sx``, ``sy`` are the correlations with ``[-1 0 1; -2 0 2; -1 0 1]`` and its transpose
-    with zero padding, summed from 0 over the nonzero taps in row-major order: the order of
-    ``cv2.filter2D``, bit for bit (tested), so the results equal the numpy/OpenCV form's.
-    """
+
+@kernel
+def _padded(img, scale):
+    """``scale * img`` with one row/column of zeros around it."""
     h, w = img.shape
     p = np.zeros((h + 2, w + 2))
     for i in range(h):
         src, dst = img[i], p[i + 1]
         for j in range(w):
             dst[j + 1] = scale * src[j]
+    return p
+
+
+@kernel
+def strength_ratio(img, scale, negate_x, sx_zero_pi2, sx_zero):
+    """Sobel strength ``g = sqrt(sx^2 + sy^2)`` of ``scale * img`` and the ratio ``sy / sx``
+    whose ``atan`` is the orientation (``sx`` negated first when ``negate_x``); where
+    ``sx == 0`` the ratio is ``+inf`` (``atan = pi/2`` exactly: ``sx_zero_pi2``) or
+    ``sy / sx_zero``. No transcendental call, so the row loop is vectorised.
+
+    ``sx``, ``sy`` are the correlations with ``[-1 0 1; -2 0 2; -1 0 1]`` and its transpose
+    with zero padding, summed from 0 over the nonzero taps in row-major order: the order of
+    ``cv2.filter2D``, bit for bit (tested), so the results equal the numpy/OpenCV form's.
+    """
+    h, w = img.shape
+    p = _padded(img, scale)
     g = np.empty((h, w))
     ratio = np.empty((h, w))
     for i in range(h):
-        r0, r1, r2 = p[i], p[i + 1], p[i + 2]
-        gi, ti = g[i], ratio[i]
-        for j in range(w):
-            x = 0.0
-            x += -1.0 * r0[j]
-            x += r0[j + 2]
-            x += -2.0 * r1[j]
-            x += 2.0 * r1[j + 2]
-            x += -1.0 * r2[j]
-            x += r2[j + 2]
-            y = 0.0
-            y += -1.0 * r0[j]
-            y += -2.0 * r0[j + 1]
-            y += -1.0 * r0[j + 2]
-            y += r2[j]
-            y += 2.0 * r2[j + 1]
-            y += r2[j + 2]
-            if negate_x:
-                x = -x
-            gi[j] = math.sqrt(x * x + y * y)
-            if x == 0:
-                ti[j] = math.inf if sx_zero_pi2 else y / sx_zero
-            else:
-                ti[j] = y / x
+        _strength_row(p[i], p[i + 1], p[i + 2], g[i], ratio[i], negate_x, sx_zero_pi2, sx_zero)
     return g, ratio
+
+
+@kernel
+def strength_angle(img, scale, negate_x, sx_zero_pi2, sx_zero):
+    """:func:`strength_ratio` with the orientation itself: ``alpha = atan(ratio)``, each row's
+    ratios into a buffer, then :func:`fusionbench.metrics._vmath.atan_into` (glibc's ``atan``
+    values: the earlier ``np.arctan`` of the ratio, bit for bit, vectorised; ``atan(+inf) =
+    pi/2`` exactly)."""
+    h, w = img.shape
+    p = _padded(img, scale)
+    g = np.empty((h, w))
+    alpha = np.empty((h, w))
+    buf = np.empty(w)
+    for i in range(h):
+        _strength_row(p[i], p[i + 1], p[i + 2], g[i], buf, negate_x, sx_zero_pi2, sx_zero)
+        atan_into(buf, alpha[i], w)
+    return g, alpha
 
 
 @kernel

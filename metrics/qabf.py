@@ -76,10 +76,11 @@ def _strength_angle(img: np.ndarray, *, sobel: str, scale: float,
                     sx_zero: str | float) -> tuple[np.ndarray, np.ndarray]:
     """Edge strength ``g`` and orientation ``alpha`` of ``img``.
 
-    One compiled pass (:func:`fusionbench.metrics._paper_kernels.strength_ratio`): the Sobel of
+    Compiled passes (:func:`fusionbench.metrics._paper_kernels.strength_angle`): the Sobel of
     :func:`~fusionbench.metrics._filters.sobel_xy` (``'zero'``, ``'2d'``, same bits), per pixel
     ``g = sqrt(sx^2 + sy^2)`` and ``sy/sx`` with the ``sx_zero`` rule (``pi/2`` as
-    ``atan(+inf)``, exactly ``pi/2``); then ``np.arctan`` of the ratio in place.
+    ``atan(+inf)``, exactly ``pi/2``); then ``atan`` of the ratio, the values of ``np.arctan``
+    (glibc's) bit for bit (:func:`fusionbench.metrics._vmath.atan_into`).
     """
     from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415  (numba: lazily)
 
@@ -87,9 +88,7 @@ def _strength_angle(img: np.ndarray, *, sobel: str, scale: float,
         raise ValueError(f"qabf: sobel must be 'conv2' or 'filter2', got {sobel!r}")
     pi2 = sx_zero == "pi/2"
     img = np.ascontiguousarray(img, dtype=np.float64)
-    g, alpha = K.strength_ratio(img, float(scale), sobel == "conv2", pi2, 1.0 if pi2 else float(sx_zero))
-    np.arctan(alpha, out=alpha)
-    return g, alpha
+    return K.strength_angle(img, float(scale), sobel == "conv2", pi2, 1.0 if pi2 else float(sx_zero))
 
 
 # a source's strength and orientation are the same for every fused image of its pair: computed

@@ -1,9 +1,10 @@
-"""Issue 22: the vectorised ``exp`` of ``metrics/_vmath.py`` against the C library.
+"""Issue 22: the vectorised ``exp``/``atan`` of ``metrics/_vmath.py`` against the C library.
 
-Bit for bit against ``math.exp`` (the C library's function; ``np.exp`` calls it too where
-numpy has no SIMD version) where the library is glibc on x86_64 with FMA (its ``__exp_fma``
-is what is reproduced); elsewhere to 1 ulp. Seeded random inputs over the range Q_ABF uses
-plus the branch boundaries and special values.
+Bit for bit against ``math.exp``/``math.atan`` (the C library's functions; ``np.exp`` and
+``np.arctan`` call them too where numpy has no SIMD version) where the library is glibc on
+x86_64 with FMA (its ``__exp_fma`` is what is reproduced; the ``atan`` margins rest on the
+error bounds glibc's ``atan`` states); elsewhere to 1 ulp. Seeded random inputs over the
+ranges Q_ABF uses plus the branch boundaries and special values.
 """
 from __future__ import annotations
 
@@ -94,6 +95,36 @@ def test_exp_table_is_two_to_the_i_over_128():
     assert _ulps(h, np.exp2(np.arange(128) / 128)).max() <= 1 and np.all(np.abs(V._TAIL) < 2.0 ** -53)
 
 
+ATAN_EDGES = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1e-310, 2.0 ** -27, 1.2904777690891933e-08,
+              float(np.nextafter(1.2904777690891933e-08, 0)), 0.0625, float(np.nextafter(0.0625, 0)),
+              1.0, float(np.nextafter(1.0, 0)), 16.0, float(np.nextafter(16.0, 0)), 5805361265115136.0,
+              5805361265115135.0, 1e300, 2.0 ** 54, 1 / 64, 63 / 64, 65 / 128, -1.0, -1e5 / 1e-5]
+
+
+def test_atan_is_glibcs_on_sobel_ratios_and_edges():
+    rng = np.random.default_rng(23)
+    x = np.concatenate([rng.uniform(-1, 1, 300_000), np.tan(rng.uniform(-np.pi / 2, np.pi / 2, 300_000)),
+                        rng.integers(-1020, 1021, 300_000) / rng.integers(1, 1021, 300_000),
+                        rng.integers(-4000, 4001, 50_000) / 1e-5,
+                        rng.integers(0, 2 ** 64, 50_000, dtype=np.uint64).view(np.float64),
+                        np.array(ATAN_EDGES)])
+    out = np.empty_like(x)
+    V.atan_into(x, out, x.size)
+    _check(out, _libm(math.atan, x))
+    edges = np.array(ATAN_EDGES)
+    _check(np.array([V.atan(v) for v in edges]), _libm(math.atan, edges))
+    assert V.atan(np.inf) == np.pi / 2 and V.atan(-np.inf) == -np.pi / 2
+    assert math.copysign(1.0, V.atan(-0.0)) == -1.0
+
+
+def test_atan_tables_are_the_rounded_values():
+    k = np.arange(65) / 64
+    assert _ulps(V._ATAN_HI, np.arctan(k)).max() <= 1
+    assert np.all(np.abs(V._ATAN_LO) <= np.spacing(np.maximum(V._ATAN_HI, 1e-300)) / 2)
+    assert V._ATAN_HI[64] == np.pi / 4 and V._ATAN_LO[64] == V._PIO2_LO / 2
+    assert V._PIO2_HI == np.pi / 2 and 6.1e-17 < V._PIO2_LO < 6.2e-17
+
+
 @pytest.mark.skipif(not EXACT, reason="bit-identity with np.exp holds on glibc x86_64 with FMA")
 @pytest.mark.parametrize("form", [Q.QABF_LIU, Q.QABF_VIFB])
 def test_qabf_sums_are_the_numpy_maps_bit_for_bit(form):
@@ -122,11 +153,11 @@ def test_qabf_sums_are_the_numpy_maps_bit_for_bit(form):
 
 
 @pytest.mark.skipif(not EXACT, reason="AVX2/FMA vector code is checked on x86_64 with FMA")
-def test_exp_loop_is_vectorised():
-    """The row loop compiles to 4-wide double vectors (``llvm.fma.v4f64``), no libm call."""
+def test_exp_and_atan_loops_are_vectorised():
+    """The row loops compile to 4-wide double vectors (``llvm.fma.v4f64``)."""
     import numba  # noqa: PLC0415
 
-    for fn in (V.exp_into,):
+    for fn in (V.exp_into, V.atan_into):
         plain = numba.njit(cache=False, error_model="numpy")(fn.py_func)
         z = np.ones(8)
         plain(z, z.copy(), 8)
