@@ -229,6 +229,30 @@ def evaluate(ir: ImageLike, vi: ImageLike, fused: ImageLike, metrics: Sequence[s
     return out
 
 
+_ALLOCATOR_TUNED = False
+
+
+def _tune_allocator() -> None:
+    """Once per process, before the first triple is scored: the glibc allocator thresholds that
+    every fusionbench work process sets (:func:`fusionbench.executor.tune_malloc`: arrays under
+    64 MiB from the heap, up to 256 MiB of freed memory kept), so that scoring in a plain
+    Python process (``evaluate``) runs as in the runner's processes.
+
+    With glibc's defaults the metrics' large temporaries are returned to the system and faulted
+    in again on every call: about 2,500-4,000 page faults per 640x480 triple of the paper
+    metrics here, 10-20 ms of a 50-130 ms call (``benchmarks/metrics.py --paper``). Set
+    ``FUSIONBENCH_MALLOC=default`` to leave the allocator alone.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return
+    _ALLOCATOR_TUNED = True
+    if os.environ.get("FUSIONBENCH_MALLOC", "").strip().lower() != "default":
+        from .executor import tune_malloc
+
+        tune_malloc()
+
+
 def score_triple(raw: Sequence[np.ndarray], specs: Sequence[MetricSpec], *,
                  checked: bool = False) -> dict[str, dict[str, float]]:
     """Every metric of ``specs`` on one image triple ``raw = (ir, vi, fused)`` as read:
@@ -241,6 +265,7 @@ def score_triple(raw: Sequence[np.ndarray], specs: Sequence[MetricSpec], *,
     """
     from .metrics._memo import same_images
 
+    _tune_allocator()
     if not checked:
         for a, role in zip(raw, ("ir", "vi", "fused")):
             check_images(a, names=(role,), who="score", gray=False, convert=False)

@@ -106,8 +106,9 @@ def tune_malloc() -> bool:
     and so turns off the dynamic mmap threshold) maps and unmaps the metrics' large temporaries
     on every call: the page faults doubled the CPU time of the paper metrics in a Dask worker
     (sys 2.6 s vs 0.01 s for 32 metric calls at 640x512). In a plain process the gain is
-    smaller and load-dependent (``benchmarks/metrics.py --paper [--tune-malloc]``: 263 -> 220
-    CPU ms for a first fused image at load ~7, within noise at load ~2).
+    smaller and load-dependent (263 -> 220 CPU ms for a first fused image at load ~7); with
+    the compiled kernels it is 2,500-4,000 page faults, 10-20 ms, of a 50-130 ms triple of the
+    paper metrics, so :func:`fusionbench.api.score_triple` (``evaluate``) sets it too.
     """
     if not sys.platform.startswith("linux"):
         return False

@@ -196,3 +196,25 @@ def test_score_errors_are_one_line(tmp_path, mini, capsys):
     assert main(["score", str(d), "--dataset", str(mini), "--results", str(tmp_path / "r"), "--metrics", "en",
                  "--no-progress"]) == 1                                       # the pair fails: size mismatch
     assert "size mismatch" in capsys.readouterr().err
+
+
+def test_scoring_tunes_the_allocator_once_per_process(monkeypatch):
+    """``evaluate`` (``score_triple``) sets the work processes' glibc thresholds on its first
+    call, once; ``FUSIONBENCH_MALLOC=default`` leaves the allocator alone."""
+    import fusionbench.api as api
+    import fusionbench.executor as ex
+
+    calls = []
+    monkeypatch.setattr(ex, "tune_malloc", lambda: calls.append(1) or True)
+    rng = np.random.default_rng(5)
+    ir, vi = rng.uniform(0, 255, (2, 24, 30))
+    for env, want in ((None, [1]), ("default", [])):
+        monkeypatch.setattr(api, "_ALLOCATOR_TUNED", False)
+        if env is None:
+            monkeypatch.delenv("FUSIONBENCH_MALLOC", raising=False)
+        else:
+            monkeypatch.setenv("FUSIONBENCH_MALLOC", env)
+        calls.clear()
+        api.evaluate(ir, vi, (ir + vi) / 2, ["sd"])
+        api.evaluate(ir, vi, (ir + vi) / 3, ["sd"])
+        assert calls == want
