@@ -9,12 +9,17 @@ Conventions: ``cache=True`` (compiled once per machine, into ``__pycache__`` bes
 or numba's user cache when that is read-only), ``fastmath=False`` (IEEE semantics: no
 reassociation and no fused multiply-add, so the arithmetic order written is the order run),
 ``error_model='numpy'`` (division by zero gives inf/nan as numpy does), one thread.
+:func:`float_bits` / :func:`bits_float` reinterpret a float64 as int64 and back (for kernels that
+reproduce a C library's bit manipulations).
 """
 from __future__ import annotations
 
 import numba
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
-__all__ = ["kernel"]
+__all__ = ["kernel", "float_bits", "bits_float"]
 
 
 def kernel(fn=None, **options):
@@ -23,3 +28,19 @@ def kernel(fn=None, **options):
     if fn is None:
         return lambda f: numba.njit(**opts)(f)
     return numba.njit(**opts)(fn)
+
+
+@intrinsic
+def float_bits(typingctx, x):
+    """The int64 bit pattern of a float64 (an LLVM bitcast; vectorises)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def bits_float(typingctx, u):
+    """The float64 whose bit pattern is the int64 ``u`` (an LLVM bitcast)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen

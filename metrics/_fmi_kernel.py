@@ -27,27 +27,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 
+from fusionbench._jit import bits_float as _from_bits
+from fusionbench._jit import float_bits as _bits
 from fusionbench._jit import kernel
-
-
-@intrinsic
-def _bits(typingctx, x):
-    """The int64 bit pattern of a float64 (an LLVM bitcast)."""
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _from_bits(typingctx, i):
-    """The float64 of an int64 bit pattern."""
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
 
 
 # fdlibm e_log.c: ln 2 split (k * _LN2_HI exact) and the minimax coefficients of its R(z)

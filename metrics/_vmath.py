@@ -39,10 +39,11 @@ import decimal
 import math
 
 import numpy as np
-from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from fusionbench._jit import bits_float as _double
+from fusionbench._jit import float_bits as _bits
 from fusionbench._jit import kernel
 
 __all__ = ["fma", "exp", "exp_into", "atan", "atan_into"]
@@ -85,22 +86,6 @@ def fma(typingctx, a, b, c):
     def codegen(context, builder, signature, args):
         return builder.fma(*args)
     return sig, codegen
-
-
-@intrinsic
-def _bits(typingctx, x):
-    """The bits of a float64 as int64."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _double(typingctx, u):
-    """The float64 whose bits are the int64 ``u``."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
 
 
 @kernel(inline="always")
