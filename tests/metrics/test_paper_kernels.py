@@ -158,9 +158,14 @@ def test_strength_angle_is_the_numpy_formula_bit_for_bit(form):
 
 @pytest.mark.parametrize("form", [Q.QABF_LIU, Q.QABF_VIFB])
 def test_qabf_sums_are_the_numpy_maps(form):
+    """``qabf`` = the numpy maps' pooling; on glibc x86-64 with FMA, where the vectorised exps
+    are glibc's (tests/metrics/test_vmath.py), ``qabf_sums`` = those maps summed sequentially
+    (row by row, then the rows), bit for bit."""
+    from test_vmath import EXACT  # noqa: PLC0415  (the same platform check)
+
     ir, vi = _img(10, (50, 61)), _img(11, (50, 61))
     f = np.floor((ir + vi + 1) / 2)
-    f[:, :20] = ir[:, :20]                                   # gA == gF there (VIFB's quirk)
+    f[:, :20] = ir[:, :20]                                   # gA == gF there (VIFB's quirk: exp(-1e4))
     f[30:, 40:] = 0.0                                        # zero strengths
     a, b = Q._ordered(ir, vi, form["sources"])
     grad = {k: form[k] for k in ("sobel", "scale", "sx_zero")}
@@ -168,9 +173,20 @@ def test_qabf_sums_are_the_numpy_maps(form):
     (g_a, a_a), (g_b, a_b), (g_f, a_f) = (Q._strength_angle(x, **grad) for x in (a, b, f))
     r_a, r_b, w_a, w_b = Q._ratios(g_a, g_b, g_f, form["g_zero"])
     q = Q._preservation(r_a, a_a, a_f, **model) * w_a + Q._preservation(r_b, a_b, a_f, **model) * w_b
-    want = (q / (w_a + w_b)).mean() if form["pooling"] == "mean_map" else q.sum() / (w_a + w_b).sum()
+    mean_map = form["pooling"] == "mean_map"
+    want = (q / (w_a + w_b)).mean() if mean_map else q.sum() / (w_a + w_b).sum()
     clear_all()
     assert Q.qabf(ir, vi, f, **form) == pytest.approx(want, rel=1e-13)
+    if not EXACT:
+        return
+    term = q / (w_a + w_b) if mean_map else q
+    seq = lambda m: np.add.accumulate(np.add.accumulate(m, axis=1)[:, -1])[-1]  # noqa: E731
+    quirk = form["g_zero"] == "gF"
+    num, den = K.qabf_sums(g_a, a_a, g_b, a_b, g_f, a_f, quirk, 0.0 if quirk else float(form["g_zero"]),
+                           form["orientation"] == "folded", form["product"] == "joint", mean_map,
+                           *(float(form[k]) for k in ("Tg", "kg", "Dg", "Ta", "ka", "Da")))
+    assert num == seq(term)
+    assert den == (0.0 if mean_map else seq(w_a + w_b))
 
 
 def test_gauss7_valid_is_the_separable_gaussian_valid_filter():

@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fusionbench.metrics import _paper_kernels as K
 from fusionbench.metrics import _vmath as V
-from fusionbench.metrics import qabf as Q
 
 
 def _glibc_fma() -> bool:
@@ -123,33 +121,6 @@ def test_atan_tables_are_the_rounded_values():
     assert np.all(np.abs(V._ATAN_LO) <= np.spacing(np.maximum(V._ATAN_HI, 1e-300)) / 2)
     assert V._ATAN_HI[64] == np.pi / 4 and V._ATAN_LO[64] == V._PIO2_LO / 2
     assert V._PIO2_HI == np.pi / 2 and 6.1e-17 < V._PIO2_LO < 6.2e-17
-
-
-@pytest.mark.skipif(not EXACT, reason="bit-identity with np.exp holds on glibc x86_64 with FMA")
-@pytest.mark.parametrize("form", [Q.QABF_LIU, Q.QABF_VIFB])
-def test_qabf_sums_are_the_numpy_maps_bit_for_bit(form):
-    """``qabf_sums`` = the numpy maps summed sequentially (row by row, then the rows): the
-    vectorised exps change no bit of the kernel's result."""
-    rng = np.random.default_rng(24)
-    ir, vi = (np.round(rng.uniform(0, 255, (37, 53))) for _ in range(2))
-    f = np.floor((ir + vi + 1) / 2)
-    f[:, :12] = ir[:, :12]                                   # gA == gF (VIFB's quirk: exp(-1e4))
-    f[25:, 40:] = 0.0
-    a, b = Q._ordered(ir, vi, form["sources"])
-    grad = {k: form[k] for k in ("sobel", "scale", "sx_zero")}
-    model = {k: form[k] for k in ("orientation", "product", "Tg", "kg", "Dg", "Ta", "ka", "Da")}
-    (g_a, a_a), (g_b, a_b), (g_f, a_f) = (Q._strength_angle(x, **grad) for x in (a, b, f))
-    r_a, r_b, w_a, w_b = Q._ratios(g_a, g_b, g_f, form["g_zero"])
-    q = Q._preservation(r_a, a_a, a_f, **model) * w_a + Q._preservation(r_b, a_b, a_f, **model) * w_b
-    mean_map = form["pooling"] == "mean_map"
-    term = q / (w_a + w_b) if mean_map else q
-    seq = lambda m: np.add.accumulate(np.add.accumulate(m, axis=1)[:, -1])[-1]  # noqa: E731
-    quirk = form["g_zero"] == "gF"
-    num, den = K.qabf_sums(g_a, a_a, g_b, a_b, g_f, a_f, quirk, 0.0 if quirk else float(form["g_zero"]),
-                           form["orientation"] == "folded", form["product"] == "joint", mean_map,
-                           *(float(form[k]) for k in ("Tg", "kg", "Dg", "Ta", "ka", "Da")))
-    assert num == seq(term)
-    assert den == (0.0 if mean_map else seq(w_a + w_b))
 
 
 @pytest.mark.skipif(not EXACT, reason="AVX2/FMA vector code is checked on x86_64 with FMA")
