@@ -697,20 +697,197 @@ def _taps1(o, x, v0, c0):
 
 
 @kernel
+def _taps5(o, x, vs, cs):
+    """:func:`_taps4` with the 5 taps ``vs[:5]``, ``cs[:5]`` (a whole filter row per pass)."""
+    n = o.size
+    c0, c1, c2, c3, c4 = cs[0], cs[1], cs[2], cs[3], cs[4]
+    x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
+    x3, x4 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n]
+    for j in range(n):
+        s = o[j]
+        s += c0 * x0[j]
+        s += c1 * x1[j]
+        s += c2 * x2[j]
+        s += c3 * x3[j]
+        s += c4 * x4[j]
+        o[j] = s
+
+
+@kernel
+def _taps6(o, x, vs, cs):
+    """:func:`_taps4` with the 6 taps ``vs[:6]``, ``cs[:6]`` (a whole filter row per pass)."""
+    n = o.size
+    c0, c1, c2, c3, c4, c5 = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5]
+    x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
+    x3, x4, x5 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n], x[vs[5]:vs[5] + n]
+    for j in range(n):
+        s = o[j]
+        s += c0 * x0[j]
+        s += c1 * x1[j]
+        s += c2 * x2[j]
+        s += c3 * x3[j]
+        s += c4 * x4[j]
+        s += c5 * x5[j]
+        o[j] = s
+
+
+@kernel
+def _taps7(o, x, vs, cs):
+    """:func:`_taps4` with the 7 taps ``vs[:7]``, ``cs[:7]`` (a whole filter row per pass)."""
+    n = o.size
+    c0, c1, c2, c3, c4, c5, c6 = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6]
+    x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
+    x3, x4, x5 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n], x[vs[5]:vs[5] + n]
+    x6 = x[vs[6]:vs[6] + n]
+    for j in range(n):
+        s = o[j]
+        s += c0 * x0[j]
+        s += c1 * x1[j]
+        s += c2 * x2[j]
+        s += c3 * x3[j]
+        s += c4 * x4[j]
+        s += c5 * x5[j]
+        s += c6 * x6[j]
+        o[j] = s
+
+
+@kernel
+def _pair67(o, p, x, vs, cs, ws, ds):
+    """:func:`_taps6` of ``(o, vs, cs)`` and :func:`_taps7` of ``(p, ws, ds)`` in one pass over
+    ``x``: two independent chains per sample, each in its own order."""
+    n = o.size
+    c0, c1, c2, c3, c4, c5 = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5]
+    d0, d1, d2, d3, d4, d5, d6 = ds[0], ds[1], ds[2], ds[3], ds[4], ds[5], ds[6]
+    x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
+    x3, x4, x5 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n], x[vs[5]:vs[5] + n]
+    y0, y1, y2 = x[ws[0]:ws[0] + n], x[ws[1]:ws[1] + n], x[ws[2]:ws[2] + n]
+    y3, y4, y5 = x[ws[3]:ws[3] + n], x[ws[4]:ws[4] + n], x[ws[5]:ws[5] + n]
+    y6 = x[ws[6]:ws[6] + n]
+    for j in range(n):
+        s = o[j]
+        t = p[j]
+        s += c0 * x0[j]
+        t += d0 * y0[j]
+        s += c1 * x1[j]
+        t += d1 * y1[j]
+        s += c2 * x2[j]
+        t += d2 * y2[j]
+        s += c3 * x3[j]
+        t += d3 * y3[j]
+        s += c4 * x4[j]
+        t += d4 * y4[j]
+        s += c5 * x5[j]
+        t += d5 * y5[j]
+        t += d6 * y6[j]
+        o[j] = s
+        p[j] = t
+
+
+@kernel
+def _pair77(o, p, x, vs, cs, ws, ds):
+    """:func:`_taps7` of ``(o, vs, cs)`` and :func:`_taps7` of ``(p, ws, ds)`` in one pass over
+    ``x``: two independent chains per sample, each in its own order."""
+    n = o.size
+    c0, c1, c2, c3, c4, c5, c6 = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6]
+    d0, d1, d2, d3, d4, d5, d6 = ds[0], ds[1], ds[2], ds[3], ds[4], ds[5], ds[6]
+    x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
+    x3, x4, x5 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n], x[vs[5]:vs[5] + n]
+    x6 = x[vs[6]:vs[6] + n]
+    y0, y1, y2 = x[ws[0]:ws[0] + n], x[ws[1]:ws[1] + n], x[ws[2]:ws[2] + n]
+    y3, y4, y5 = x[ws[3]:ws[3] + n], x[ws[4]:ws[4] + n], x[ws[5]:ws[5] + n]
+    y6 = x[ws[6]:ws[6] + n]
+    for j in range(n):
+        s = o[j]
+        t = p[j]
+        s += c0 * x0[j]
+        t += d0 * y0[j]
+        s += c1 * x1[j]
+        t += d1 * y1[j]
+        s += c2 * x2[j]
+        t += d2 * y2[j]
+        s += c3 * x3[j]
+        t += d3 * y3[j]
+        s += c4 * x4[j]
+        t += d4 * y4[j]
+        s += c5 * x5[j]
+        t += d5 * y5[j]
+        s += c6 * x6[j]
+        t += d6 * y6[j]
+        o[j] = s
+        p[j] = t
+
+
+@kernel
+def _pair66(o, p, x, vs, cs, ws, ds):
+    """:func:`_taps6` of ``(o, vs, cs)`` and :func:`_taps6` of ``(p, ws, ds)`` in one pass over
+    ``x``: two independent chains per sample, each in its own order."""
+    n = o.size
+    c0, c1, c2, c3, c4, c5 = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5]
+    d0, d1, d2, d3, d4, d5 = ds[0], ds[1], ds[2], ds[3], ds[4], ds[5]
+    x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
+    x3, x4, x5 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n], x[vs[5]:vs[5] + n]
+    y0, y1, y2 = x[ws[0]:ws[0] + n], x[ws[1]:ws[1] + n], x[ws[2]:ws[2] + n]
+    y3, y4, y5 = x[ws[3]:ws[3] + n], x[ws[4]:ws[4] + n], x[ws[5]:ws[5] + n]
+    for j in range(n):
+        s = o[j]
+        t = p[j]
+        s += c0 * x0[j]
+        t += d0 * y0[j]
+        s += c1 * x1[j]
+        t += d1 * y1[j]
+        s += c2 * x2[j]
+        t += d2 * y2[j]
+        s += c3 * x3[j]
+        t += d3 * y3[j]
+        s += c4 * x4[j]
+        t += d4 * y4[j]
+        s += c5 * x5[j]
+        t += d5 * y5[j]
+        o[j] = s
+        p[j] = t
+
+
+@kernel
 def _add_taps(o, x, vs, cs, n):
     """``o[j] += cs[k] x[vs[k] + j]`` for ``k = 0..n-1`` in that order, each sample's sum a
-    chain in tap order exactly as one tap at a time, four taps per pass over ``o``."""
+    chain in tap order exactly as one tap at a time: up to seven taps per pass over ``o`` (a
+    whole row of a 7x7 or 5x5 filter), the sum in a register."""
     k = 0
-    while n - k >= 4:
+    while n - k > 7:
         _taps4(o, x, vs[k], vs[k + 1], vs[k + 2], vs[k + 3], cs[k], cs[k + 1], cs[k + 2], cs[k + 3])
         k += 4
     r = n - k
-    if r == 3:
+    if r == 7:
+        _taps7(o, x, vs[k:], cs[k:])
+    elif r == 6:
+        _taps6(o, x, vs[k:], cs[k:])
+    elif r == 5:
+        _taps5(o, x, vs[k:], cs[k:])
+    elif r == 4:
+        _taps4(o, x, vs[k], vs[k + 1], vs[k + 2], vs[k + 3], cs[k], cs[k + 1], cs[k + 2], cs[k + 3])
+    elif r == 3:
         _taps3(o, x, vs[k], vs[k + 1], vs[k + 2], cs[k], cs[k + 1], cs[k + 2])
     elif r == 2:
         _taps2(o, x, vs[k], vs[k + 1], cs[k], cs[k + 1])
     elif r == 1:
         _taps1(o, x, vs[k], cs[k])
+
+
+@kernel
+def _add_taps_pair(o, p, x, vs, cs, n, ws, ds, m):
+    """:func:`_add_taps` of ``(o, vs, cs, n)`` and of ``(p, ws, ds, m)`` over one padded row:
+    the filter-row sizes of the sp5 bands (6 or 7 taps each) in one pass for both outputs."""
+    if n == 6 and m == 7:
+        _pair67(o, p, x, vs, cs, ws, ds)
+    elif n == 7 and m == 6:
+        _pair67(p, o, x, ws, ds, vs, cs)
+    elif n == 7 and m == 7:
+        _pair77(o, p, x, vs, cs, ws, ds)
+    elif n == 6 and m == 6:
+        _pair66(o, p, x, vs, cs, ws, ds)
+    else:
+        _add_taps(o, x, vs, cs, n)
+        _add_taps(p, x, ws, ds, m)
 
 
 @kernel
@@ -755,17 +932,17 @@ def corr_reflect1_pair(im, f1, f2, h_out, w_out):
     ring = np.empty((kh, width))
     n1, v1, c1 = _tap_table(f1, 0, 0, 1)
     n2, v2, c2 = _tap_table(f2, 0, 0, 1)
-    out1 = np.zeros((h_out, w_out))
-    out2 = np.zeros((h_out, w_out))
+    out1 = np.empty((h_out, w_out))
+    out2 = np.empty((h_out, w_out))
     loaded = 0
     for i in range(h_out):
         while loaded < i + kh:
             _padded_row(im, loaded - ph, pw, 1, ring[loaded % kh], ring[loaded % kh])
             loaded += 1
+        out1[i] = 0.0                            # each row zeroed when it is summed (hot in L1)
+        out2[i] = 0.0
         for u in range(kh):
-            x = ring[(i + u) % kh]
-            _add_taps(out1[i], x, v1[u], c1[u], n1[u])
-            _add_taps(out2[i], x, v2[u], c2[u], n2[u])
+            _add_taps_pair(out1[i], out2[i], ring[(i + u) % kh], v1[u], c1[u], n1[u], v2[u], c2[u], n2[u])
     return out1, out2
 
 
@@ -781,8 +958,9 @@ def corr_reflect1(im, filt, step, h_out, w_out):
     row-major order, then ``((s00 + s01) + s10) + s11``. IFC's noise variance is a small
     difference of window sums where fused and source nearly agree, so the order of these sums
     shows in the 7th digit of some IFC values; this one keeps the earlier values. Vectorised
-    along each output row, four taps per pass (:func:`_add_taps`); padded rows are built once
-    each, in a ring of ``kh`` rows (no padded image).
+    along each output row, a whole filter row (up to seven taps) per pass (:func:`_add_taps`),
+    each output row zeroed just before it is summed (in L1, no zero-filled image); padded rows
+    are built once each, in a ring of ``kh`` rows (no padded image).
     """
     h, w = im.shape
     kh, kw = filt.shape
@@ -790,7 +968,7 @@ def corr_reflect1(im, filt, step, h_out, w_out):
     width = (w + 2 * pw + 1) // 2 if step == 2 else w + 2 * pw
     ring_e = np.empty((kh, width))
     ring_o = np.empty((kh, width))
-    out = np.zeros((h_out, w_out))
+    out = np.empty((h_out, w_out))
     part = np.empty(w_out)
     n0, v0, c0 = _tap_table(filt, 0, 0, step)      # step 1: all taps; step 2: parity (0, 0)
     n1, v1, c1 = _tap_table(filt, 0, 1, 2)         # the other parities (step 2 only)
@@ -803,6 +981,7 @@ def corr_reflect1(im, filt, step, h_out, w_out):
             _padded_row(im, loaded - ph, pw, step, ring_e[loaded % kh], ring_o[loaded % kh])
             loaded += 1
         o = out[i]
+        o[:] = 0.0                               # zeroed when summed (hot in L1)
         if step == 1:
             for u in range(kh):
                 _add_taps(o, ring_e[(top + u) % kh], v0[u], c0[u], n0[u])
