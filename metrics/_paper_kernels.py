@@ -752,102 +752,6 @@ def _taps7(o, x, vs, cs):
 
 
 @kernel
-def _pair67(o, p, x, vs, cs, ws, ds):
-    """:func:`_taps6` of ``(o, vs, cs)`` and :func:`_taps7` of ``(p, ws, ds)`` in one pass over
-    ``x``: two independent chains per sample, each in its own order."""
-    n = o.size
-    c0, c1, c2, c3, c4, c5 = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5]
-    d0, d1, d2, d3, d4, d5, d6 = ds[0], ds[1], ds[2], ds[3], ds[4], ds[5], ds[6]
-    x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
-    x3, x4, x5 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n], x[vs[5]:vs[5] + n]
-    y0, y1, y2 = x[ws[0]:ws[0] + n], x[ws[1]:ws[1] + n], x[ws[2]:ws[2] + n]
-    y3, y4, y5 = x[ws[3]:ws[3] + n], x[ws[4]:ws[4] + n], x[ws[5]:ws[5] + n]
-    y6 = x[ws[6]:ws[6] + n]
-    for j in range(n):
-        s = o[j]
-        t = p[j]
-        s += c0 * x0[j]
-        t += d0 * y0[j]
-        s += c1 * x1[j]
-        t += d1 * y1[j]
-        s += c2 * x2[j]
-        t += d2 * y2[j]
-        s += c3 * x3[j]
-        t += d3 * y3[j]
-        s += c4 * x4[j]
-        t += d4 * y4[j]
-        s += c5 * x5[j]
-        t += d5 * y5[j]
-        t += d6 * y6[j]
-        o[j] = s
-        p[j] = t
-
-
-@kernel
-def _pair77(o, p, x, vs, cs, ws, ds):
-    """:func:`_taps7` of ``(o, vs, cs)`` and :func:`_taps7` of ``(p, ws, ds)`` in one pass over
-    ``x``: two independent chains per sample, each in its own order."""
-    n = o.size
-    c0, c1, c2, c3, c4, c5, c6 = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6]
-    d0, d1, d2, d3, d4, d5, d6 = ds[0], ds[1], ds[2], ds[3], ds[4], ds[5], ds[6]
-    x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
-    x3, x4, x5 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n], x[vs[5]:vs[5] + n]
-    x6 = x[vs[6]:vs[6] + n]
-    y0, y1, y2 = x[ws[0]:ws[0] + n], x[ws[1]:ws[1] + n], x[ws[2]:ws[2] + n]
-    y3, y4, y5 = x[ws[3]:ws[3] + n], x[ws[4]:ws[4] + n], x[ws[5]:ws[5] + n]
-    y6 = x[ws[6]:ws[6] + n]
-    for j in range(n):
-        s = o[j]
-        t = p[j]
-        s += c0 * x0[j]
-        t += d0 * y0[j]
-        s += c1 * x1[j]
-        t += d1 * y1[j]
-        s += c2 * x2[j]
-        t += d2 * y2[j]
-        s += c3 * x3[j]
-        t += d3 * y3[j]
-        s += c4 * x4[j]
-        t += d4 * y4[j]
-        s += c5 * x5[j]
-        t += d5 * y5[j]
-        s += c6 * x6[j]
-        t += d6 * y6[j]
-        o[j] = s
-        p[j] = t
-
-
-@kernel
-def _pair66(o, p, x, vs, cs, ws, ds):
-    """:func:`_taps6` of ``(o, vs, cs)`` and :func:`_taps6` of ``(p, ws, ds)`` in one pass over
-    ``x``: two independent chains per sample, each in its own order."""
-    n = o.size
-    c0, c1, c2, c3, c4, c5 = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5]
-    d0, d1, d2, d3, d4, d5 = ds[0], ds[1], ds[2], ds[3], ds[4], ds[5]
-    x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
-    x3, x4, x5 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n], x[vs[5]:vs[5] + n]
-    y0, y1, y2 = x[ws[0]:ws[0] + n], x[ws[1]:ws[1] + n], x[ws[2]:ws[2] + n]
-    y3, y4, y5 = x[ws[3]:ws[3] + n], x[ws[4]:ws[4] + n], x[ws[5]:ws[5] + n]
-    for j in range(n):
-        s = o[j]
-        t = p[j]
-        s += c0 * x0[j]
-        t += d0 * y0[j]
-        s += c1 * x1[j]
-        t += d1 * y1[j]
-        s += c2 * x2[j]
-        t += d2 * y2[j]
-        s += c3 * x3[j]
-        t += d3 * y3[j]
-        s += c4 * x4[j]
-        t += d4 * y4[j]
-        s += c5 * x5[j]
-        t += d5 * y5[j]
-        o[j] = s
-        p[j] = t
-
-
-@kernel
 def _add_taps(o, x, vs, cs, n):
     """``o[j] += cs[k] x[vs[k] + j]`` for ``k = 0..n-1`` in that order, each sample's sum a
     chain in tap order exactly as one tap at a time: up to seven taps per pass over ``o`` (a
@@ -871,23 +775,6 @@ def _add_taps(o, x, vs, cs, n):
         _taps2(o, x, vs[k], vs[k + 1], cs[k], cs[k + 1])
     elif r == 1:
         _taps1(o, x, vs[k], cs[k])
-
-
-@kernel
-def _add_taps_pair(o, p, x, vs, cs, n, ws, ds, m):
-    """:func:`_add_taps` of ``(o, vs, cs, n)`` and of ``(p, ws, ds, m)`` over one padded row:
-    the filter-row sizes of the sp5 bands (6 or 7 taps each) in one pass for both outputs."""
-    if n == 6 and m == 7:
-        _pair67(o, p, x, vs, cs, ws, ds)
-    elif n == 7 and m == 6:
-        _pair67(p, o, x, ws, ds, vs, cs)
-    elif n == 7 and m == 7:
-        _pair77(o, p, x, vs, cs, ws, ds)
-    elif n == 6 and m == 6:
-        _pair66(o, p, x, vs, cs, ws, ds)
-    else:
-        _add_taps(o, x, vs, cs, n)
-        _add_taps(p, x, ws, ds, m)
 
 
 @kernel
@@ -942,7 +829,9 @@ def corr_reflect1_pair(im, f1, f2, h_out, w_out):
         out1[i] = 0.0                            # each row zeroed when it is summed (hot in L1)
         out2[i] = 0.0
         for u in range(kh):
-            _add_taps_pair(out1[i], out2[i], ring[(i + u) % kh], v1[u], c1[u], n1[u], v2[u], c2[u], n2[u])
+            x = ring[(i + u) % kh]                 # (one filter per pass: measured faster than both)
+            _add_taps(out1[i], x, v1[u], c1[u], n1[u])
+            _add_taps(out2[i], x, v2[u], c2[u], n2[u])
     return out1, out2
 
 
@@ -986,10 +875,11 @@ def corr_reflect1(im, filt, step, h_out, w_out):
             for u in range(kh):
                 _add_taps(o, ring_e[(top + u) % kh], v0[u], c0[u], n0[u])
             continue
-        for par in range(4):
-            a, b = par // 2, par % 2
-            ns, vs, cs = (n0, v0, c0) if par == 0 else (n1, v1, c1) if par == 1 else (
-                (n2, v2, c2) if par == 2 else (n3, v3, c3))
+        for u in range(0, kh, 2):                # parity (0, 0) summed in place: o = s00
+            _add_taps(o, ring_e[(top + u) % kh], v0[u], c0[u], n0[u])
+        for par in range(1, 4):                  # (0.0 + s00 would be s00: a sum from +0.0
+            a, b = par // 2, par % 2             # is never -0.0), then o += s01, s10, s11
+            ns, vs, cs = (n1, v1, c1) if par == 1 else (n2, v2, c2) if par == 2 else (n3, v3, c3)
             for j in range(w_out):
                 part[j] = 0.0
             for u in range(a, kh, 2):
