@@ -648,13 +648,13 @@ def _padded_row(im, r, pw, step, dst_even, dst_odd):
 
 
 @kernel
-def _taps4(o, x, v0, v1, v2, v3, c0, c1, c2, c3):
+def _taps4(o, x, v0, v1, v2, v3, c0, c1, c2, c3, init=False):
     """``o[j] = (((o[j] + c0 x[v0+j]) + c1 x[v1+j]) + c2 x[v2+j]) + c3 x[v3+j]``: four taps in
     their order with the sum in a register (one load and store of ``o`` per four taps)."""
     n = o.size
     x0, x1, x2, x3 = x[v0:v0 + n], x[v1:v1 + n], x[v2:v2 + n], x[v3:v3 + n]
     for j in range(n):
-        s = o[j]
+        s = 0.0 if init else o[j]
         s += c0 * x0[j]
         s += c1 * x1[j]
         s += c2 * x2[j]
@@ -697,14 +697,15 @@ def _taps1(o, x, v0, c0):
 
 
 @kernel
-def _taps5(o, x, vs, cs):
-    """:func:`_taps4` with the 5 taps ``vs[:5]``, ``cs[:5]`` (a whole filter row per pass)."""
+def _taps5(o, x, vs, cs, init):
+    """:func:`_taps4` with the 5 taps ``vs[:5]``, ``cs[:5]`` (a whole filter row per pass;
+    ``init``: the sums start from 0.0, not from ``o``)."""
     n = o.size
     c0, c1, c2, c3, c4 = cs[0], cs[1], cs[2], cs[3], cs[4]
     x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
     x3, x4 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n]
     for j in range(n):
-        s = o[j]
+        s = 0.0 if init else o[j]
         s += c0 * x0[j]
         s += c1 * x1[j]
         s += c2 * x2[j]
@@ -714,14 +715,15 @@ def _taps5(o, x, vs, cs):
 
 
 @kernel
-def _taps6(o, x, vs, cs):
-    """:func:`_taps4` with the 6 taps ``vs[:6]``, ``cs[:6]`` (a whole filter row per pass)."""
+def _taps6(o, x, vs, cs, init):
+    """:func:`_taps4` with the 6 taps ``vs[:6]``, ``cs[:6]`` (a whole filter row per pass;
+    ``init``: the sums start from 0.0, not from ``o``)."""
     n = o.size
     c0, c1, c2, c3, c4, c5 = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5]
     x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
     x3, x4, x5 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n], x[vs[5]:vs[5] + n]
     for j in range(n):
-        s = o[j]
+        s = 0.0 if init else o[j]
         s += c0 * x0[j]
         s += c1 * x1[j]
         s += c2 * x2[j]
@@ -732,15 +734,16 @@ def _taps6(o, x, vs, cs):
 
 
 @kernel
-def _taps7(o, x, vs, cs):
-    """:func:`_taps4` with the 7 taps ``vs[:7]``, ``cs[:7]`` (a whole filter row per pass)."""
+def _taps7(o, x, vs, cs, init):
+    """:func:`_taps4` with the 7 taps ``vs[:7]``, ``cs[:7]`` (a whole filter row per pass;
+    ``init``: the sums start from 0.0, not from ``o``)."""
     n = o.size
     c0, c1, c2, c3, c4, c5, c6 = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6]
     x0, x1, x2 = x[vs[0]:vs[0] + n], x[vs[1]:vs[1] + n], x[vs[2]:vs[2] + n]
     x3, x4, x5 = x[vs[3]:vs[3] + n], x[vs[4]:vs[4] + n], x[vs[5]:vs[5] + n]
     x6 = x[vs[6]:vs[6] + n]
     for j in range(n):
-        s = o[j]
+        s = 0.0 if init else o[j]
         s += c0 * x0[j]
         s += c1 * x1[j]
         s += c2 * x2[j]
@@ -752,29 +755,40 @@ def _taps7(o, x, vs, cs):
 
 
 @kernel
-def _add_taps(o, x, vs, cs, n):
+def _add_taps(o, x, vs, cs, n, init):
     """``o[j] += cs[k] x[vs[k] + j]`` for ``k = 0..n-1`` in that order, each sample's sum a
     chain in tap order exactly as one tap at a time: up to seven taps per pass over ``o`` (a
-    whole row of a 7x7 or 5x5 filter), the sum in a register."""
+    whole row of a 7x7 or 5x5 filter), the sum in a register. ``init``: ``o`` is taken as zero
+    (the sums start from 0.0; its contents are not read)."""
     k = 0
+    if n == 0:
+        if init:
+            o[:] = 0.0
+        return
     while n - k > 7:
-        _taps4(o, x, vs[k], vs[k + 1], vs[k + 2], vs[k + 3], cs[k], cs[k + 1], cs[k + 2], cs[k + 3])
+        _taps4(o, x, vs[k], vs[k + 1], vs[k + 2], vs[k + 3], cs[k], cs[k + 1], cs[k + 2], cs[k + 3],
+               init)
+        init = False
         k += 4
     r = n - k
     if r == 7:
-        _taps7(o, x, vs[k:], cs[k:])
+        _taps7(o, x, vs[k:], cs[k:], init)
     elif r == 6:
-        _taps6(o, x, vs[k:], cs[k:])
+        _taps6(o, x, vs[k:], cs[k:], init)
     elif r == 5:
-        _taps5(o, x, vs[k:], cs[k:])
+        _taps5(o, x, vs[k:], cs[k:], init)
     elif r == 4:
-        _taps4(o, x, vs[k], vs[k + 1], vs[k + 2], vs[k + 3], cs[k], cs[k + 1], cs[k + 2], cs[k + 3])
-    elif r == 3:
-        _taps3(o, x, vs[k], vs[k + 1], vs[k + 2], cs[k], cs[k + 1], cs[k + 2])
-    elif r == 2:
-        _taps2(o, x, vs[k], vs[k + 1], cs[k], cs[k + 1])
-    elif r == 1:
-        _taps1(o, x, vs[k], cs[k])
+        _taps4(o, x, vs[k], vs[k + 1], vs[k + 2], vs[k + 3], cs[k], cs[k + 1], cs[k + 2], cs[k + 3],
+               init)
+    else:
+        if init:
+            o[:] = 0.0
+        if r == 3:
+            _taps3(o, x, vs[k], vs[k + 1], vs[k + 2], cs[k], cs[k + 1], cs[k + 2])
+        elif r == 2:
+            _taps2(o, x, vs[k], vs[k + 1], cs[k], cs[k + 1])
+        else:
+            _taps1(o, x, vs[k], cs[k])
 
 
 @kernel
@@ -826,12 +840,10 @@ def corr_reflect1_pair(im, f1, f2, h_out, w_out):
         while loaded < i + kh:
             _padded_row(im, loaded - ph, pw, 1, ring[loaded % kh], ring[loaded % kh])
             loaded += 1
-        out1[i] = 0.0                            # each row zeroed when it is summed (hot in L1)
-        out2[i] = 0.0
-        for u in range(kh):
-            x = ring[(i + u) % kh]                 # (one filter per pass: measured faster than both)
-            _add_taps(out1[i], x, v1[u], c1[u], n1[u])
-            _add_taps(out2[i], x, v2[u], c2[u], n2[u])
+        for u in range(kh):                      # (one filter per pass: faster than both in one)
+            x = ring[(i + u) % kh]
+            _add_taps(out1[i], x, v1[u], c1[u], n1[u], u == 0)
+            _add_taps(out2[i], x, v2[u], c2[u], n2[u], u == 0)
     return out1, out2
 
 
@@ -848,8 +860,8 @@ def corr_reflect1(im, filt, step, h_out, w_out):
     difference of window sums where fused and source nearly agree, so the order of these sums
     shows in the 7th digit of some IFC values; this one keeps the earlier values. Vectorised
     along each output row, a whole filter row (up to seven taps) per pass (:func:`_add_taps`),
-    each output row zeroed just before it is summed (in L1, no zero-filled image); padded rows
-    are built once each, in a ring of ``kh`` rows (no padded image).
+    the first pass of a row starting its sums from 0.0 (no zero-filled image); padded rows are
+    built once each, in a ring of ``kh`` rows (no padded image).
     """
     h, w = im.shape
     kh, kw = filt.shape
@@ -870,21 +882,18 @@ def corr_reflect1(im, filt, step, h_out, w_out):
             _padded_row(im, loaded - ph, pw, step, ring_e[loaded % kh], ring_o[loaded % kh])
             loaded += 1
         o = out[i]
-        o[:] = 0.0                               # zeroed when summed (hot in L1)
         if step == 1:
             for u in range(kh):
-                _add_taps(o, ring_e[(top + u) % kh], v0[u], c0[u], n0[u])
+                _add_taps(o, ring_e[(top + u) % kh], v0[u], c0[u], n0[u], u == 0)
             continue
         for u in range(0, kh, 2):                # parity (0, 0) summed in place: o = s00
-            _add_taps(o, ring_e[(top + u) % kh], v0[u], c0[u], n0[u])
+            _add_taps(o, ring_e[(top + u) % kh], v0[u], c0[u], n0[u], u == 0)
         for par in range(1, 4):                  # (0.0 + s00 would be s00: a sum from +0.0
             a, b = par // 2, par % 2             # is never -0.0), then o += s01, s10, s11
             ns, vs, cs = (n1, v1, c1) if par == 1 else (n2, v2, c2) if par == 2 else (n3, v3, c3)
-            for j in range(w_out):
-                part[j] = 0.0
             for u in range(a, kh, 2):
                 src = ring_e[(top + u) % kh] if b == 0 else ring_o[(top + u) % kh]
-                _add_taps(part, src, vs[u], cs[u], ns[u])
+                _add_taps(part, src, vs[u], cs[u], ns[u], u == a)
             for j in range(w_out):
                 o[j] += part[j]
     return out

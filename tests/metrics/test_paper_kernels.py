@@ -64,6 +64,40 @@ def test_corr_reflect1_keeps_opencv_and_polyphase_order_bit_for_bit():
     np.testing.assert_array_equal(corr_reflect1(img, lo, step=2), want)
 
 
+
+
+def _row_major_sum(padded: np.ndarray, k: np.ndarray, h: int, w: int) -> np.ndarray:
+    """From 0, ``+ k[u, v] * padded[u:u+h, v:v+w]`` over the nonzero taps in row-major order."""
+    out = np.zeros((h, w))
+    for u, v in zip(*np.nonzero(k)):
+        out = out + k[u, v] * padded[u:u + h, v:v + w]
+    return out
+
+
+def test_corr_reflect1_any_tap_pattern_keeps_the_order_bit_for_bit():
+    """Filter rows of every tap count 0..9 (a zero first row, rows of 1-3 taps, 8-9 taps split
+    into passes) and every parity pattern: each output sums from 0 in row-major tap order, the
+    pair as each filter alone, step 2 in the polyphase order."""
+    rng = np.random.default_rng(23)
+    img = _img(3, (29, 34), integral=False) * 0.77 + 0.01
+    k = rng.normal(0, 0.2, (9, 9))
+    k[rng.random((9, 9)) < 0.3] = 0.0
+    for u, n in enumerate((0, 1, 2, 3, 4, 5, 6, 8, 9)):        # row u keeps its first n taps
+        k[u, n:] = 0.0
+    k2 = np.ascontiguousarray(k[::-1])                        # zero last row, full first rows
+    padded = np.pad(img, 4, mode="reflect")
+    want = _row_major_sum(padded, k, 29, 34)
+    np.testing.assert_array_equal(corr_reflect1(img, k), want)
+    got1, got2 = K.corr_reflect1_pair(img, k, k2, 29, 34)
+    np.testing.assert_array_equal(got1, want)
+    np.testing.assert_array_equal(got2, _row_major_sum(padded, k2, 29, 34))
+    parts = [_row_major_sum(padded[a::2, b::2], k[a::2, b::2], 15, 17) for a in range(2) for b in range(2)]
+    np.testing.assert_array_equal(corr_reflect1(img, k, step=2), ((parts[0] + parts[1]) + parts[2]) + parts[3])
+    k7 = np.ascontiguousarray(k[1:8, :7])                      # 7x7: OpenCV's order too
+    np.testing.assert_array_equal(corr_reflect1(img, k7),
+                                  cv2.filter2D(img, cv2.CV_64F, k7, borderType=cv2.BORDER_REFLECT_101))
+
+
 def _box_blocks(a: np.ndarray, win: int, off: int) -> np.ndarray:
     """The earlier numpy order of the kept-block window sums: 3-sample block sums, runs of
     blocks, then the single samples outside them; rows, then columns."""
