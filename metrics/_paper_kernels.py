@@ -209,25 +209,12 @@ def _groups_log2(x, lam):
 
 
 @kernel
-def _log2_1p_groups(x, lam, acc):
-    """Add ``sum_j log2(1 + x lam_j)`` of one block to ``acc[0]``: the log of the product of
-    all its factors (one log instead of nine), or, should that product leave (1e-300, 1e300)
-    (or be NaN), :func:`_groups_log2` (products of 3 factors)."""
-    nl = lam.size
-    prod = 1.0
-    for j in range(nl):
-        prod *= x * lam[j] + 1.0
-    if 1e-300 < prod < 1e300:
-        acc[0] += math.log2(prod)
-        return
-    acc[0] += _groups_log2(x, lam)
-
-
-@kernel
 def _row_log_sum(x, prod, lam, acc):
-    """``acc`` plus :func:`_log2_1p_groups`'s term of each block of a row (``x``), added in
-    order; the products ``((1 x lam_0 + 1) ...)(x lam_8 + 1)`` are formed for the whole row
-    first (factor by factor, vectorised; ``prod`` is scratch), then the logs, serially."""
+    """``acc`` plus ``sum_j log2(1 + x lam_j)`` of each block of a row (``x``), added in
+    order: the log of the product of the block's factors (one log instead of nine), or,
+    should that product leave (1e-300, 1e300) (or be NaN), :func:`_groups_log2` (products of
+    3 factors). The products ``((1 x lam_0 + 1) ...)(x lam_8 + 1)`` are formed for the whole
+    row first (factor by factor, vectorised; ``prod`` is scratch), then the logs, serially."""
     n = x.size
     for j in range(n):
         prod[j] = 1.0
@@ -256,7 +243,7 @@ def channel_log_sums(xs, ys, win, off, x_nm, x_ss_tol, x_low, y_m, y_ss, y_low, 
     :func:`box_interior`), ``g = cov / (ss_x + tol)``, ``vv = (ss_y - g cov) / n``; no reference
     signal: ``g = 0, vv = ss_y``; no distorted signal: ``g = 0, vv = 0``; ``g < 0``: ``vv = ss_y,
     g = 0``; ``vv <= tol``: ``vv = tol``; ``g^2 s`` as ``(g g) s``. Log sums: each block's
-    :func:`_log2_1p_groups` term (one log of the product of its 9 factors, or logs of products
+    :func:`_row_log_sum` term (one log of the product of its 9 factors, or logs of products
     of 3 where that product leaves ``(1e-300, 1e300)``), added from 0 in row-major block order.
     """
     sxy = box_interior(xs, ys, True, win, off)
@@ -455,7 +442,8 @@ def sum_log2_1p(x, lam):
 
 @kernel(inline="always")
 def _strength_row(r0, r1, r2, gi, ti, negate_x, sx_zero_pi2, sx_zero):
-    """One row of :func:`strength_ratio` from three rows of the zero-padded image."""
+    """One row of Sobel strengths ``gi`` and orientation ratios ``ti`` (see
+    :func:`strength_angle`) from three rows of the zero-padded image."""
     for j in range(gi.shape[0]):
         x = 0.0
         x += -1.0 * r0[j]
@@ -493,31 +481,17 @@ def _padded(img, scale):
 
 
 @kernel
-def strength_ratio(img, scale, negate_x, sx_zero_pi2, sx_zero):
-    """Sobel strength ``g = sqrt(sx^2 + sy^2)`` of ``scale * img`` and the ratio ``sy / sx``
-    whose ``atan`` is the orientation (``sx`` negated first when ``negate_x``); where
-    ``sx == 0`` the ratio is ``+inf`` (``atan = pi/2`` exactly: ``sx_zero_pi2``) or
-    ``sy / sx_zero``. No transcendental call, so the row loop is vectorised.
+def strength_angle(img, scale, negate_x, sx_zero_pi2, sx_zero):
+    """Sobel strength ``g = sqrt(sx^2 + sy^2)`` of ``scale * img`` and orientation
+    ``alpha = atan(sy / sx)`` (``sx`` negated first when ``negate_x``); where ``sx == 0`` the
+    ratio is ``+inf`` (``atan = pi/2`` exactly: ``sx_zero_pi2``) or ``sy / sx_zero``.
 
     ``sx``, ``sy`` are the correlations with ``[-1 0 1; -2 0 2; -1 0 1]`` and its transpose
     with zero padding, summed from 0 over the nonzero taps in row-major order: the order of
-    ``cv2.filter2D``, bit for bit (tested), so the results equal the numpy/OpenCV form's.
+    ``cv2.filter2D``, bit for bit (tested). Each row's ratios go into a buffer, then
+    :func:`fusionbench.metrics._vmath.atan_into` (glibc's ``atan`` values: ``np.arctan`` of
+    the ratio, bit for bit, vectorised).
     """
-    h, w = img.shape
-    p = _padded(img, scale)
-    g = np.empty((h, w))
-    ratio = np.empty((h, w))
-    for i in range(h):
-        _strength_row(p[i], p[i + 1], p[i + 2], g[i], ratio[i], negate_x, sx_zero_pi2, sx_zero)
-    return g, ratio
-
-
-@kernel
-def strength_angle(img, scale, negate_x, sx_zero_pi2, sx_zero):
-    """:func:`strength_ratio` with the orientation itself: ``alpha = atan(ratio)``, each row's
-    ratios into a buffer, then :func:`fusionbench.metrics._vmath.atan_into` (glibc's ``atan``
-    values: the earlier ``np.arctan`` of the ratio, bit for bit, vectorised; ``atan(+inf) =
-    pi/2`` exactly)."""
     h, w = img.shape
     p = _padded(img, scale)
     g = np.empty((h, w))
