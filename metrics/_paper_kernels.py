@@ -879,173 +879,73 @@ def corr_reflect1(im, filt, step, h_out, w_out):
 
 @kernel
 def _g7_rows(a, b, use_b, i, g, col):
-    """Column stage of :func:`gauss7_valid` for output row ``i`` into ``col`` (same order)."""
-    w = a.shape[1]
-    g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
-    a0, a1, a2, a3, a4, a5, a6 = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6]
-    if use_b:
-        b0, b1, b2, b3, b4, b5, b6 = b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6]
-        for x in range(w):
-            s = 0.0
-            s += g0 * (a0[x] * b0[x])
-            s += g1 * (a1[x] * b1[x])
-            s += g2 * (a2[x] * b2[x])
-            s += g3 * (a3[x] * b3[x])
-            s += g4 * (a4[x] * b4[x])
-            s += g5 * (a5[x] * b5[x])
-            s += g6 * (a6[x] * b6[x])
-            col[x] = s
-    else:
-        for x in range(w):
-            s = 0.0
-            s += g0 * a0[x]
-            s += g1 * a1[x]
-            s += g2 * a2[x]
-            s += g3 * a3[x]
-            s += g4 * a4[x]
-            s += g5 * a5[x]
-            s += g6 * a6[x]
-            col[x] = s
+    """Column stage of :func:`gauss7_valid` for output row ``i`` into ``col``: ``sum_u g[u]
+    x[i+u, :]`` from 0, ``u`` ascending (``x = a * b`` per sample when ``use_b``). The 7-tap
+    loop is unrolled by the compiler, so each sum stays in a register and the loop along the
+    row is vectorised."""
+    for x in range(a.shape[1]):
+        s = 0.0
+        for u in range(7):
+            s += g[u] * (a[i + u, x] * b[i + u, x]) if use_b else g[u] * a[i + u, x]
+        col[x] = s
 
 
 @kernel
 def _g7_rows4(a, b, f, i, g, cf, cff, caf, cbf):
     """:func:`_g7_rows` of ``f``, ``f*f``, ``a*f`` and ``b*f`` for output row ``i`` in one loop
     (four independent sums per sample, each in :func:`_g7_rows`' order)."""
-    w = f.shape[1]
-    g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
-    f0, f1, f2, f3, f4, f5, f6 = f[i], f[i + 1], f[i + 2], f[i + 3], f[i + 4], f[i + 5], f[i + 6]
-    a0, a1, a2, a3, a4, a5, a6 = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6]
-    b0, b1, b2, b3, b4, b5, b6 = b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6]
-    for x in range(w):
+    for x in range(f.shape[1]):
         s = 0.0
         t = 0.0
-        u = 0.0
-        v = 0.0
-        y = f0[x]
-        s += g0 * y
-        t += g0 * (y * y)
-        u += g0 * (a0[x] * y)
-        v += g0 * (b0[x] * y)
-        y = f1[x]
-        s += g1 * y
-        t += g1 * (y * y)
-        u += g1 * (a1[x] * y)
-        v += g1 * (b1[x] * y)
-        y = f2[x]
-        s += g2 * y
-        t += g2 * (y * y)
-        u += g2 * (a2[x] * y)
-        v += g2 * (b2[x] * y)
-        y = f3[x]
-        s += g3 * y
-        t += g3 * (y * y)
-        u += g3 * (a3[x] * y)
-        v += g3 * (b3[x] * y)
-        y = f4[x]
-        s += g4 * y
-        t += g4 * (y * y)
-        u += g4 * (a4[x] * y)
-        v += g4 * (b4[x] * y)
-        y = f5[x]
-        s += g5 * y
-        t += g5 * (y * y)
-        u += g5 * (a5[x] * y)
-        v += g5 * (b5[x] * y)
-        y = f6[x]
-        s += g6 * y
-        t += g6 * (y * y)
-        u += g6 * (a6[x] * y)
-        v += g6 * (b6[x] * y)
+        p = 0.0
+        q = 0.0
+        for u in range(7):
+            y = f[i + u, x]
+            c = g[u]
+            s += c * y
+            t += c * (y * y)
+            p += c * (a[i + u, x] * y)
+            q += c * (b[i + u, x] * y)
         cf[x] = s
         cff[x] = t
-        caf[x] = u
-        cbf[x] = v
+        caf[x] = p
+        cbf[x] = q
 
 
 @kernel
 def _g7_rows5(a, b, i, g, ca, caa, cb, cbb, cab):
     """:func:`_g7_rows` of ``a``, ``a*a``, ``b``, ``b*b`` and ``a*b`` for output row ``i`` in one
     loop (five independent sums per sample, each in :func:`_g7_rows`' order)."""
-    w = a.shape[1]
-    g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
-    a0, a1, a2, a3, a4, a5, a6 = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6]
-    b0, b1, b2, b3, b4, b5, b6 = b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6]
-    for x in range(w):
+    for x in range(a.shape[1]):
         s = 0.0
         t = 0.0
-        u = 0.0
         v = 0.0
+        y = 0.0
         z = 0.0
-        p = a0[x]
-        q = b0[x]
-        s += g0 * p
-        t += g0 * (p * p)
-        u += g0 * q
-        v += g0 * (q * q)
-        z += g0 * (p * q)
-        p = a1[x]
-        q = b1[x]
-        s += g1 * p
-        t += g1 * (p * p)
-        u += g1 * q
-        v += g1 * (q * q)
-        z += g1 * (p * q)
-        p = a2[x]
-        q = b2[x]
-        s += g2 * p
-        t += g2 * (p * p)
-        u += g2 * q
-        v += g2 * (q * q)
-        z += g2 * (p * q)
-        p = a3[x]
-        q = b3[x]
-        s += g3 * p
-        t += g3 * (p * p)
-        u += g3 * q
-        v += g3 * (q * q)
-        z += g3 * (p * q)
-        p = a4[x]
-        q = b4[x]
-        s += g4 * p
-        t += g4 * (p * p)
-        u += g4 * q
-        v += g4 * (q * q)
-        z += g4 * (p * q)
-        p = a5[x]
-        q = b5[x]
-        s += g5 * p
-        t += g5 * (p * p)
-        u += g5 * q
-        v += g5 * (q * q)
-        z += g5 * (p * q)
-        p = a6[x]
-        q = b6[x]
-        s += g6 * p
-        t += g6 * (p * p)
-        u += g6 * q
-        v += g6 * (q * q)
-        z += g6 * (p * q)
+        for u in range(7):
+            p = a[i + u, x]
+            q = b[i + u, x]
+            c = g[u]
+            s += c * p
+            t += c * (p * p)
+            v += c * q
+            y += c * (q * q)
+            z += c * (p * q)
         ca[x] = s
         caa[x] = t
-        cb[x] = u
-        cbb[x] = v
+        cb[x] = v
+        cbb[x] = y
         cab[x] = z
 
 
 @kernel
 def _g7_cols(col, g, o):
-    """Row stage of :func:`gauss7_valid`: ``o[j] = sum_v g[v] col[j+v]`` (from 0, ``v`` ascending)."""
-    g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
+    """Row stage of :func:`gauss7_valid`: ``o[j] = sum_v g[v] col[j+v]`` (from 0, ``v``
+    ascending; unrolled and vectorised as :func:`_g7_rows`)."""
     for j in range(o.size):
         s = 0.0
-        s += g0 * col[j]
-        s += g1 * col[j + 1]
-        s += g2 * col[j + 2]
-        s += g3 * col[j + 3]
-        s += g4 * col[j + 4]
-        s += g5 * col[j + 5]
-        s += g6 * col[j + 6]
+        for v in range(7):
+            s += g[v] * col[j + v]
         o[j] = s
 
 
@@ -1055,8 +955,7 @@ def gauss7_valid(a, b, use_b, g):
 
     Order: per output row, the columns' sums ``sum_u g[u] x[i+u, :]`` (from 0, ``u``
     ascending, the product ``a*b`` of a sample formed first), then ``sum_v g[v] col[j+v]``
-    (from 0, ``v`` ascending); the taps are written out so that each sum stays in a register
-    and the loops along the row are vectorised.
+    (from 0, ``v`` ascending), each sum in a register, the loops along the row vectorised.
     """
     h, w = a.shape
     ho, wo = h - 6, w - 6
