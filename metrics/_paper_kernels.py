@@ -879,10 +879,11 @@ def corr_reflect1(im, filt, step, h_out, w_out):
 
 @kernel
 def _g7_rows(a, b, use_b, i, g, col):
-    """Column stage of :func:`gauss7_valid` for output row ``i`` into ``col``: ``sum_u g[u]
-    x[i+u, :]`` from 0, ``u`` ascending (``x = a * b`` per sample when ``use_b``). The 7-tap
-    loop is unrolled by the compiler, so each sum stays in a register and the loop along the
-    row is vectorised."""
+    """Column stage of ``filter2(g g', x, 'valid')`` (Q_Y's 7x7 Gaussian window) for output
+    row ``i`` into ``col``: ``sum_u g[u] x[i+u, :]`` from 0, ``u`` ascending (``x = a * b``, the
+    product of a sample formed first, when ``use_b``, else ``a``). The 7-tap loop is unrolled
+    by the compiler, so each sum stays in a register and the loop along the row is
+    vectorised."""
     for x in range(a.shape[1]):
         s = 0.0
         for u in range(7):
@@ -940,50 +941,13 @@ def _g7_rows5(a, b, i, g, ca, caa, cb, cbb, cab):
 
 @kernel
 def _g7_cols(col, g, o):
-    """Row stage of :func:`gauss7_valid`: ``o[j] = sum_v g[v] col[j+v]`` (from 0, ``v``
-    ascending; unrolled and vectorised as :func:`_g7_rows`)."""
+    """Row stage of the filter of :func:`_g7_rows`: ``o[j] = sum_v g[v] col[j+v]`` (from 0,
+    ``v`` ascending; unrolled and vectorised likewise)."""
     for j in range(o.size):
         s = 0.0
         for v in range(7):
             s += g[v] * col[j + v]
         o[j] = s
-
-
-@kernel
-def gauss7_valid(a, b, use_b, g):
-    """``filter2(g g', a, 'valid')`` (of ``a * b`` when ``use_b``) for a 7-tap 1-D window ``g``.
-
-    Order: per output row, the columns' sums ``sum_u g[u] x[i+u, :]`` (from 0, ``u``
-    ascending, the product ``a*b`` of a sample formed first), then ``sum_v g[v] col[j+v]``
-    (from 0, ``v`` ascending), each sum in a register, the loops along the row vectorised.
-    """
-    h, w = a.shape
-    ho, wo = h - 6, w - 6
-    out = np.empty((ho, wo))
-    col = np.empty(w)
-    for i in range(ho):
-        _g7_rows(a, b, use_b, i, g, col)
-        _g7_cols(col, g, out[i])
-    return out
-
-
-@kernel
-def yang_stats(mu, ex2, integral, flat_in, flat_var):
-    """One image's window terms, in place: ``var = E[x^2] - mu^2`` into ``ex2``, zeroed where
-    flat; returns the flat mask (``var < flat_var`` for integer-valued images, else
-    ``flat_in``) and ``mu^2``."""
-    ho, wo = mu.shape
-    flat = np.empty((ho, wo), np.bool_)
-    mu2 = np.empty((ho, wo))
-    for i in range(ho):
-        for j in range(wo):
-            m2 = mu[i, j] * mu[i, j]
-            v = ex2[i, j] - m2
-            f = v < flat_var if integral else flat_in[i, j]
-            flat[i, j] = f
-            ex2[i, j] = 0.0 if f else v
-            mu2[i, j] = m2
-    return flat, mu2
 
 
 @kernel
@@ -1001,8 +965,9 @@ def yang_fused(a, b, f, g, integral, flat_in, flat_var, mu_a, mu_b, mu2_a, mu2_b
                flat_a, flat_b, lam, similar, c1, c2):
     """The fused image's part of Q_Y in one sweep over the output rows: the sum of the Q_Y map.
 
-    Per output row, the very operations of :func:`gauss7_valid` (``f``, ``f*f``, ``a*f``,
-    ``b*f``) and :func:`yang_stats` (``f``'s variance and flat mask), then per window
+    Per output row, the window sums of ``f``, ``f*f``, ``a*f`` and ``b*f`` (:func:`_g7_rows`'
+    and :func:`_g7_cols`' order), ``f``'s variance ``E[f^2] - mu^2`` and flat mask (``var <
+    flat_var`` for integer-valued images, else ``flat_in``; ``var`` 0 where flat), then per window
     ``lambda SSIM(A,F) + (1 - lambda) SSIM(B,F)`` where ``similar``, else ``max(SSIM(A,F),
     SSIM(B,F))`` (NaN if either is); each row summed left to right into a row total, the row
     totals top to bottom. Only row buffers are kept (no full-size maps of the fused image).
@@ -1050,10 +1015,10 @@ def yang_fused(a, b, f, g, integral, flat_in, flat_var, mu_a, mu_b, mu2_a, mu2_b
 def yang_source_stats(a, b, g, integral_a, flat_in_a, integral_b, flat_in_b, flat_var, c1, c2,
                       threshold):
     """The two sources' part of Q_Y in one sweep over the output rows: for each source
-    ``(mu, mu^2, var, flat)`` as :func:`gauss7_valid` and :func:`yang_stats` compute them, and
+    ``(mu, mu^2, var, flat)`` as :func:`yang_fused` computes them for the fused image, and
     ``lambda = var_a / (var_a + var_b)`` (0.5 where both windows are flat) and ``similar =
-    SSIM(A, B) >= threshold`` (``S_ab`` by :func:`gauss7_valid` of ``a*b``), each element by the
-    very same operations as those per-image kernels (bit for bit, tested)."""
+    SSIM(A, B) >= threshold`` (``S_ab`` the window sums of ``a*b``); the tests compare every
+    element, bit for bit, with the per-image form (each filter and the variance on its own)."""
     h, w = a.shape
     ho, wo = h - 6, w - 6
     ca, caa, cb, cbb, cab = np.empty(w), np.empty(w), np.empty(w), np.empty(w), np.empty(w)

@@ -45,27 +45,12 @@ def _is_integral(img: np.ndarray) -> bool:
     return bool((img.astype(np.uint8) == img).all())   # img is within 0..255 (checked)
 
 
-def _stats(img: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Window terms of one image: ``(img, mu, mu^2, var, flat)``, ``var`` guarded (0 where the
-    window is flat). Window sums by :func:`fusionbench.metrics._paper_kernels.gauss7_valid`.
-    The per-image form of what :func:`_source_stats` and ``yang_fused`` compute in one sweep
-    (the tests compare them)."""
-    from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415  (numba: lazily)
-
-    img = np.ascontiguousarray(img, dtype=np.float64)
-    mu = K.gauss7_valid(img, img, False, _G)
-    var = K.gauss7_valid(img, img, True, _G)
-    integral = _is_integral(img)
-    flat_in = np.zeros((1, 1), np.bool_) if integral else _flat(img)
-    flat, mu2 = K.yang_stats(mu, var, integral, flat_in, _FLAT_VAR)   # var: E[x^2] -> variance
-    return img, mu, mu2, var, flat
-
-
 def _source_stats(ir: np.ndarray, vi: np.ndarray) -> tuple[tuple[np.ndarray, ...], ...]:
-    """The fused-image-independent part of :func:`qy`: both sources' ``(mu, mu^2, var, flat)``
-    as :func:`_stats`, ``lambda`` and the mask ``SSIM(IR, VI) >= 0.75``, in one compiled sweep
-    (:func:`fusionbench.metrics._paper_kernels.yang_source_stats`, the same operations). The
-    images themselves are not part of the result (the cache freezes what it keeps)."""
+    """The fused-image-independent part of :func:`qy`: both sources' window terms ``(mu, mu^2,
+    var, flat)`` (``var`` 0 where the window is flat), ``lambda`` and the mask ``SSIM(IR, VI)
+    >= 0.75``, in one compiled sweep (:func:`fusionbench.metrics._paper_kernels.
+    yang_source_stats`). The images themselves are not part of the result (the cache freezes
+    what it keeps)."""
     from fusionbench.metrics import _paper_kernels as K  # noqa: PLC0415
 
     a, b = (np.ascontiguousarray(x, dtype=np.float64) for x in (ir, vi))
